@@ -1,0 +1,75 @@
+"""authapi: authentication and authorization for Python web apps, on Flask."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_jwt_extended import JWTManager
+from flask_smorest import Api
+
+from . import config as settings
+from . import cors, db, errors, limits, revocation, tokens
+from .keys import Keyring
+
+MAX_BODY = 64 * 1024
+CACHEABLE_PREFIXES = ("/docs", "/openapi.json", "/.well-known/")
+
+API_SETTINGS = {
+    "API_TITLE": "authapi",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+}
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, AUTHAPI_* variables and `overrides`, in that order."""
+    values = settings.load()
+    values.update(overrides or {})
+    settings.coerce(values)
+    settings.validate(values)
+    instance = Path(values.get("AUTHAPI_INSTANCE_PATH") or os.environ.get(
+        "AUTHAPI_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    app = Flask(__name__, instance_path=str(instance), static_folder=None)
+    app.config.update(values)
+    app.config.update(API_SETTINGS)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["SECRET_KEY"] = values["AUTHAPI_SECRET_KEY"]
+
+    db.init_app(app)
+    app.extensions["authapi.keyring"] = Keyring()
+    revocation.init_app(app, instance)
+    api = Api(app)
+    errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
+    tokens.init_app(app, JWTManager(app))
+    errors.init_app_jwt(app)  # after JWTManager, which registers handlers of its own
+    limits.init_app(app)
+    cors.init_app(app)
+    app.before_request(_check_body)
+    app.after_request(_no_store)
+
+    from .views import auth, ops, wellknown
+
+    for blueprint in (auth.bp, ops.bp, wellknown.bp):
+        api.register_blueprint(blueprint)
+    return app
+
+
+def _check_body() -> None:
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        raise errors.PayloadTooLarge()
+
+
+def _no_store(response: Response) -> Response:
+    # Token responses must not be cached (RFC 6749 §5.1); nothing here is worth caching.
+    if not request.path.startswith(CACHEABLE_PREFIXES):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response

@@ -1,0 +1,36 @@
+"""Audit events: who did what, from where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import has_request_context, request
+
+from . import db
+from .models import AuditEvent
+
+
+@dataclass(frozen=True)
+class ClientMeta:
+    """Where a request came from."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+def request_meta() -> ClientMeta:
+    """The caller's address and user agent, truncated to what the tables hold."""
+    if not has_request_context():
+        return ClientMeta(ip=None, user_agent="authapi-cli")
+    agent = request.headers.get("User-Agent")
+    return ClientMeta(ip=(request.remote_addr or "")[:45] or None,
+                      user_agent=agent[:512] if agent else None)
+
+
+def record(event: str, *, user_id: str | None = None, client_id: str | None = None,
+           detail: dict[str, Any] | None = None) -> None:
+    """Add an audit event to the current transaction."""
+    meta = request_meta()
+    db.session().add(AuditEvent(event=event, user_id=user_id, client_id=client_id, ip=meta.ip,
+                                user_agent=meta.user_agent, detail=detail or {}))

@@ -1,0 +1,135 @@
+"""The `authapi` command: serve, migrate, manage users and keys, purge."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import timedelta
+
+import click
+from flask import Flask
+from sqlalchemy import delete, or_
+
+from . import accounts, bootstrap, create_app, db, keys, migrations
+from .config import ConfigError
+from .db import utcnow
+from .errors import ApiError
+from .models import RevocationEvent, RevokedToken, Session, SigningKey
+
+
+def _app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _upgrade(app: Flask) -> None:
+    migrations.upgrade(db.database_url(app))
+    bootstrap.run(app)
+
+
+@click.group()
+def main() -> None:
+    """authapi: authentication and authorization service."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--migrate/--no-migrate", default=None,
+              help="Apply migrations first (default: only on the embedded SQLite database).")
+def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
+    """Serve the API with gunicorn."""
+    app = _app()
+    if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
+        _upgrade(app)
+    else:
+        bootstrap.run(app)
+    app.extensions["authapi.engine"].dispose()  # no connections may cross the fork
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
+            "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "authapi.wsgi:app"]
+    os.execv(sys.executable, argv)  # noqa: S606  (replaces this process with gunicorn)
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Apply every migration and seed the built-in roles and a signing key."""
+    _upgrade(_app())
+    click.echo("database is up to date")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command(name="create")
+@click.option("--email", required=True)
+@click.option("--role", "roles", multiple=True, help="Repeatable; default: user.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a user (the password is prompted for without echo unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    app = _app()
+    with app.app_context():
+        try:
+            user = accounts.create(email, password, roles=roles or ("user",))
+        except ApiError as exc:
+            raise click.ClickException(exc.detail) from None
+        db.session().commit()
+        click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command()
+def rotate() -> None:
+    """Sign with a new key from now on; old keys keep verifying until their tokens expire."""
+    app = _app()
+    algorithm = app.config["AUTHAPI_JWT_ALGORITHM"]
+    if algorithm == "HS256":
+        raise click.ClickException("HS256 signs with AUTHAPI_SECRET_KEY: rotate that secret")
+    with app.app_context():
+        row = keys.rotate(db.session(), algorithm, app.config["AUTHAPI_SECRET_KEY"])
+        db.session().commit()
+        click.echo(json.dumps({"kid": row.kid, "alg": algorithm}))
+
+
+@main.command()
+def purge() -> None:
+    """Delete expired revocations, sessions, and keys no live token can need."""
+    app = _app()
+    now = utcnow()
+    config = app.config
+    lifetime = timedelta(seconds=max(int(config["AUTHAPI_ACCESS_TTL"]),
+                                     int(config["AUTHAPI_REFRESH_TTL"])))
+    with app.app_context():
+        session = db.session()
+        counts = {
+            "revoked_tokens": session.execute(
+                delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount,
+            "sessions": session.execute(delete(Session).where(or_(
+                Session.expires_at < now, Session.revoked_at < now - lifetime))).rowcount,
+            "revocation_events": session.execute(delete(RevocationEvent).where(
+                RevocationEvent.at < now - timedelta(hours=1))).rowcount,
+            "signing_keys": session.execute(delete(SigningKey).where(
+                SigningKey.retired_at < now - lifetime)).rowcount,
+        }
+        session.commit()
+        click.echo(json.dumps(counts))

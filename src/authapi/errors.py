@@ -1,0 +1,196 @@
+"""Every error the API answers, and the one problem+json renderer (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from flask_jwt_extended import exceptions as jwt_exc
+from jwt import exceptions as pyjwt_exc
+from marshmallow import ValidationError as SchemaError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+BEARER = "Bearer"
+INVALID_TOKEN = 'Bearer error="invalid_token"'
+INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable `code` for clients to switch on."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+    detail = "The request could not be understood."
+    www_authenticate: str | None = None
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None,
+                 errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+        self.headers = dict(headers or {})
+        if self.www_authenticate:
+            self.headers.setdefault("WWW-Authenticate", self.www_authenticate)
+        self.errors = errors
+
+
+def _error(name: str, status: int, code: str, title: str, detail: str,
+           www_authenticate: str | None = None) -> type[ApiError]:
+    attrs = {"status": status, "code": code, "title": title, "detail": detail,
+             "www_authenticate": www_authenticate, "__doc__": title}
+    return type(name, (ApiError,), attrs)
+
+
+# Each code string is spelled here and nowhere else.
+BadRequest = _error("BadRequest", 400, "bad_request", "Bad request",
+                    "The request body is missing or is not valid JSON.")
+InvalidCredentials = _error("InvalidCredentials", 401, "invalid_credentials",
+                            "Invalid credentials", "The email or password is wrong.")
+TokenMissing = _error("TokenMissing", 401, "token_missing", "Token missing",
+                      "This endpoint needs a bearer token.", BEARER)
+TokenInvalid = _error("TokenInvalid", 401, "token_invalid", "Token invalid",
+                      "The token is malformed, forged or not accepted here.", INVALID_TOKEN)
+TokenExpired = _error("TokenExpired", 401, "token_expired", "Token expired",
+                      "The token has expired.", INVALID_TOKEN)
+TokenRevoked = _error("TokenRevoked", 401, "token_revoked", "Token revoked",
+                      "The token has been revoked.", INVALID_TOKEN)
+TokenReused = _error("TokenReused", 401, "token_reused", "Refresh token reused",
+                     "This refresh token was already used; its session is now revoked.",
+                     INVALID_TOKEN)
+MfaRequired = _error("MfaRequired", 401, "mfa_required", "MFA required",
+                     "A one-time code is required.")
+CsrfFailed = _error("CsrfFailed", 401, "csrf_failed", "CSRF check failed",
+                    "The X-CSRF-TOKEN header is missing or does not match.", INVALID_TOKEN)
+InsufficientRole = _error("InsufficientRole", 403, "insufficient_role", "Insufficient role",
+                          "The token lacks a required role.", INSUFFICIENT_SCOPE)
+InsufficientScope = _error("InsufficientScope", 403, "insufficient_scope",
+                           "Insufficient scope", "The token lacks a required scope.",
+                           INSUFFICIENT_SCOPE)
+AccountDisabled = _error("AccountDisabled", 403, "account_disabled", "Account disabled",
+                         "This account is disabled.")
+NotFound = _error("NotFound", 404, "not_found", "Not found", "No such resource.")
+MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed",
+                          "Method not allowed", "This method is not allowed here.")
+EmailTaken = _error("EmailTaken", 409, "email_taken", "Email taken",
+                    "An account with this email already exists.")
+Conflict = _error("Conflict", 409, "conflict", "Conflict",
+                  "The request conflicts with the current state.")
+PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "Payload too large",
+                         "Request bodies are limited to 64 KiB.")
+UnsupportedMediaType = _error("UnsupportedMediaType", 415, "unsupported_media_type",
+                              "Unsupported media type", "Send the body as application/json.")
+ValidationError = _error("ValidationError", 422, "validation_error", "Validation error",
+                         "The request body has invalid fields.")
+WeakPassword = _error("WeakPassword", 422, "weak_password", "Weak password",
+                      "The password does not meet the password policy.")
+RateLimited = _error("RateLimited", 429, "rate_limited", "Too many requests",
+                     "Too many requests; retry later.")
+AccountLocked = _error("AccountLocked", 429, "account_locked", "Account locked",
+                       "Too many failed logins for this account; retry later.")
+InternalError = _error("InternalError", 500, "internal_error", "Internal error",
+                       "The server could not complete the request.")
+Unavailable = _error("Unavailable", 503, "unavailable", "Service unavailable",
+                     "The database is not answering.")
+
+# werkzeug exceptions by status; anything else keeps its status with a generic code.
+HTTP_ERRORS: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: TokenMissing,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: ValidationError,
+    429: RateLimited,
+}
+
+# Flask-JWT-Extended and PyJWT exceptions, most specific first: never its default 422.
+JWT_ERRORS: tuple[tuple[type[Exception], type[ApiError]], ...] = (
+    (jwt_exc.CSRFError, CsrfFailed),
+    (jwt_exc.NoAuthorizationError, TokenMissing),
+    (jwt_exc.RevokedTokenError, TokenRevoked),
+    (pyjwt_exc.ExpiredSignatureError, TokenExpired),
+    (jwt_exc.JWTExtendedException, TokenInvalid),
+    (pyjwt_exc.PyJWTError, TokenInvalid),
+)
+
+
+def problem(error: ApiError) -> Response:
+    """Render an ApiError as application/problem+json, keeping its headers."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+    }
+    if error.errors is not None:
+        body["errors"] = error.errors
+    response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def from_http_exception(exc: HTTPException) -> ApiError:
+    """Translate a werkzeug exception, keeping `Allow`, `Retry-After` and the like."""
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    cls = HTTP_ERRORS.get(status)
+    if cls is None:
+        cls = _error("HttpError", status, "http_error" if status < 500 else "internal_error",
+                     exc.name, exc.description or exc.name)
+    errors = None
+    data = getattr(exc, "data", None)
+    if status == 422 and isinstance(data, dict):
+        messages = data.get("messages", {})
+        errors = {field: msgs for location in messages.values() for field, msgs in
+                  (location.items() if isinstance(location, dict) else [])}
+    detail = None
+    if status == 429:
+        description = str(exc.description or "")
+        if description == AccountLocked.code:
+            cls = AccountLocked
+        else:
+            detail = f"Rate limit exceeded: {description}."
+    return cls(detail, headers=headers, errors=errors)
+
+
+def from_jwt_exception(exc: Exception) -> ApiError:
+    """Translate a token error into the contract's 401."""
+    for exc_type, cls in JWT_ERRORS:
+        if isinstance(exc, exc_type):
+            return cls()
+    return TokenInvalid()
+
+
+def init_app_jwt(app: Flask) -> None:
+    """Render Flask-JWT-Extended's errors ourselves, replacing its 422 defaults."""
+    for exc_type, _cls in JWT_ERRORS:
+        app.register_error_handler(exc_type, lambda exc: problem(from_jwt_exception(exc)))
+
+
+def init_app(app: Flask) -> None:
+    """Route every error through `problem`."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return problem(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return problem(from_http_exception(exc))
+
+    @app.errorhandler(SchemaError)
+    def _schema_error(exc: SchemaError) -> Response:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return problem(ValidationError(errors=messages))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(InternalError())

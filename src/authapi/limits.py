@@ -1,0 +1,51 @@
+"""Rate limits (Flask-Limiter): login attempts per address and failures per account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from .errors import AccountLocked
+
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+
+def _account_key() -> str:
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return f"addr:{get_remote_address()}"
+    # Keyed on the email whether or not it exists, so a lock reveals nothing.
+    return "acct:" + email.strip().lower()[:320]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _per_address() -> str:
+    return str(current_app.config["AUTHAPI_LOGIN_RATE_PER_ADDRESS"])
+
+
+def _per_account() -> str:
+    config = current_app.config
+    window = int(config["AUTHAPI_LOGIN_FAILURE_WINDOW"])
+    return f"{int(config['AUTHAPI_LOGIN_MAX_FAILURES'])} per {window} seconds"
+
+
+def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """At most N login attempts per address, and M failures per account, in their windows."""
+    view = limiter.limit(_per_account, key_func=_account_key, deduct_when=_failed,
+                         error_message=AccountLocked.code, scope="login-account")(view)
+    return limiter.limit(_per_address, scope="login-address")(view)
+
+
+def init_app(app: Flask) -> None:
+    """Shared counters in Redis when AUTHAPI_REDIS_URL is set, else in process memory."""
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["AUTHAPI_REDIS_URL"] or "memory://"
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)

@@ -1,0 +1,200 @@
+"""Is a token revoked? One cached answer per session, kept fresh by a change feed.
+
+Every revocation writes a row to `revocation_events` in the same transaction as
+the revocation itself. Each process caches what it looked up (per session: revoked?
+and the instant before which its access tokens are void), and drops stale entries:
+- at once after its own commits;
+- at once when a sibling worker on this host commits one, through a shared
+  counter file in the instance folder that every worker maps into memory;
+- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.1) for any other
+  instance sharing the database, by polling the feed.
+A check that hits the cache costs two dict look-ups; a miss costs one primary-key
+read. Neither depends on how many tokens or sessions were ever revoked.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+
+from .models import RevocationEvent, RevokedToken
+
+# Commits that took longer than this to become visible after taking their event id
+# could be skipped by an id-only poll; re-reading this window covers them.
+LOOKBACK_SECONDS = 2.0
+MAX_ENTRIES = 200_000
+
+STATE_SQL = text(
+    "SELECT s.revoked_at IS NOT NULL, s.access_not_before "
+    "FROM (SELECT 1 AS one) AS x LEFT JOIN sessions s ON s.id = :sid"
+)
+JTI_SQL = text("SELECT 1 FROM revoked_tokens WHERE jti = :jti")
+
+
+class SharedCounter:
+    """A 64-bit counter in a memory-mapped file, shared by the workers of one host."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+
+    def read(self) -> int:
+        """The current value."""
+        return int(struct.unpack_from("<Q", self._map)[0])
+
+    def bump(self) -> None:
+        """Change the value, so every reader notices."""
+        struct.pack_into("<Q", self._map, 0, (self.read() + 1) % 2**64)
+
+
+@dataclass
+class RevocationCache:
+    """Per-process revocation state: (revoked, access_not_before_ms) per session id."""
+
+    engine: Engine
+    counter: SharedCounter
+    poll_interval: float
+    sessions: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    jtis: dict[str, bool] = field(default_factory=dict)
+    seen_count: int = -1
+    last_poll: float = 0.0
+    floor_id: int = 0
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Skip the feed's past: an empty cache has nothing stale in it."""
+        with self.engine.connect() as conn:
+            self.floor_id = conn.scalar(select(func.coalesce(func.max(RevocationEvent.id), 0)))
+        self.seen_count = self.counter.read()
+        self.last_poll = time.monotonic()
+
+    def sync(self) -> None:
+        """Drop entries that other processes have made stale since the last look."""
+        if self.seen_count < 0:
+            self.start()
+        now = time.monotonic()
+        count = self.counter.read()
+        if count == self.seen_count and now - self.last_poll < self.poll_interval:
+            return
+        with self.lock:
+            self.seen_count = count
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
+                    .where(RevocationEvent.id > self.floor_id)
+                ).all()
+            newest = self.floor_id
+            for event_id, session_id, jti in rows:
+                self.forget(session_id, jti)
+                newest = max(newest, event_id)
+            self.history.append((now, newest))
+            while self.history and now - self.history[0][0] > LOOKBACK_SECONDS:
+                self.floor_id = self.history.popleft()[1]
+            self.last_poll = now
+
+    def forget(self, session_id: str | None, jti: str | None) -> None:
+        """Drop what is cached for a session or a jti."""
+        if session_id:
+            self.sessions.pop(session_id, None)
+        if jti:
+            self.jtis.pop(jti, None)
+
+    def session_state(self, session_id: str) -> tuple[bool, int]:
+        """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
+        state = self.sessions.get(session_id)
+        if state is None:
+            with self.engine.connect() as conn:
+                revoked, not_before = conn.execute(STATE_SQL, {"sid": session_id}).one()
+            state = (revoked is None or bool(revoked), int(not_before or 0))
+            if len(self.sessions) >= MAX_ENTRIES:
+                self.sessions.clear()
+            self.sessions[session_id] = state
+        return state
+
+    def jti_revoked(self, jti: str) -> bool:
+        """Whether a single token was revoked by its jti."""
+        revoked = self.jtis.get(jti)
+        if revoked is None:
+            with self.engine.connect() as conn:
+                revoked = conn.execute(JTI_SQL, {"jti": jti}).first() is not None
+            if len(self.jtis) >= MAX_ENTRIES:
+                self.jtis.clear()
+            self.jtis[jti] = revoked
+        return revoked
+
+
+def cache() -> RevocationCache:
+    """The current app's revocation cache."""
+    return current_app.extensions["authapi.revocation"]  # type: ignore[no-any-return]
+
+
+def is_revoked(claims: dict[str, Any], minted_ms: int) -> bool:
+    """Whether a verified token has been revoked, by session or by jti."""
+    state = cache()
+    state.sync()
+    session_id = claims.get("sid")
+    if session_id is None:
+        return state.jti_revoked(claims["jti"])
+    revoked, not_before = state.session_state(session_id)
+    return revoked or (claims["type"] == "access" and minted_ms < not_before)
+
+
+def record(db_session: OrmSession, *, session_id: str | None = None,
+           jti: str | None = None) -> None:
+    """Log a revocation in the current transaction; caches drop it once committed."""
+    db_session.add(RevocationEvent(session_id=session_id, jti=jti))
+    db_session.info.setdefault("revocations", []).append((session_id, jti))
+
+
+def revoke_jti(db_session: OrmSession, jti: str, expires_at: Any) -> None:
+    """Revoke one token by its jti until it would have expired."""
+    if db_session.get(RevokedToken, jti) is None:
+        db_session.add(RevokedToken(jti=jti, expires_at=expires_at))
+        record(db_session, jti=jti)
+
+
+def _after_commit(db_session: OrmSession) -> None:
+    pending = db_session.info.pop("revocations", None)
+    if not pending:
+        return
+    state: RevocationCache = db_session.info["revocation_cache"]
+    for session_id, jti in pending:
+        state.forget(session_id, jti)
+    state.counter.bump()
+
+
+def _after_rollback(db_session: OrmSession) -> None:
+    db_session.info.pop("revocations", None)
+
+
+def init_app(app: Flask, instance_path: Path) -> None:
+    """Create the app's cache and hook it to commits of the app's sessions."""
+    state = RevocationCache(
+        engine=app.extensions["authapi.engine"],
+        counter=SharedCounter(instance_path / "revocation.seq"),
+        poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
+    )
+    app.extensions["authapi.revocation"] = state
+    factory = app.extensions["authapi.sessionmaker"]
+    factory.configure(info={"revocation_cache": state})
+    event.listen(factory, "after_commit", _after_commit)
+    event.listen(factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))

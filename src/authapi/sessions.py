@@ -1,0 +1,137 @@
+"""Login sessions: start, rotate the refresh chain, revoke, list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from . import audit, db, revocation, tokens
+from .audit import ClientMeta
+from .db import utcnow
+from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
+from .models import Session, User
+
+TokenPair = dict[str, Any]
+
+
+def subject_of(user: User) -> tokens.Subject:
+    """The claims a user's access token carries, as the database says now."""
+    return tokens.Subject(sub=user.id, roles=user.role_names(), scope=user.scope())
+
+
+def _pair(user: User, session_id: str, refresh_jti: str, access_jti: str,
+          cookies: bool) -> TokenPair:
+    # Cookie mode binds a CSRF value into the refresh token (double submit).
+    extra = {"csrf": str(uuid.uuid4())} if cookies else None
+    return {
+        "access_token": tokens.issue_access(subject_of(user), session_id, access_jti),
+        "refresh_token": tokens.issue_refresh(user.id, session_id, refresh_jti, extra),
+        "token_type": "Bearer",
+        "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
+    }
+
+
+def _expiry() -> Any:
+    return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
+
+
+def start(user: User, meta: ClientMeta, cookies: bool = False) -> TokenPair:
+    """Open a session for a user who just proved who they are."""
+    row = Session(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+                  ip=meta.ip, expires_at=_expiry())
+    db.session().add(row)
+    db.session().flush()
+    audit.record("login", user_id=user.id, detail={"session_id": row.id})
+    return _pair(user, row.id, row.refresh_jti, tokens.new_jti(), cookies)
+
+
+def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
+    """Consume a refresh token once; presenting a used one revokes its whole session."""
+    session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
+    access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
+    consumed = db.session().execute(
+        update(Session)
+        .where(Session.id == session_id, Session.refresh_jti == old_jti,
+               Session.user_id == claims["sub"], Session.revoked_at.is_(None))
+        .values(refresh_jti=new_jti, last_used_at=utcnow(), ip=meta.ip,
+                user_agent=meta.user_agent, expires_at=_expiry())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not consumed:
+        _refuse(session_id, claims["sub"])
+    user = db.session().get(User, claims["sub"])
+    if user is None or user.disabled:
+        revoke(session_id, "account_disabled")
+        db.session().commit()  # the revocation must outlive the error below
+        raise AccountDisabled()
+    audit.record("refresh", user_id=user.id, detail={"session_id": session_id})
+    return _pair(user, session_id, new_jti, access_jti, cookies="csrf" in claims)
+
+
+def _refuse(session_id: str, user_id: str) -> None:
+    row = db.session().get(Session, session_id)
+    if row is None or row.revoked_at is not None or row.user_id != user_id:
+        raise TokenRevoked()
+    # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
+    revoke(session_id, "token_reused")
+    audit.record("token_reused", user_id=user_id, detail={"session_id": session_id})
+    db.session().commit()  # the revocation must outlive the error below
+    raise TokenReused()
+
+
+def revoke(session_id: str, reason: str) -> None:
+    """Revoke one session: its refresh token and every access token it issued."""
+    changed = db.session().execute(
+        update(Session).where(Session.id == session_id, Session.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        revocation.record(db.session(), session_id=session_id)
+
+
+def revoke_all(user_id: str, reason: str, keep: str | None = None) -> int:
+    """Revoke every live session of a user, except `keep`; return how many."""
+    query = select(Session.id).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(Session.id != keep)
+    ids = list(db.session().scalars(query))
+    for session_id in ids:
+        revoke(session_id, reason)
+    return len(ids)
+
+
+def void_access_tokens(user_id: str) -> None:
+    """Make every access token issued to the user so far answer `token_revoked`."""
+    now_ms = int(utcnow().timestamp() * 1000)
+    ids = list(db.session().scalars(
+        select(Session.id).where(Session.user_id == user_id, Session.revoked_at.is_(None))))
+    for session_id in ids:
+        db.session().execute(update(Session).where(Session.id == session_id)
+                             .values(access_not_before=now_ms)
+                             .execution_options(synchronize_session=False))
+        revocation.record(db.session(), session_id=session_id)
+
+
+def delete_own(user_id: str, session_id: str) -> None:
+    """Revoke one of the caller's own sessions; someone else's is not found."""
+    row = db.session().get(Session, session_id)
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        raise NotFound("No such session.")
+    revoke(session_id, "deleted")
+    audit.record("logout", user_id=user_id, detail={"session_id": session_id})
+
+
+def live(user_id: str, page: int, per_page: int) -> tuple[list[Session], int]:
+    """One page of the user's live sessions, newest use first, and their total."""
+    where = (Session.user_id == user_id, Session.revoked_at.is_(None),
+             Session.expires_at > utcnow())
+    total = db.session().scalar(select(func.count()).select_from(Session).where(*where)) or 0
+    rows = db.session().scalars(
+        select(Session).where(*where).order_by(Session.last_used_at.desc(), Session.id)
+        .limit(per_page).offset((page - 1) * per_page))
+    return list(rows), total

@@ -1,0 +1,195 @@
+"""Token policy: which claims, which key, how they are checked (RFC 7519, 8725, 9068)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from flask import Flask, current_app
+from flask_jwt_extended import JWTManager
+
+from . import db, keys, revocation
+from .errors import TokenExpired, TokenInvalid, TokenRevoked
+
+ACCESS, REFRESH = "access", "refresh"
+REQUIRED = {
+    ACCESS: ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type"],
+    REFRESH: ["iss", "sub", "iat", "exp", "jti", "type", "sid"],
+}
+# RFC 9068 §2.1 and RFC 8725 §3.11: explicit typing keeps one kind from passing as another.
+TYPES = {ACCESS: "at+jwt", REFRESH: "JWT"}
+MAX_TOKEN_LENGTH = 8192
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a token speaks for, read from the database at issue time."""
+
+    sub: str
+    roles: list[str]
+    scope: str
+
+
+def new_jti() -> str:
+    """A UUIDv7 (RFC 9562): random, and it records the millisecond it was minted."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
+def minted_ms(jti: str) -> int:
+    """The millisecond a jti of ours was minted; 0 if it is not one."""
+    try:
+        value = uuid.UUID(jti)
+    except (ValueError, TypeError, AttributeError):
+        return 0
+    return value.int >> 80 if value.version == 7 else 0
+
+
+def _encode(claims: dict[str, Any]) -> str:
+    kid, key = keys.keyring().signing_key(db.session())
+    algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
+    return jwt.encode(claims, key, algorithm=algorithm,
+                      headers={"kid": kid, "typ": TYPES[claims["type"]]})
+
+
+def issue_access(subject: Subject, session_id: str | None, jti: str | None = None) -> str:
+    """An access token with exactly the contract's claims."""
+    config = current_app.config
+    jti = jti or new_jti()
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": config["AUTHAPI_ISSUER"], "sub": subject.sub, "aud": config["AUTHAPI_AUDIENCE"],
+        "iat": now, "nbf": now, "exp": now + int(config["AUTHAPI_ACCESS_TTL"]), "jti": jti,
+        "type": ACCESS, "roles": subject.roles, "scope": subject.scope,
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
+    return _encode(claims)
+
+
+def issue_refresh(sub: str, session_id: str, jti: str, extra: dict[str, Any] | None = None) -> str:
+    """A refresh token with exactly the contract's claims (plus `csrf` in cookie mode)."""
+    config = current_app.config
+    now = int(time.time())
+    claims = {"iss": config["AUTHAPI_ISSUER"], "sub": sub, "iat": now,
+              "exp": now + int(config["AUTHAPI_REFRESH_TTL"]), "jti": jti, "type": REFRESH,
+              "sid": session_id, **(extra or {})}
+    return _encode(claims)
+
+
+def verification_key(header: dict[str, Any]) -> Any:
+    """The key for a token header: configured algorithm only, known kid only (RFC 8725 §3.1)."""
+    algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
+    kid = header.get("kid")
+    if header.get("alg") != algorithm or not isinstance(kid, str):
+        raise TokenInvalid()
+    key = keys.keyring().verification_key(kid, algorithm)
+    if key is None:
+        raise TokenInvalid()
+    return key
+
+
+def decode(token: str, token_type: str) -> dict[str, Any]:
+    """Verify signature, issuer, audience, times and type; raise the contract's 401s."""
+    config = current_app.config
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenInvalid()
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("typ") != TYPES[token_type]:
+            raise TokenInvalid()
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            verification_key(header),
+            algorithms=[config["AUTHAPI_JWT_ALGORITHM"]],
+            issuer=config["AUTHAPI_ISSUER"],
+            audience=config["AUTHAPI_AUDIENCE"] if token_type == ACCESS else None,
+            options={"require": REQUIRED[token_type], "verify_aud": token_type == ACCESS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired() from None
+    except jwt.PyJWTError:
+        raise TokenInvalid() from None
+    check_claims(claims, token_type)
+    return claims
+
+
+def check_claims(claims: dict[str, Any], token_type: str) -> None:
+    """The checks PyJWT does not make: type, and the shape of our own claims."""
+    if claims.get("type") != token_type or not isinstance(claims.get("jti"), str):
+        raise TokenInvalid()
+    if "sid" in claims and not isinstance(claims["sid"], str):
+        raise TokenInvalid()
+    if token_type == ACCESS and not (isinstance(claims.get("roles", []), list)
+                                     and isinstance(claims.get("scope", ""), str)):
+        raise TokenInvalid()
+
+
+def ensure_live(claims: dict[str, Any]) -> None:
+    """Raise TokenRevoked if the token's session or the token itself was revoked."""
+    if revocation.is_revoked(claims, minted_ms(claims["jti"])):
+        raise TokenRevoked()
+
+
+def verify_access(token: str) -> dict[str, Any]:
+    """The claims of a valid, unrevoked access token."""
+    claims = decode(token, ACCESS)
+    ensure_live(claims)
+    return claims
+
+
+def _fje_key(header: dict[str, Any], _payload: dict[str, Any]) -> Any:
+    if header.get("typ") != TYPES[REFRESH]:
+        raise TokenInvalid()
+    return verification_key(header)
+
+
+def _fje_claims_ok(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    token_type = claims.get("type")
+    if token_type not in REQUIRED or any(name not in claims for name in REQUIRED[token_type]):
+        return False
+    try:
+        check_claims(claims, str(token_type))
+    except TokenInvalid:
+        return False
+    return True
+
+
+def _fje_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    return revocation.is_revoked(claims, minted_ms(str(claims.get("jti"))))
+
+
+def init_app(app: Flask, jwt_manager: JWTManager) -> None:
+    """Configure Flask-JWT-Extended for the refresh transport: header, JSON body or cookie."""
+    config = app.config
+    production = config["AUTHAPI_ENV"] == "production"
+    config.update(
+        JWT_ALGORITHM=config["AUTHAPI_JWT_ALGORITHM"],
+        JWT_DECODE_ALGORITHMS=[config["AUTHAPI_JWT_ALGORITHM"]],
+        JWT_SECRET_KEY=config["AUTHAPI_SECRET_KEY"],
+        JWT_DECODE_ISSUER=config["AUTHAPI_ISSUER"],
+        JWT_DECODE_AUDIENCE=None,  # refresh tokens carry no `aud`; access tokens never pass here
+        JWT_TOKEN_LOCATION=["headers", "json", "cookies"],
+        JWT_REFRESH_JSON_KEY="refresh_token",
+        JWT_REFRESH_COOKIE_NAME="refresh_token_cookie",
+        JWT_REFRESH_COOKIE_PATH="/auth",
+        JWT_REFRESH_CSRF_COOKIE_NAME="csrf_refresh_token",
+        JWT_REFRESH_CSRF_COOKIE_PATH="/",
+        JWT_REFRESH_CSRF_HEADER_NAME="X-CSRF-TOKEN",
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_CHECK_FORM=False,
+        JWT_COOKIE_SAMESITE="Strict",
+        JWT_COOKIE_SECURE=production,
+        JWT_SESSION_COOKIE=False,
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=abs(int(config["AUTHAPI_REFRESH_TTL"]))),
+    )
+    jwt_manager.decode_key_loader(_fje_key)
+    jwt_manager.token_verification_loader(_fje_claims_ok)
+    jwt_manager.token_in_blocklist_loader(_fje_revoked)

@@ -1,0 +1,43 @@
+"""Operations: liveness, readiness, and the Swagger UI assets served offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, send_from_directory
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from swagger_ui_bundle import swagger_ui_path
+
+from .. import db
+from ..errors import Unavailable
+from ..schemas import HealthSchema
+from . import Blueprint
+
+bp = Blueprint("ops", __name__, description="Health checks.")
+
+
+@bp.get("/healthz")
+@bp.response(200, HealthSchema)
+def healthz() -> Any:
+    """200 while the process is up; touches nothing else."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@bp.response(200, HealthSchema)
+def readyz() -> Any:
+    """200 when the database answers, else 503."""
+    try:
+        with db.engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        raise Unavailable() from None
+    return {"status": "ok"}
+
+
+@bp.get("/docs/assets/<path:filename>")
+@bp.doc(hide=True)
+def docs_assets(filename: str) -> Response:
+    """Swagger UI's files, from the swagger-ui-bundle package: /docs works offline."""
+    return send_from_directory(str(swagger_ui_path), filename, max_age=3600)
