@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, db, passwords, sessions
 from .errors import AccountDisabled, EmailTaken, InvalidCredentials, NotFound
-from .models import DEFAULT_ROLE, Role, User
+from .models import ADMIN_ROLE, DEFAULT_ROLE, PERMISSIONS, Role, User, user_roles
 
 
 def normalize_email(email: str) -> str:
@@ -18,6 +20,29 @@ def normalize_email(email: str) -> str:
 def by_email(email: str) -> User | None:
     """The user with this email, in any letter case."""
     return db.session().scalar(select(User).where(User.email == normalize_email(email)))
+
+
+PROFILE_QUERY = (
+    select(User.id, User.email, User.display_name, User.email_verified, User.mfa_enabled,
+           User.created_at, Role.name, Role.permissions)
+    .outerjoin(user_roles, user_roles.c.user_id == User.id)
+    .outerjoin(Role, Role.id == user_roles.c.role_id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
+def describe(user_id: str) -> dict[str, Any]:
+    """A user as the API shows it, in one query and without loading ORM objects."""
+    rows = db.session().execute(PROFILE_QUERY, {"user_id": user_id}).all()
+    if not rows:
+        raise NotFound("No such user.")
+    first = rows[0]
+    roles = sorted({row.name for row in rows if row.name is not None})
+    scope = {p for row in rows if row.name is not None
+             for p in (PERMISSIONS if row.name == ADMIN_ROLE else row.permissions or ())}
+    return {"id": first.id, "email": first.email, "display_name": first.display_name,
+            "email_verified": first.email_verified, "mfa_enabled": first.mfa_enabled,
+            "created_at": first.created_at, "roles": roles, "scope": " ".join(sorted(scope))}
 
 
 def get(user_id: str) -> User:

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from . import keys
 from .models import ADMIN_ROLE, DEFAULT_ROLE, Role, SigningKey
 
-BUILTIN_ROLES = {ADMIN_ROLE: [], DEFAULT_ROLE: []}  # admin's permissions are implicit: all
+# admin holds every permission implicitly (models.Role.scope); user holds none.
+BUILTIN_ROLES: dict[str, list[str]] = {ADMIN_ROLE: [], DEFAULT_ROLE: []}
 
 
 def ensure_roles(db_session: Session) -> None:

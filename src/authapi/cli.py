@@ -122,14 +122,14 @@ def purge() -> None:
     with app.app_context():
         session = db.session()
         counts = {
-            "revoked_tokens": session.execute(
-                delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount,
-            "sessions": session.execute(delete(Session).where(or_(
-                Session.expires_at < now, Session.revoked_at < now - lifetime))).rowcount,
-            "revocation_events": session.execute(delete(RevocationEvent).where(
-                RevocationEvent.at < now - timedelta(hours=1))).rowcount,
-            "signing_keys": session.execute(delete(SigningKey).where(
-                SigningKey.retired_at < now - lifetime)).rowcount,
+            "revoked_tokens": db.count(
+                delete(RevokedToken).where(RevokedToken.expires_at < now)),
+            "sessions": db.count(delete(Session).where(or_(
+                Session.expires_at < now, Session.revoked_at < now - lifetime))),
+            "revocation_events": db.count(delete(RevocationEvent).where(
+                RevocationEvent.at < now - timedelta(hours=1))),
+            "signing_keys": db.count(delete(SigningKey).where(
+                SigningKey.retired_at < now - lifetime)),
         }
         session.commit()
         click.echo(json.dumps(counts))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import Executable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -78,14 +79,20 @@ def init_app(app: Flask) -> None:
 
 def engine() -> Engine:
     """The current app's engine."""
-    return current_app.extensions["authapi.engine"]  # type: ignore[no-any-return]
+    return current_app.extensions["authapi.engine"]
 
 
 def session() -> Session:
     """The session of the current app context, opened on first use."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["authapi.sessionmaker"]()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session
+
+
+def count(statement: Executable) -> int:
+    """Execute an UPDATE or DELETE in the current session; return how many rows it hit."""
+    result = session().execute(statement.execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _close_session(_exc: BaseException | None) -> None:

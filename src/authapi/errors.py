@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 BEARER = "Bearer"
-INVALID_TOKEN = 'Bearer error="invalid_token"'
+INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105  (not a secret)
 INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
 
 

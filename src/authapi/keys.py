@@ -48,7 +48,8 @@ def _b64(data: bytes) -> str:
 
 def thumbprint(jwk: dict[str, Any]) -> str:
     """The RFC 7638 JWK thumbprint, used as the kid."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
+                "OKP": ("crv", "kty", "x")}
     members = {name: jwk[name] for name in required[jwk["kty"]]}
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
     return _b64(hashlib.sha256(canonical).digest())
@@ -98,6 +99,8 @@ class Keyring:
     """Parsed keys of one process: parse once, never per request."""
 
     verify_keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    # token text -> verified claims; see tokens.decode
+    verified: dict[str, dict[str, Any]] = field(default_factory=dict)
     signing: tuple[str, Any] | None = None
     signing_loaded: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,4 +166,4 @@ class Keyring:
 
 def keyring() -> Keyring:
     """The current app's keyring."""
-    return current_app.extensions["authapi.keyring"]  # type: ignore[no-any-return]
+    return current_app.extensions["authapi.keyring"]

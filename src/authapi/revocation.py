@@ -83,7 +83,8 @@ class RevocationCache:
     def start(self) -> None:
         """Skip the feed's past: an empty cache has nothing stale in it."""
         with self.engine.connect() as conn:
-            self.floor_id = conn.scalar(select(func.coalesce(func.max(RevocationEvent.id), 0)))
+            self.floor_id = int(conn.scalar(
+                select(func.coalesce(func.max(RevocationEvent.id), 0))) or 0)
         self.seen_count = self.counter.read()
         self.last_poll = time.monotonic()
 
@@ -144,7 +145,7 @@ class RevocationCache:
 
 def cache() -> RevocationCache:
     """The current app's revocation cache."""
-    return current_app.extensions["authapi.revocation"]  # type: ignore[no-any-return]
+    return current_app.extensions["authapi.revocation"]
 
 
 def is_revoked(claims: dict[str, Any], minted_ms: int) -> bool:

@@ -59,17 +59,11 @@ class UserSchema(Schema):
     id = fields.String()
     email = fields.String()
     display_name = fields.String(allow_none=True)
-    roles = fields.Method("get_roles")
-    scope = fields.Method("get_scope")
+    roles = fields.List(fields.String())
+    scope = fields.String()
     email_verified = fields.Boolean()
     mfa_enabled = fields.Boolean()
     created_at = fields.DateTime()
-
-    def get_roles(self, user: object) -> list[str]:
-        return user.role_names()  # type: ignore[attr-defined,no-any-return]
-
-    def get_scope(self, user: object) -> str:
-        return user.scope()  # type: ignore[attr-defined,no-any-return]
 
 
 class SessionSchema(Schema):

@@ -53,14 +53,13 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session."""
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
-    consumed = db.session().execute(
+    consumed = db.count(
         update(Session)
         .where(Session.id == session_id, Session.refresh_jti == old_jti,
                Session.user_id == claims["sub"], Session.revoked_at.is_(None))
         .values(refresh_jti=new_jti, last_used_at=utcnow(), ip=meta.ip,
                 user_agent=meta.user_agent, expires_at=_expiry())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if not consumed:
         _refuse(session_id, claims["sub"])
     user = db.session().get(User, claims["sub"])
@@ -85,11 +84,10 @@ def _refuse(session_id: str, user_id: str) -> None:
 
 def revoke(session_id: str, reason: str) -> None:
     """Revoke one session: its refresh token and every access token it issued."""
-    changed = db.session().execute(
+    changed = db.count(
         update(Session).where(Session.id == session_id, Session.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if changed:
         revocation.record(db.session(), session_id=session_id)
 
@@ -111,9 +109,8 @@ def void_access_tokens(user_id: str) -> None:
     ids = list(db.session().scalars(
         select(Session.id).where(Session.user_id == user_id, Session.revoked_at.is_(None))))
     for session_id in ids:
-        db.session().execute(update(Session).where(Session.id == session_id)
-                             .values(access_not_before=now_ms)
-                             .execution_options(synchronize_session=False))
+        db.count(update(Session).where(Session.id == session_id)
+                 .values(access_not_before=now_ms))
         revocation.record(db.session(), session_id=session_id)
 
 

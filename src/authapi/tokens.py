@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import jwt
 from flask import Flask, current_app
 from flask_jwt_extended import JWTManager
 
-from . import db, keys, revocation
+from . import db, jws, keys, revocation
 from .errors import TokenExpired, TokenInvalid, TokenRevoked
 
 ACCESS, REFRESH = "access", "refresh"
@@ -24,6 +25,8 @@ REQUIRED = {
 # RFC 9068 §2.1 and RFC 8725 §3.11: explicit typing keeps one kind from passing as another.
 TYPES = {ACCESS: "at+jwt", REFRESH: "JWT"}
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 50_000
+CLOCK_SKEW = 60  # seconds a token's iat may run ahead of our clock
 
 
 @dataclass(frozen=True)
@@ -96,28 +99,61 @@ def verification_key(header: dict[str, Any]) -> Any:
     return key
 
 
-def decode(token: str, token_type: str) -> dict[str, Any]:
-    """Verify signature, issuer, audience, times and type; raise the contract's 401s."""
-    config = current_app.config
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise TokenInvalid()
-    try:
-        header = jwt.get_unverified_header(token)
+def _key_for(token_type: str) -> Callable[[dict[str, Any]], tuple[Any, str]]:
+    def key_for(header: dict[str, Any]) -> tuple[Any, str]:
         if header.get("typ") != TYPES[token_type]:
             raise TokenInvalid()
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            verification_key(header),
-            algorithms=[config["AUTHAPI_JWT_ALGORITHM"]],
-            issuer=config["AUTHAPI_ISSUER"],
-            audience=config["AUTHAPI_AUDIENCE"] if token_type == ACCESS else None,
-            options={"require": REQUIRED[token_type], "verify_aud": token_type == ACCESS},
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenExpired() from None
-    except jwt.PyJWTError:
-        raise TokenInvalid() from None
+        return verification_key(header), current_app.config["AUTHAPI_JWT_ALGORITHM"]
+
+    return key_for
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_static(claims: dict[str, Any], token_type: str) -> None:
+    """Everything about a verified payload that does not change with time."""
+    config = current_app.config
+    if any(name not in claims for name in REQUIRED[token_type]):
+        raise TokenInvalid()
+    if claims["iss"] != config["AUTHAPI_ISSUER"] or not isinstance(claims["sub"], str):
+        raise TokenInvalid()
+    if token_type == ACCESS:
+        audience, expected = claims["aud"], config["AUTHAPI_AUDIENCE"]
+        if audience != expected and not (isinstance(audience, list) and expected in audience):
+            raise TokenInvalid()
+    if not all(_number(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        raise TokenInvalid()
     check_claims(claims, token_type)
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """exp, nbf and iat against the clock (RFC 7519 §4.1.4, §4.1.5)."""
+    now = time.time()
+    if claims["exp"] <= now:
+        raise TokenExpired()
+    if claims.get("nbf", 0) > now or claims["iat"] > now + CLOCK_SKEW:
+        raise TokenInvalid()
+
+
+def decode(token: str, token_type: str) -> dict[str, Any]:
+    """Verify signature, issuer, audience, times and type; raise the contract's 401s.
+
+    A token verified once is remembered (by its exact text) until the cache fills:
+    its signature and static claims cannot change, so only the clock is re-checked.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenInvalid()
+    verified = keys.keyring().verified
+    claims = verified.get(token)
+    if claims is None or claims["type"] != token_type:
+        claims = jws.verify(token, _key_for(token_type))
+        _check_static(claims, token_type)
+        if len(verified) >= VERIFIED_CACHE_SIZE:
+            verified.clear()
+        verified[token] = claims
+    _check_times(claims)
     return claims
 
 

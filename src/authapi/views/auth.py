@@ -51,6 +51,11 @@ def _deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
     return pair
 
 
+def _clear_cookies(response: Response) -> Response:
+    unset_refresh_cookies(response)
+    return response
+
+
 @bp.post("/register")
 @bp.arguments(RegisterSchema)
 @bp.response(201, UserSchema)
@@ -58,7 +63,7 @@ def register(body: dict[str, Any]) -> Any:
     """Create an account with the `user` role."""
     user = accounts.register(body["email"], body["password"], body.get("display_name"))
     db.session().commit()
-    return user
+    return accounts.describe(user.id)
 
 
 @bp.post("/login")
@@ -98,7 +103,7 @@ def logout() -> None:
     else:
         verify_jwt_in_request(refresh=True, locations=["cookies"])  # CSRF-checked
         claims = get_jwt()
-        after_this_request(lambda response: unset_refresh_cookies(response) or response)
+        after_this_request(_clear_cookies)
     sessions.revoke(claims["sid"], "logout")
     audit.record("logout", user_id=claims["sub"], detail={"session_id": claims["sid"]})
     db.session().commit()
@@ -120,7 +125,7 @@ def logout_all() -> None:
 @bp.response(200, UserSchema)
 def me() -> Any:
     """The caller's own account."""
-    return accounts.get(authz.current_claims()["sub"])
+    return accounts.describe(authz.current_claims()["sub"])
 
 
 @bp.get("/sessions")
