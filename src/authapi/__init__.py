@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_jwt_extended import JWTManager
-from flask_smorest import Api
 
 from . import config as settings
 from . import cors, db, errors, limits, revocation, tokens
@@ -45,6 +44,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["authapi.keyring"] = Keyring()
     revocation.init_app(app, instance)
+    from .views import Api
+
     api = Api(app)
     errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
     tokens.init_app(app, JWTManager(app))
@@ -58,6 +59,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(ops.assets)
     return app
 
 

@@ -67,9 +67,9 @@ def create(email: str, password: str, display_name: str | None = None,
                 display_name=display_name, roles=role_rows)
     db.session().add(user)
     try:
-        with db.session().begin_nested():
-            db.session().flush()
+        db.session().flush()
     except IntegrityError:  # a concurrent registration won the unique constraint
+        db.session().rollback()
         raise EmailTaken() from None
     return user
 

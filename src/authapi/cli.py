@@ -10,6 +10,7 @@ from datetime import timedelta
 import click
 from flask import Flask
 from sqlalchemy import delete, or_
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import accounts, bootstrap, create_app, db, keys, migrations
 from .config import ConfigError
@@ -44,13 +45,19 @@ def main() -> None:
 def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     """Serve the API with gunicorn."""
     app = _app()
-    if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
-        _upgrade(app)
-    else:
-        bootstrap.run(app)
+    try:
+        if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
+            _upgrade(app)
+        else:
+            bootstrap.run(app)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"the database is not ready ({type(exc).__name__}); run `authapi db upgrade` "
+            "or pass --migrate") from None
     app.extensions["authapi.engine"].dispose()  # no connections may cross the fork
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
+            "--no-control-socket",
             "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             "authapi.wsgi:app"]
     os.execv(sys.executable, argv)  # noqa: S606  (replaces this process with gunicorn)

@@ -6,7 +6,7 @@ and the instant before which its access tokens are void), and drops stale entrie
 - at once after its own commits;
 - at once when a sibling worker on this host commits one, through a shared
   counter file in the instance folder that every worker maps into memory;
-- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.1) for any other
+- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.05) for any other
   instance sharing the database, by polling the feed.
 A check that hits the cache costs two dict look-ups; a miss costs one primary-key
 read. Neither depends on how many tokens or sessions were ever revoked.

@@ -82,5 +82,16 @@ class SessionPageSchema(Schema):
     total = fields.Integer()
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with the stable `code` clients switch on."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
 class HealthSchema(Schema):
     status = fields.String()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from flask import Request, request
+from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
+from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from ..errors import BadRequest, UnsupportedMediaType
+from ..errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
+from ..schemas import ProblemSchema
 
 
 def require_json_body() -> Any:
@@ -36,3 +40,20 @@ class Blueprint(SmorestBlueprint):
     """A flask-smorest blueprint using the strict parser."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api, documenting errors as application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)

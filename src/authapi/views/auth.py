@@ -15,7 +15,7 @@ from flask_jwt_extended import (
 
 from .. import accounts, audit, authz, db, limits, sessions
 from ..audit import request_meta
-from ..errors import AccountDisabled, InvalidCredentials
+from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
 from ..schemas import (
     LoginSchema,
     PageArgsSchema,
@@ -27,10 +27,10 @@ from ..schemas import (
     UserSchema,
 )
 from . import Blueprint, require_json_body
+from .ops import OK_BODY
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="Users and their sessions.")
 MAX_PER_PAGE = 100
-CHECK_OK = '{"status": "ok"}'
 CHECK_PARAMETERS = [
     {"in": "query", "name": name, "schema": {"type": "array", "items": {"type": "string"}},
      "style": "form", "explode": True, "required": False, "description": description}
@@ -104,6 +104,8 @@ def logout() -> None:
         verify_jwt_in_request(refresh=True, locations=["cookies"])  # CSRF-checked
         claims = get_jwt()
         after_this_request(_clear_cookies)
+    if "sid" not in claims:  # a service's token has no session to end
+        raise TokenInvalid("Only a user's session can be logged out.")
     sessions.revoke(claims["sid"], "logout")
     audit.record("logout", user_id=claims["sub"], detail={"session_id": claims["sid"]})
     db.session().commit()
@@ -173,4 +175,4 @@ def check() -> Response:
     authz.check_scopes(claims, tuple(request.args.getlist("scope")))
     identity = {"X-Auth-Subject": claims["sub"], "X-Auth-Roles": ",".join(claims.get("roles", ())),
                 "X-Auth-Scope": claims.get("scope", "")}
-    return Response(CHECK_OK, status=200, headers=identity, mimetype="application/json")
+    return Response(OK_BODY, status=200, headers=identity, mimetype="application/json")
