@@ -45,7 +45,7 @@ def pg_database(worker_id: str) -> Iterator[str]:
     if not PG_URL:
         yield ""
         return
-    name = f"authapi_test_{worker_id}"
+    name = f"authapi_test_{worker_id}_{os.getpid()}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -24,8 +24,8 @@ def request_meta() -> ClientMeta:
     if not has_request_context():
         return ClientMeta(ip=None, user_agent="authapi-cli")
     agent = request.headers.get("User-Agent")
-    return ClientMeta(ip=(request.remote_addr or "")[:45] or None,
-                      user_agent=agent[:512] if agent else None)
+    agent = agent.replace("\x00", "")[:512] if agent else None
+    return ClientMeta(ip=(request.remote_addr or "")[:45] or None, user_agent=agent or None)
 
 
 def record(event: str, *, user_id: str | None = None, client_id: str | None = None,

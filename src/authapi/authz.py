@@ -27,8 +27,11 @@ def bearer_token() -> str:
     if not header:
         raise TokenMissing()
     scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        # RFC 6750 §3.1: another scheme means no bearer credentials, so no error code.
+        raise TokenMissing()
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    if not token or " " in token:
         raise TokenInvalid()
     return token
 

@@ -170,7 +170,12 @@ def from_jwt_exception(exc: Exception) -> ApiError:
 
 def init_app_jwt(app: Flask) -> None:
     """Render Flask-JWT-Extended's errors ourselves, replacing its 422 defaults."""
-    for exc_type, _cls in JWT_ERRORS:
+    # It registers handlers for specific classes (DecodeError, InvalidSignatureError...),
+    # which Flask prefers to a base class: replace each of them, then add the bases.
+    registered = list(app.error_handler_spec[None][None])
+    jwt_types = [t for t in registered
+                 if t.__module__.split(".")[0] in ("jwt", "flask_jwt_extended")]
+    for exc_type in [*jwt_types, *(t for t, _cls in JWT_ERRORS)]:
         app.register_error_handler(exc_type, lambda exc: problem(from_jwt_exception(exc)))
 
 

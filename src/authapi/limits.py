@@ -15,7 +15,10 @@ limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
 def _account_key() -> str:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON: the view answers 400 for it
+        body = None
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str):
         return f"addr:{get_remote_address()}"

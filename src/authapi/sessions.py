@@ -16,6 +16,7 @@ from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
 from .models import Session, User
 
 TokenPair = dict[str, Any]
+REUSED = "token_reused"
 
 
 def subject_of(user: User) -> tokens.Subject:
@@ -35,12 +36,21 @@ def _pair(user: User, session_id: str, refresh_jti: str, access_jti: str,
     }
 
 
+def is_uuid(value: str) -> bool:
+    """Whether a path segment can be one of our ids (anything else cannot exist)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _expiry() -> Any:
     return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
 
 
 def start(user: User, meta: ClientMeta, cookies: bool = False) -> TokenPair:
     """Open a session for a user who just proved who they are."""
+    tokens.ready()
     row = Session(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
                   ip=meta.ip, expires_at=_expiry())
     db.session().add(row)
@@ -51,6 +61,7 @@ def start(user: User, meta: ClientMeta, cookies: bool = False) -> TokenPair:
 
 def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session."""
+    tokens.ready()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
     consumed = db.count(
@@ -61,7 +72,7 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
                 user_agent=meta.user_agent, expires_at=_expiry())
     )
     if not consumed:
-        _refuse(session_id, claims["sub"])
+        _refuse(session_id, claims["sub"], old_jti)
     user = db.session().get(User, claims["sub"])
     if user is None or user.disabled:
         revoke(session_id, "account_disabled")
@@ -71,13 +82,18 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
     return _pair(user, session_id, new_jti, access_jti, cookies="csrf" in claims)
 
 
-def _refuse(session_id: str, user_id: str) -> None:
+def _refuse(session_id: str, user_id: str, jti: str) -> None:
     row = db.session().get(Session, session_id)
-    if row is None or row.revoked_at is not None or row.user_id != user_id:
+    if row is None or row.user_id != user_id:
+        raise TokenRevoked()
+    if row.revoked_at is not None:
+        # A used token of a session that reuse already killed is still a reuse.
+        if row.revoked_reason == REUSED and row.refresh_jti != jti:
+            raise TokenReused()
         raise TokenRevoked()
     # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
-    revoke(session_id, "token_reused")
-    audit.record("token_reused", user_id=user_id, detail={"session_id": session_id})
+    revoke(session_id, REUSED)
+    audit.record(REUSED, user_id=user_id, detail={"session_id": session_id})
     db.session().commit()  # the revocation must outlive the error below
     raise TokenReused()
 
@@ -116,7 +132,7 @@ def void_access_tokens(user_id: str) -> None:
 
 def delete_own(user_id: str, session_id: str) -> None:
     """Revoke one of the caller's own sessions; someone else's is not found."""
-    row = db.session().get(Session, session_id)
+    row = db.session().get(Session, session_id) if is_uuid(session_id) else None
     if row is None or row.user_id != user_id or row.revoked_at is not None:
         raise NotFound("No such session.")
     revoke(session_id, "deleted")
