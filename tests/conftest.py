@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from authapi.db import Model
 PG_URL = os.environ.get("AUTHAPI_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
+SEEDED = ("roles", "signing_keys")
 
 
 def pytest_report_header() -> str:
@@ -60,25 +62,58 @@ def pg_database(worker_id: str) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def database_url(pg_database: str, tmp_path: Any) -> str:
-    """An empty database with the current schema."""
-    if pg_database:
-        engine = create_engine(pg_database)
-        tables = ", ".join(f'"{t.name}"' for t in Model.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+def _bootstrapped(url: str, instance: Path) -> None:
+    app = create_app({"AUTHAPI_DATABASE_URL": url, "AUTHAPI_INSTANCE_PATH": str(instance)})
+    bootstrap.run(app)
+    app.extensions["authapi.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def template(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Built once per worker: the schema, the built-in roles and an RS256 signing key.
+
+    On SQLite it is a file each test copies (DDL costs a sync per statement); on
+    PostgreSQL it is the rows each test puts back after truncating. Either way no
+    test pays for schema creation or RSA key generation it does not ask for.
+    """
+    folder = tmp_path_factory.mktemp("template")
+    if not pg_database:
+        path = folder / "authapi.db"
+        engine = create_engine(f"sqlite:///{path}")
+        Model.metadata.create_all(engine)
         engine.dispose()
-        return pg_database
-    url = f"sqlite:///{tmp_path / 'authapi.db'}"
-    engine = create_engine(url)
-    Model.metadata.create_all(engine)
+        _bootstrapped(f"sqlite:///{path}", folder)
+        return path
+    _bootstrapped(pg_database, folder)
+    engine = create_engine(pg_database)
+    with engine.connect() as conn:
+        rows = {table: [dict(r._mapping) for r in conn.execute(Model.metadata.tables[table]
+                                                                .select())]
+                for table in SEEDED}
     engine.dispose()
-    return url
+    return rows
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Any) -> dict[str, Any]:
+def database_url(pg_database: str, template: Any, tmp_path: Path) -> str:
+    """A database in its just-bootstrapped state."""
+    if not pg_database:
+        shutil.copyfile(template, tmp_path / "authapi.db")
+        return f"sqlite:///{tmp_path / 'authapi.db'}"
+    engine = create_engine(pg_database)
+    tables = ", ".join(f'"{t.name}"' for t in Model.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in SEEDED:
+            conn.execute(Model.metadata.tables[table].insert(), template[table])
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('roles', 'id'), "
+                          "(SELECT max(id) FROM roles))"))
+    engine.dispose()
+    return pg_database
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
     """Overrides for create_app: the test database, cheap hashing, a private instance folder."""
     return {
         "AUTHAPI_ENV": "testing",

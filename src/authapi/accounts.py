@@ -32,8 +32,9 @@ PROFILE_QUERY = (
 
 
 def describe(user_id: str) -> dict[str, Any]:
-    """A user as the API shows it, in one query and without loading ORM objects."""
-    rows = db.session().execute(PROFILE_QUERY, {"user_id": user_id}).all()
+    """A user as the API shows it: one Core query, no ORM session or objects."""
+    with db.engine().connect() as conn:
+        rows = conn.execute(PROFILE_QUERY, {"user_id": user_id}).all()
     if not rows:
         raise NotFound("No such user.")
     first = rows[0]
