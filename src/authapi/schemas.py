@@ -46,12 +46,16 @@ class StrictSchema(Schema):
 
 
 class RegisterSchema(StrictSchema):
+    """POST /auth/register."""
+
     email = EmailText(required=True)
     password = Text(required=True)
     display_name = Text(validate=validate.Length(min=1, max=100), allow_none=True)
 
 
 class LoginSchema(StrictSchema):
+    """POST /auth/login."""
+
     email = Text(required=True, validate=validate.Length(min=1, max=320))
     password = Text(required=True)
     otp = Text(validate=validate.Length(max=64))
@@ -59,20 +63,28 @@ class LoginSchema(StrictSchema):
 
 
 class RefreshSchema(StrictSchema):
+    """POST /auth/refresh, when the token comes in the body."""
+
     refresh_token = Text(required=True, validate=validate.Length(max=8192))
 
 
 class PasswordChangeSchema(StrictSchema):
+    """POST /auth/password."""
+
     current_password = Text(required=True)
     new_password = Text(required=True)
 
 
 class PageArgsSchema(StrictSchema):
+    """?page&per_page of a list."""
+
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1))
 
 
 class TokenPairSchema(Schema):
+    """The token response (RFC 6749 §5.1 shape)."""
+
     access_token = fields.String(required=True)
     refresh_token = fields.String()
     token_type = fields.String(required=True)
@@ -80,6 +92,8 @@ class TokenPairSchema(Schema):
 
 
 class UserSchema(Schema):
+    """A user as the API shows it."""
+
     id = fields.String()
     email = fields.String()
     display_name = fields.String(allow_none=True)
@@ -91,6 +105,8 @@ class UserSchema(Schema):
 
 
 class SessionSchema(Schema):
+    """One login session as its owner sees it."""
+
     id = fields.String()
     created_at = fields.DateTime()
     last_used_at = fields.DateTime()
@@ -100,6 +116,8 @@ class SessionSchema(Schema):
 
 
 class SessionPageSchema(Schema):
+    """A page of sessions."""
+
     items = fields.List(fields.Nested(SessionSchema))
     page = fields.Integer()
     per_page = fields.Integer()
@@ -118,4 +136,6 @@ class ProblemSchema(Schema):
 
 
 class HealthSchema(Schema):
+    """A health check's answer."""
+
     status = fields.String()
