@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_jwt_extended import JWTManager
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from . import cors, db, errors, limits, revocation, tokens
@@ -52,6 +53,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app_jwt(app)  # after JWTManager, which registers handlers of its own
     limits.init_app(app)
     cors.init_app(app)
+    proxies = int(values["AUTHAPI_PROXY_COUNT"])
+    if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies)
     app.before_request(_check_body)
     app.after_request(_no_store)
 
@@ -71,6 +76,8 @@ def _check_body() -> None:
 
 def _no_store(response: Response) -> Response:
     # Token responses must not be cached (RFC 6749 §5.1); nothing here is worth caching.
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)  # no content, no content type
     if not request.path.startswith(CACHEABLE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"

@@ -7,7 +7,8 @@ and the instant before which its access tokens are void), and drops stale entrie
 - at once when a sibling worker on this host commits one, through a shared
   counter file in the instance folder that every worker maps into memory;
 - within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.05) for any other
-  instance sharing the database, by polling the feed.
+  instance sharing the database, by polling the feed; with AUTHAPI_REDIS_URL set,
+  a pub/sub nudge (broadcast.py) makes them look at once.
 A check that hits the cache costs two dict look-ups; a miss costs one primary-key
 read. Neither depends on how many tokens or sessions were ever revoked.
 """
@@ -29,6 +30,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
+from .broadcast import Nudge
 from .models import RevocationEvent, RevokedToken
 
 # Commits that took longer than this to become visible after taking their event id
@@ -72,6 +74,7 @@ class RevocationCache:
     engine: Engine
     counter: SharedCounter
     poll_interval: float
+    nudge: Nudge | None = None
     sessions: dict[str, tuple[bool, int]] = field(default_factory=dict)
     jtis: dict[str, bool] = field(default_factory=dict)
     seen_count: int = -1
@@ -94,7 +97,8 @@ class RevocationCache:
             self.start()
         now = time.monotonic()
         count = self.counter.read()
-        if count == self.seen_count and now - self.last_poll < self.poll_interval:
+        nudged = self.nudge is not None and self.nudge.take()
+        if count == self.seen_count and not nudged and now - self.last_poll < self.poll_interval:
             return
         with self.lock:
             self.seen_count = count
@@ -181,6 +185,8 @@ def _after_commit(db_session: OrmSession) -> None:
     for session_id, jti in pending:
         state.forget(session_id, jti)
     state.counter.bump()
+    if state.nudge is not None:
+        state.nudge.publish()
 
 
 def _after_rollback(db_session: OrmSession) -> None:
@@ -193,6 +199,7 @@ def init_app(app: Flask, instance_path: Path) -> None:
         engine=app.extensions["authapi.engine"],
         counter=SharedCounter(instance_path / "revocation.seq"),
         poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
+        nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
     )
     app.extensions["authapi.revocation"] = state
     factory = app.extensions["authapi.sessionmaker"]
