@@ -74,7 +74,7 @@ def pg_database(worker_id: str) -> Iterator[str]:
 def _bootstrapped(url: str, instance: Path) -> None:
     app = create_app({"AUTHAPI_DATABASE_URL": url, "AUTHAPI_INSTANCE_PATH": str(instance)})
     bootstrap.run(app)
-    app.extensions["authapi.engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +145,7 @@ def make_app(settings: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
-        app.extensions["authapi.engine"].dispose()
+        db.dispose(app)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authapi import config, create_app
+from authapi import config, create_app, db
 from authapi.config import DEV_SECRET_KEY, ConfigError
 
 REAL_SECRET = "a-real-production-secret-of-more-than-32-bytes"
@@ -29,7 +29,7 @@ def test_production_starts_with_a_real_secret(settings):
     app = create_app({**settings, "AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": REAL_SECRET})
     assert app.config["AUTHAPI_ENV"] == "production"
     assert app.config["JWT_COOKIE_SECURE"] is True
-    app.extensions["authapi.engine"].dispose()
+    db.dispose(app)
 
 
 @pytest.mark.parametrize("env", ["development", "testing", "production"])

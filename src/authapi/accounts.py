@@ -33,8 +33,7 @@ PROFILE_QUERY = (
 
 def describe(user_id: str) -> dict[str, Any]:
     """A user as the API shows it: one Core query, no ORM session or objects."""
-    with db.engine().connect() as conn:
-        rows = conn.execute(PROFILE_QUERY, {"user_id": user_id}).all()
+    rows = db.read(PROFILE_QUERY, {"user_id": user_id})
     if not rows:
         raise NotFound("No such user.")
     first = rows[0]

@@ -54,7 +54,7 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
         raise click.ClickException(
             f"the database is not ready ({type(exc).__name__}); run `authapi db upgrade` "
             "or pass --migrate") from None
-    app.extensions["authapi.engine"].dispose()  # no connections may cross the fork
+    db.dispose(app)  # no connections may cross the fork
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
             "--no-control-socket",

@@ -9,6 +9,7 @@ from typing import Any, cast
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
@@ -61,6 +62,36 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def make_read_engine(url: str) -> Engine:
+    """An engine for the per-request reads: autocommit, no pre-ping, no reset on return.
+
+    Each read then costs one round trip instead of four (ping, BEGIN, query,
+    ROLLBACK). A connection that died is invalidated by SQLAlchemy and `read`
+    retries once on a fresh one.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, isolation_level="AUTOCOMMIT",
+                               connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                         pool_size=5, max_overflow=10)
+
+
+def read(statement: Executable, params: dict[str, Any], *,
+         engine: Engine | None = None) -> list[Any]:
+    """Run one read outside any transaction, on the read engine."""
+    engine = engine or current_app.extensions["authapi.read_engine"]
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(statement, params).all())
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with engine.connect() as conn:  # the pooled connection was dead: one retry
+        return list(conn.execute(statement, params).all())
+
+
 def make_disposable_engine(url: str) -> Engine:
     """An engine for one-off work (CLI, migrations) that holds no pooled connections."""
     engine = create_engine(url, poolclass=NullPool)
@@ -73,8 +104,15 @@ def init_app(app: Flask) -> None:
     """Create the app's engine and session factory, and close sessions at teardown."""
     engine = make_engine(database_url(app))
     app.extensions["authapi.engine"] = engine
+    app.extensions["authapi.read_engine"] = make_read_engine(database_url(app))
     app.extensions["authapi.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of the app (before a fork, or at the end of a test)."""
+    for name in ("authapi.engine", "authapi.read_engine"):
+        app.extensions[name].dispose()
 
 
 def engine() -> Engine:

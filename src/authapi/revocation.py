@@ -30,6 +30,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
+from . import db
 from .broadcast import Nudge
 from .models import RevocationEvent, RevokedToken
 
@@ -43,6 +44,7 @@ STATE_SQL = text(
     "FROM (SELECT 1 AS one) AS x LEFT JOIN sessions s ON s.id = :sid"
 )
 JTI_SQL = text("SELECT 1 FROM revoked_tokens WHERE jti = :jti")
+FEED_SQL = text("SELECT id, session_id, jti FROM revocation_events WHERE id > :floor")
 
 
 class SharedCounter:
@@ -102,11 +104,7 @@ class RevocationCache:
             return
         with self.lock:
             self.seen_count = count
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
-                    .where(RevocationEvent.id > self.floor_id)
-                ).all()
+            rows = db.read(FEED_SQL, {"floor": self.floor_id}, engine=self.engine)
             newest = self.floor_id
             for event_id, session_id, jti in rows:
                 self.forget(session_id, jti)
@@ -127,8 +125,8 @@ class RevocationCache:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
         state = self.sessions.get(session_id)
         if state is None:
-            with self.engine.connect() as conn:
-                revoked, not_before = conn.execute(STATE_SQL, {"sid": session_id}).one()
+            revoked, not_before = db.read(STATE_SQL, {"sid": session_id},
+                                          engine=self.engine)[0]
             state = (revoked is None or bool(revoked), int(not_before or 0))
             if len(self.sessions) >= MAX_ENTRIES:
                 self.sessions.clear()
@@ -139,8 +137,7 @@ class RevocationCache:
         """Whether a single token was revoked by its jti."""
         revoked = self.jtis.get(jti)
         if revoked is None:
-            with self.engine.connect() as conn:
-                revoked = conn.execute(JTI_SQL, {"jti": jti}).first() is not None
+            revoked = bool(db.read(JTI_SQL, {"jti": jti}, engine=self.engine))
             if len(self.jtis) >= MAX_ENTRIES:
                 self.jtis.clear()
             self.jtis[jti] = revoked
@@ -196,7 +193,7 @@ def _after_rollback(db_session: OrmSession) -> None:
 def init_app(app: Flask, instance_path: Path) -> None:
     """Create the app's cache and hook it to commits of the app's sessions."""
     state = RevocationCache(
-        engine=app.extensions["authapi.engine"],
+        engine=app.extensions["authapi.read_engine"],
         counter=SharedCounter(instance_path / "revocation.seq"),
         poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
         nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
