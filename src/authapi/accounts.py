@@ -24,7 +24,7 @@ def by_email(email: str) -> User | None:
 
 PROFILE_QUERY = (
     select(User.id, User.email, User.display_name, User.email_verified, User.mfa_enabled,
-           User.created_at, Role.name, Role.permissions)
+           User.created_at, User.disabled, Role.name, Role.permissions)
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
     .outerjoin(Role, Role.id == user_roles.c.role_id)
     .where(User.id == bindparam("user_id"))
@@ -42,7 +42,8 @@ def describe(user_id: str) -> dict[str, Any]:
              for p in (PERMISSIONS if row.name == ADMIN_ROLE else row.permissions or ())}
     return {"id": first.id, "email": first.email, "display_name": first.display_name,
             "email_verified": first.email_verified, "mfa_enabled": first.mfa_enabled,
-            "created_at": first.created_at, "roles": roles, "scope": " ".join(sorted(scope))}
+            "created_at": first.created_at, "disabled": first.disabled, "roles": roles,
+            "scope": " ".join(sorted(scope))}
 
 
 def get(user_id: str) -> User:
