@@ -1,0 +1,234 @@
+"""The moving parts of a load run: the pinned server, wrk, real logins, the bcrypt rate."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seed import PASSWORD, authapi_command
+
+SERVER_CPU, WRK_CPU = "0", "1"
+LUA = Path(__file__).resolve().parent / "lua"
+HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+@dataclass
+class Load:
+    """What one wrk run measured; latencies in milliseconds."""
+
+    requests: int
+    seconds: float
+    rps: float
+    non2xx: int
+    socket_errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok_rps(self) -> float:
+        """Responses below 400 per second: what the route really served."""
+        return (self.requests - self.non2xx) / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the 2xx rate."""
+        return {**asdict(self), "ok_rps": round(self.ok_rps, 1)}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * TIME_UNITS[unit]
+
+
+def parse_wrk(output: str) -> Load:
+    """Read wrk's --latency report, and the `statuses:` line of bench/lua/common.lua."""
+    def find(pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, output, re.MULTILINE)
+
+    total = find(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
+    if total is None:
+        raise RuntimeError(f"unreadable wrk output:\n{output}")
+    percentiles = {}
+    for name in ("50", "99"):
+        match = find(rf"^\s+{name}(?:\.000)?%\s+([\d.]+)(us|ms|s|m|h)\s*$")
+        percentiles[name] = _ms(*match.groups()) if match else None
+    non2xx = find(r"Non-2xx or 3xx responses: (\d+)")
+    sockets = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+    statuses = find(r"^statuses: (.*)$")
+    requests = int(total.group(1))
+    seconds = _ms(total.group(2), total.group(3)) / 1e3
+    return Load(
+        requests=requests, seconds=seconds, rps=round(requests / seconds, 1) if seconds else 0.0,
+        non2xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+        p50_ms=percentiles["50"], p99_ms=percentiles["99"],
+        statuses={status: int(count) for status, count in
+                  (pair.split("=", 1) for pair in statuses.group(1).split())} if statuses else {},
+    )
+
+
+def run_wrk(url: str, script: str, args: list[str], duration: float, connections: int,
+            timeout: float = 10.0) -> Load:
+    """One wrk run pinned to its own core: one thread, `connections` keep-alive connections."""
+    command = ["taskset", "-c", WRK_CPU, "wrk", "-t1", f"-c{connections}",
+               f"-d{max(1, round(duration))}s", "--latency", f"--timeout={round(timeout)}s",
+               "-s", str(LUA / script), url, "--", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(url: str, method: str = "GET", body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Status and body of one request; 4xx and 5xx are answers, not exceptions."""
+    # Only ever http://127.0.0.1:<port> of the server this driver started.
+    request = urllib.request.Request(  # noqa: S310
+        url, data=body, method=method, headers=headers or {})
+    try:
+        with HTTP.open(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Server:
+    """`authapi serve` pinned to one core, in its own process group, stopped on exit."""
+
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+        self.env, self.workers, self.log_path = env, workers, log_path
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        command = ["taskset", "-c", SERVER_CPU, authapi_command(), "serve",
+                   "--workers", str(self.workers), "--port", str(self.port), "--no-migrate"]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
+            try:
+                if http(self.base + "/healthz")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"the server did not answer /healthz within 60 s:\n{self.log_tail()}")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def settle(self, quick: float = 0.05, limit: float = 180) -> None:
+        """Wait until /healthz answers within `quick` seconds: nothing is queued any more."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            http(self.base + "/healthz")
+            if time.perf_counter() - started < quick:
+                return
+            time.sleep(0.2)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the server's log."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def route_exists(self, method: str, path: str) -> bool:
+        """Whether the server routes `method path` at all (not 404, not 405)."""
+        status, _ = http(self.base + path, method, b"grant_type=refresh_token&refresh_token=x",
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+        return status not in (404, 405)
+
+    def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """A real login over HTTP: the token pair."""
+        body = json.dumps({"email": email, "password": password}).encode()
+        status, answer = http(self.base + "/auth/login", "POST", body,
+                              {"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError(f"login of {email} answered {status}: {answer[:300]!r}")
+        return dict(json.loads(answer))
+
+    def login_many(self, emails: list[str], count: int) -> list[dict[str, Any]]:
+        """`count` logins (so `count` sessions), cycling through `emails`, four at a time."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(self.login, (emails[k % len(emails)] for k in range(count))))
+
+
+BCRYPT_LOOP = """
+import sys, time
+from authapi.passwords import context
+rounds, min_seconds, password = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ctx = context(rounds)
+stored = ctx.hash(password)
+count, start = 0, time.perf_counter()
+while True:
+    ctx.verify(password, stored)
+    count += 1
+    elapsed = time.perf_counter() - start
+    if elapsed >= min_seconds and count >= 3:
+        break
+print(count / elapsed)
+"""
+
+
+def bcrypt_rate(rounds: int, min_seconds: float = 3.0) -> float:
+    """bcrypt_sha256 hashes per second at this cost, in-process on the server's core.
+
+    Timed as verify(), which is what a login does: one bcrypt_sha256 hash of the
+    password with the stored salt, and a comparison.
+    """
+    done = subprocess.run(["taskset", "-c", SERVER_CPU, sys.executable, "-c", BCRYPT_LOOP,
+                           str(rounds), str(min_seconds), PASSWORD],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.strip())
+
+
+def mint_access_tokens(env: dict[str, str], count: int) -> list[str]:
+    """Access tokens for `count` random live seeded sessions, signed with the server's key.
+
+    Made in-process because thousands of distinct sessions through real logins would
+    take minutes; the tokens are what a login would issue for those sessions.
+    """
+    from sqlalchemy import text
+
+    from authapi import create_app, db, tokens
+
+    app = create_app({key: value for key, value in env.items() if key.startswith("AUTHAPI_")})
+    with app.app_context():
+        rows = db.session().execute(text(
+            "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL "
+            "AND user_agent = 'bench-seed' ORDER BY random() LIMIT :count"), {"count": count}).all()
+        minted = [tokens.issue_access(tokens.Subject(sub=user_id, roles=["user"], scope=""),
+                                      session_id) for session_id, user_id in rows]
+    app.extensions["authapi.engine"].dispose()
+    return minted
