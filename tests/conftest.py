@@ -195,6 +195,21 @@ def login(client: FlaskClient, app: Flask) -> Callable[..., dict[str, Any]]:
     return do_login
 
 
+PROBLEM = "application/problem+json"
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """An RFC 9457 problem with the contract's status and `code`; returns the body."""
+    body = response.get_json()
+    assert response.status_code == status, body
+    assert response.content_type == PROBLEM
+    assert PROBLEM_FIELDS <= set(body)
+    assert body["status"] == status
+    assert body["code"] == code
+    return body  # type: ignore[no-any-return]
+
+
 def bearer(token: str) -> dict[str, str]:
     """An Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}

@@ -4,20 +4,13 @@ import pytest
 
 from authapi import db
 from authapi.models import Role
-from conftest import bearer
+from conftest import assert_problem, bearer
 
-PROBLEM = "application/problem+json"
 INVALID_TOKEN = 'Bearer error="invalid_token"'
 
 
 def check(client, headers, query=""):
     return client.get(f"/auth/check{query}", headers=headers)
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == code
 
 
 @pytest.fixture

@@ -4,21 +4,9 @@ import json
 
 import pytest
 
-from conftest import PASSWORD
+from conftest import PASSWORD, PROBLEM, assert_problem
 
-PROBLEM = "application/problem+json"
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 JSON = "application/json"
-
-
-def assert_problem(response, status, code):
-    body = response.get_json()
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    assert PROBLEM_FIELDS <= set(body)
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["title"], str) and isinstance(body["detail"], str)
 
 
 @pytest.mark.parametrize(("method", "path"), [("get", "/nope"), ("post", "/auth/nope"),

@@ -2,9 +2,8 @@
 
 import pytest
 
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, assert_problem, bearer
 
-PROBLEM = "application/problem+json"
 NEW_PASSWORD = "a brand new passphrase 42"
 EMAIL = "pw@example.com"
 
@@ -16,12 +15,6 @@ def change(client, pair, current=PASSWORD, new=NEW_PASSWORD):
 
 def login_status(client, password):
     return client.post("/auth/login", json={"email": EMAIL, "password": password}).status_code
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == code
 
 
 @pytest.fixture

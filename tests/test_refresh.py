@@ -6,9 +6,7 @@ from sqlalchemy import select
 
 from authapi import db, sessions
 from authapi.models import Role, User
-from conftest import PASSWORD, bearer
-
-PROBLEM = "application/problem+json"
+from conftest import PASSWORD, assert_problem, bearer
 
 
 def claims(token):
@@ -17,12 +15,6 @@ def claims(token):
 
 def refresh(client, token):
     return client.post("/auth/refresh", headers=bearer(token))
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status, response.get_json()
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == code
 
 
 def set_roles(app, user_id, names, void=False):

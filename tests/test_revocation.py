@@ -10,16 +10,10 @@ from sqlalchemy import select
 
 from authapi import db, sessions
 from authapi.models import Role, User
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, assert_problem, bearer
 
 INVALID_TOKEN = 'Bearer error="invalid_token"'
 NEW_PASSWORD = "an entirely different passphrase"
-
-
-def assert_problem(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_json()
-    assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == code
 
 
 def change_roles(app, user_id: str, names: list[str]) -> None:

@@ -3,9 +3,8 @@
 import jwt
 import pytest
 
-from conftest import bearer
+from conftest import assert_problem, bearer
 
-PROBLEM = "application/problem+json"
 SESSION_FIELDS = {"id", "created_at", "last_used_at", "user_agent", "ip", "current"}
 
 
@@ -19,12 +18,6 @@ def list_sessions(client, pair, query=""):
 
 def delete(client, pair, session_id):
     return client.delete(f"/auth/sessions/{session_id}", headers=bearer(pair["access_token"]))
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == code
 
 
 def test_sessions_list_has_the_list_shape(client, make_user, login):
