@@ -139,3 +139,20 @@ def test_logout_reaches_another_process_within_a_second(serve, empty_database_ur
     elapsed = time.monotonic() - start
     assert (answer[0], answer[1]["code"]) == (401, "token_revoked")
     assert elapsed < 1.0, elapsed
+
+
+def test_a_sessionless_token_is_revoked_by_its_jti(app, client, make_user):
+    """Tokens without a session (services) are revoked one by one, by jti."""
+    from datetime import UTC, datetime, timedelta
+
+    from authapi import revocation, tokens
+
+    user_id = make_user()
+    with app.test_request_context():
+        token = tokens.issue_access(tokens.Subject(sub=user_id, roles=[], scope=""), None)
+        jti = tokens.decode(token, tokens.ACCESS)["jti"]
+    assert client.get("/auth/check", headers=bearer(token)).status_code == 200
+    with app.app_context():
+        revocation.revoke_jti(db.session(), jti, datetime.now(UTC) + timedelta(minutes=15))
+        db.session().commit()
+    assert_problem(client.get("/auth/check", headers=bearer(token)), 401, "token_revoked")

@@ -88,8 +88,3 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
-
-
-def is_production(values: Mapping[str, Any]) -> bool:
-    """Whether cookies must be Secure and secrets real."""
-    return bool(values["AUTHAPI_ENV"] == "production")

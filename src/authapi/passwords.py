@@ -69,8 +69,3 @@ def verify_dummy(password: str) -> None:
     """Spend the time of a real verification, so unknown emails are not told apart."""
     rounds = int(current_app.config["AUTHAPI_BCRYPT_ROUNDS"])
     context(rounds).verify(password, _dummy_hash(rounds))
-
-
-def needs_rehash(password_hash: str) -> bool:
-    """Whether the stored hash uses an old scheme or cost."""
-    return bool(_context().needs_update(password_hash))
