@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, db, passwords, sessions
 from .errors import AccountDisabled, EmailTaken, InvalidCredentials, NotFound
-from .models import ADMIN_ROLE, DEFAULT_ROLE, PERMISSIONS, Role, User, user_roles
+from .models import ADMIN_ROLE, DEFAULT_ROLE, PERMISSIONS, Role, User
 
 
 def normalize_email(email: str) -> str:
@@ -22,27 +24,36 @@ def by_email(email: str) -> User | None:
     return db.session().scalar(select(User).where(User.email == normalize_email(email)))
 
 
-PROFILE_QUERY = (
-    select(User.id, User.email, User.display_name, User.email_verified, User.mfa_enabled,
-           User.created_at, User.disabled, Role.name, Role.permissions)
-    .outerjoin(user_roles, user_roles.c.user_id == User.id)
-    .outerjoin(Role, Role.id == user_roles.c.role_id)
-    .where(User.id == bindparam("user_id"))
+PROFILE_SQL = (
+    "SELECT u.id, u.email, u.display_name, u.email_verified, u.mfa_enabled, u.created_at,"
+    " u.disabled, r.name, r.permissions FROM users u"
+    " LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id"
+    " WHERE u.id = :user_id"
 )
 
 
+def _timestamp(value: datetime | str) -> datetime:
+    # PostgreSQL's driver gives a naive datetime, SQLite's an ISO string; both are UTC.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+def _permissions(value: list[str] | str | None) -> list[str]:
+    return list(json.loads(value) if isinstance(value, str) else value or [])
+
+
 def describe(user_id: str) -> dict[str, Any]:
-    """A user as the API shows it: one Core query, no ORM session or objects."""
-    rows = db.read(PROFILE_QUERY, {"user_id": user_id})
+    """A user as the API shows it: one raw read on the per-request path, no ORM."""
+    rows = db.read_raw(PROFILE_SQL, {"user_id": user_id})
     if not rows:
         raise NotFound("No such user.")
-    first = rows[0]
-    roles = sorted({row.name for row in rows if row.name is not None})
-    scope = {p for row in rows if row.name is not None
-             for p in (PERMISSIONS if row.name == ADMIN_ROLE else row.permissions or ())}
-    return {"id": first.id, "email": first.email, "display_name": first.display_name,
-            "email_verified": first.email_verified, "mfa_enabled": first.mfa_enabled,
-            "created_at": first.created_at, "disabled": first.disabled, "roles": roles,
+    user_id, email, display_name, verified, mfa, created_at, disabled = rows[0][:7]
+    roles = sorted({row[7] for row in rows if row[7] is not None})
+    scope = {p for row in rows if row[7] is not None
+             for p in (PERMISSIONS if row[7] == ADMIN_ROLE else _permissions(row[8]))}
+    return {"id": user_id, "email": email, "display_name": display_name,
+            "email_verified": bool(verified), "mfa_enabled": bool(mfa),
+            "created_at": _timestamp(created_at), "disabled": bool(disabled), "roles": roles,
             "scope": " ".join(sorted(scope))}
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -90,6 +92,42 @@ def read(statement: Executable, params: dict[str, Any], *,
             raise
     with engine.connect() as conn:  # the pooled connection was dead: one retry
         return list(conn.execute(statement, params).all())
+
+
+_NAMED_PARAM = re.compile(r":(\w+)")
+
+
+@lru_cache(maxsize=64)
+def _driver_sql(sql: str, paramstyle: str) -> str:
+    return _NAMED_PARAM.sub(r"%(\1)s", sql) if paramstyle == "pyformat" else sql
+
+
+def read_raw(sql: str, params: dict[str, Any], *,
+             engine: Engine | None = None) -> list[tuple[Any, ...]]:
+    """One read through the DBAPI cursor of a pooled autocommit connection.
+
+    For the hottest reads only: SQLAlchemy's execution context costs about as much
+    as the round trip itself. `sql` takes :name parameters; values come back as the
+    driver gives them (callers normalize). A dead connection is retried once.
+    """
+    engine = engine or current_app.extensions["authapi.read_engine"]
+    statement = _driver_sql(sql, engine.dialect.paramstyle)
+    for attempt in (1, 2):
+        conn = engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(statement, params)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if attempt == 2 or not engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+                raise
+            conn.invalidate()
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")
 
 
 def make_disposable_engine(url: str) -> Engine:

@@ -39,11 +39,11 @@ from .models import RevocationEvent, RevokedToken
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
 
-STATE_SQL = text(
+STATE_SQL = (
     "SELECT s.revoked_at IS NOT NULL, s.access_not_before "
     "FROM (SELECT 1 AS one) AS x LEFT JOIN sessions s ON s.id = :sid"
 )
-JTI_SQL = text("SELECT 1 FROM revoked_tokens WHERE jti = :jti")
+JTI_SQL = "SELECT 1 FROM revoked_tokens WHERE jti = :jti"
 FEED_SQL = text("SELECT id, session_id, jti FROM revocation_events WHERE id > :floor")
 
 
@@ -125,8 +125,8 @@ class RevocationCache:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
         state = self.sessions.get(session_id)
         if state is None:
-            revoked, not_before = db.read(STATE_SQL, {"sid": session_id},
-                                          engine=self.engine)[0]
+            revoked, not_before = db.read_raw(STATE_SQL, {"sid": session_id},
+                                              engine=self.engine)[0]
             state = (revoked is None or bool(revoked), int(not_before or 0))
             if len(self.sessions) >= MAX_ENTRIES:
                 self.sessions.clear()
@@ -137,7 +137,7 @@ class RevocationCache:
         """Whether a single token was revoked by its jti."""
         revoked = self.jtis.get(jti)
         if revoked is None:
-            revoked = bool(db.read(JTI_SQL, {"jti": jti}, engine=self.engine))
+            revoked = bool(db.read_raw(JTI_SQL, {"jti": jti}, engine=self.engine))
             if len(self.jtis) >= MAX_ENTRIES:
                 self.jtis.clear()
             self.jtis[jti] = revoked
