@@ -6,7 +6,7 @@ from flask import Blueprint
 from authapi import db
 from authapi.authz import current_claims, roles_accepted, roles_required, scopes_required
 from authapi.models import Role
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, assert_problem, bearer
 
 PROBLEM = "application/problem+json"
 ROUTES = {
@@ -87,9 +87,7 @@ def test_allowed_view_sees_the_claims(guarded, token_for):
 @pytest.mark.parametrize("path", list(ROUTES))
 def test_missing_token_is_401_token_missing(guarded, path):
     response = guarded.get(path)
-    assert response.status_code == 401
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == "token_missing"
+    assert_problem(response, 401, "token_missing")
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 

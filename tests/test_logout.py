@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from authapi import db
 from authapi.models import AuditEvent
-from conftest import PASSWORD, bearer
+from conftest import PASSWORD, assert_problem, bearer
 
 PROBLEM = "application/problem+json"
 
@@ -72,9 +72,7 @@ def test_logout_twice_is_refused(client, make_user, login):
 @pytest.mark.parametrize("path", ["/auth/logout", "/auth/logout-all"])
 def test_logout_without_token_is_401_token_missing(client, path):
     response = client.post(path)
-    assert response.status_code == 401
-    assert response.content_type == PROBLEM
-    assert response.get_json()["code"] == "token_missing"
+    assert_problem(response, 401, "token_missing")
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
