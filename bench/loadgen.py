@@ -225,7 +225,7 @@ def mint_access_tokens(env: dict[str, str], count: int) -> list[str]:
 
     app = create_app({key: value for key, value in env.items() if key.startswith("AUTHAPI_")})
     with app.app_context():
-        rows = db.session().execute(text(
+        rows = db.orm().execute(text(
             "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL "
             "AND user_agent = 'bench-seed' ORDER BY random() LIMIT :count"), {"count": count}).all()
         minted = [tokens.issue_access(tokens.Subject(sub=user_id, roles=["user"], scope=""),

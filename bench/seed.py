@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from authapi.models import RevocationEvent, RevokedToken, User, user_roles
-from authapi.models import Session as SessionRow
+from authapi.models import UserSession as SessionRow
 from authapi.passwords import context
 
 PASSWORD = "bench-Quokka-password-42"  # not in any common-password list

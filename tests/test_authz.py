@@ -6,9 +6,8 @@ from flask import Blueprint
 from authapi import db
 from authapi.authz import current_claims, roles_accepted, roles_required, scopes_required
 from authapi.models import Role
-from conftest import PASSWORD, assert_problem, bearer
+from conftest import PASSWORD, PROBLEM, assert_problem, bearer
 
-PROBLEM = "application/problem+json"
 ROUTES = {
     "/all": roles_required("admin", "editor"),
     "/any": roles_accepted("admin", "editor"),
@@ -30,8 +29,8 @@ def guarded(make_app):
         bp.add_url_rule(path, path.strip("/"), decorator(view))
     app.register_blueprint(bp)
     with app.app_context():
-        db.session().add(Role(name="editor", permissions=["articles:write"]))
-        db.session().commit()
+        db.orm().add(Role(name="editor", permissions=["articles:write"]))
+        db.orm().commit()
     return app.test_client()
 
 

@@ -17,8 +17,8 @@ def check(client, headers, query=""):
 def reader_headers(app, make_user, login):
     """A user whose only role grants users:read."""
     with app.app_context():
-        db.session().add(Role(name="reader", permissions=["users:read"]))
-        db.session().commit()
+        db.orm().add(Role(name="reader", permissions=["users:read"]))
+        db.orm().commit()
     return bearer(login(make_user(roles=("reader",)))["access_token"])
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from authapi import accounts, db
 from authapi.db import utcnow
-from authapi.models import RevokedToken, Session
+from authapi.models import RevokedToken, UserSession
 from conftest import PASSWORD, bearer
 
 
@@ -81,13 +81,13 @@ def test_purge_drops_expired_rows_and_keeps_live_ones(cli, upgraded, make_app):
     past, future = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
     with make_app(AUTHAPI_DATABASE_URL=upgraded).app_context():
         user = accounts.create("purge@example.com", PASSWORD)
-        db.session().add_all([
-            Session(id="s-expired", user_id=user.id, refresh_jti="r1", expires_at=past),
-            Session(id="s-live", user_id=user.id, refresh_jti="r2", expires_at=future),
+        db.orm().add_all([
+            UserSession(id="s-expired", user_id=user.id, refresh_jti="r1", expires_at=past),
+            UserSession(id="s-live", user_id=user.id, refresh_jti="r2", expires_at=future),
             RevokedToken(jti="j-expired", expires_at=past),
             RevokedToken(jti="j-live", expires_at=future),
         ])
-        db.session().commit()
+        db.orm().commit()
     result = cli("purge", env={"AUTHAPI_DATABASE_URL": upgraded})
     assert result.returncode == 0, result.stderr
     assert query(upgraded, "SELECT id FROM sessions") == [("s-live",)]

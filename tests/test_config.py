@@ -56,8 +56,8 @@ def test_unknown_environment_is_refused(settings):
 
 
 def test_numbers_from_the_environment_are_coerced():
-    values = config.load({"AUTHAPI_ACCESS_TTL": "60", "AUTHAPI_REVOCATION_POLL_INTERVAL": "0.5"})
-    config.coerce(values)
+    environ = {"AUTHAPI_ACCESS_TTL": "60", "AUTHAPI_REVOCATION_POLL_INTERVAL": "0.5"}
+    values = config.resolve(config.from_environ(environ))
     assert (values["AUTHAPI_ACCESS_TTL"], values["AUTHAPI_REVOCATION_POLL_INTERVAL"]) == (60, 0.5)
 
 
@@ -83,3 +83,21 @@ def test_cli_names_a_non_numeric_ttl(cli, empty_database_url):
     assert result.returncode != 0
     assert "AUTHAPI_ACCESS_TTL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_create_app_with_a_mapping_ignores_the_environment(settings, monkeypatch):
+    monkeypatch.setenv("AUTHAPI_ACCESS_TTL", "5")
+    monkeypatch.setenv("AUTHAPI_ISSUER", "https://leaked.example")
+    app = create_app(settings)
+    assert app.config["AUTHAPI_ACCESS_TTL"] == 900
+    assert app.config["AUTHAPI_ISSUER"] == config.DEFAULTS["AUTHAPI_ISSUER"]
+    db.dispose(app)
+
+
+def test_create_app_without_a_mapping_reads_the_environment(settings, monkeypatch):
+    for key, value in settings.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.setenv("AUTHAPI_ACCESS_TTL", "5")
+    app = create_app()
+    assert app.config["AUTHAPI_ACCESS_TTL"] == 5
+    db.dispose(app)

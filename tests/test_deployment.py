@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis
 
-from authapi import accounts, db
+from authapi import db, users
 from authapi.broadcast import CHANNEL
 from authapi.models import AuditEvent
 from conftest import bearer
@@ -55,7 +55,7 @@ def test_redis_nudge_reaches_an_instance_that_would_not_poll_for_a_minute(
     client_a, client_b = app_a.test_client(), app_b.test_client()
     user = make_user(email=f"{uuid.uuid4().hex}@example.com")
     with app_a.app_context():
-        email = accounts.get(user).email
+        email = users.get(user).email
     pair = client_a.post("/auth/login", json={"email": email,
                                               "password": "correct horse battery staple"}).json
     headers = bearer(pair["access_token"])
@@ -72,7 +72,7 @@ def test_without_proxies_x_forwarded_for_is_ignored(app, client, make_user):
     client.post("/auth/login", json={"email": "p@example.com", "password": "wrong password!"},
                 headers={"X-Forwarded-For": "203.0.113.9"})
     with app.app_context():
-        ips = {e.ip for e in db.session().query(AuditEvent).filter_by(event="login_failed")}
+        ips = {e.ip for e in db.orm().query(AuditEvent).filter_by(event="login_failed")}
     assert ips == {"127.0.0.1"}
 
 
@@ -83,7 +83,7 @@ def test_behind_one_trusted_proxy_the_forwarded_client_is_recorded(make_app, mak
                                                 "password": "wrong password!"},
                            headers={"X-Forwarded-For": "203.0.113.9"})
     with app.app_context():
-        ips = {e.ip for e in db.session().query(AuditEvent).filter_by(event="login_failed")}
+        ips = {e.ip for e in db.orm().query(AuditEvent).filter_by(event="login_failed")}
     assert ips == {"203.0.113.9"}
 
 

@@ -37,9 +37,9 @@ def kid_of(token: str) -> str:
 
 def rotate(app) -> str:
     with app.app_context():
-        row = keys.rotate(db.session(), app.config["AUTHAPI_JWT_ALGORITHM"],
+        row = keys.rotate(db.orm(), app.config["AUTHAPI_JWT_ALGORITHM"],
                           app.config["AUTHAPI_SECRET_KEY"])
-        db.session().commit()
+        db.orm().commit()
         return row.kid
 
 
@@ -122,7 +122,7 @@ def test_signing_key_is_not_reread_within_the_interval(make_app, email):
 def test_private_keys_are_encrypted_at_rest(app, email):
     token_on(app, email)
     with app.app_context():
-        stored = list(db.session().scalars(select(SigningKey.private_key)))
+        stored = list(db.orm().scalars(select(SigningKey.private_key)))
     assert stored
     for value in stored:
         assert "PRIVATE KEY" not in value

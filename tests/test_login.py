@@ -6,9 +6,8 @@ from sqlalchemy import select
 
 from authapi import db
 from authapi.models import AuditEvent
-from conftest import PASSWORD
+from conftest import PASSWORD, PROBLEM
 
-PROBLEM = "application/problem+json"
 ACCESS_CLAIMS = {"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type", "roles", "scope", "sid"}
 REFRESH_CLAIMS = {"iss", "sub", "iat", "exp", "jti", "type", "sid"}
 
@@ -23,7 +22,7 @@ def claims(token):
 
 def audit_events(app, event):
     with app.app_context():
-        return list(db.session().scalars(select(AuditEvent).where(AuditEvent.event == event)))
+        return list(db.orm().scalars(select(AuditEvent).where(AuditEvent.event == event)))
 
 
 def test_login_returns_the_token_pair(client, make_user):

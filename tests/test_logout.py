@@ -5,9 +5,7 @@ from sqlalchemy import select
 
 from authapi import db
 from authapi.models import AuditEvent
-from conftest import PASSWORD, assert_problem, bearer
-
-PROBLEM = "application/problem+json"
+from conftest import PASSWORD, PROBLEM, assert_problem, bearer
 
 
 def me(client, pair):
@@ -89,7 +87,7 @@ def test_logout_is_audited(app, client, make_user, login):
     user_id = make_user()
     logout(client, login(user_id))
     with app.app_context():
-        events = list(db.session().scalars(
+        events = list(db.orm().scalars(
             select(AuditEvent).where(AuditEvent.event == "logout")))
     assert [event.user_id for event in events] == [user_id]
 

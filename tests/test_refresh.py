@@ -19,11 +19,11 @@ def refresh(client, token):
 
 def set_roles(app, user_id, names, void=False):
     with app.app_context():
-        user = db.session().get(User, user_id)
-        user.roles = list(db.session().scalars(select(Role).where(Role.name.in_(names))))
+        user = db.orm().get(User, user_id)
+        user.roles = list(db.orm().scalars(select(Role).where(Role.name.in_(names))))
         if void:
             sessions.void_access_tokens(user_id)
-        db.session().commit()
+        db.orm().commit()
 
 
 @pytest.fixture
@@ -153,8 +153,8 @@ def test_refresh_of_a_disabled_user_is_refused(app, client, make_user, login):
     user_id = make_user()
     pair = login(user_id)
     with app.app_context():
-        db.session().get(User, user_id).disabled = True
-        db.session().commit()
+        db.orm().get(User, user_id).disabled = True
+        db.orm().commit()
     response = refresh(client, pair["refresh_token"])
     assert response.status_code in (401, 403)
     assert response.get_json()["code"] in ("account_disabled", "token_revoked")

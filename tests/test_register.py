@@ -2,9 +2,8 @@
 
 import pytest
 
-from conftest import PASSWORD
+from conftest import PASSWORD, PROBLEM
 
-PROBLEM = "application/problem+json"
 USER_FIELDS = {"id", "email", "display_name", "roles", "scope", "email_verified",
                "mfa_enabled", "created_at"}
 

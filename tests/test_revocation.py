@@ -19,10 +19,10 @@ NEW_PASSWORD = "an entirely different passphrase"
 def change_roles(app, user_id: str, names: list[str]) -> None:
     """What an admin's role change does: new roles, and earlier access tokens voided."""
     with app.app_context():
-        user = db.session().get(User, user_id)
-        user.roles = list(db.session().scalars(select(Role).where(Role.name.in_(names))))
+        user = db.orm().get(User, user_id)
+        user.roles = list(db.orm().scalars(select(Role).where(Role.name.in_(names))))
         sessions.void_access_tokens(user_id)
-        db.session().commit()
+        db.orm().commit()
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ def test_role_change_keeps_the_refresh_token_which_brings_new_roles(app, client,
 def test_disabled_user_cannot_refresh(app, client, user_id, login):
     pair = login(user_id)
     with app.app_context():
-        db.session().get(User, user_id).disabled = True
-        db.session().commit()
+        db.orm().get(User, user_id).disabled = True
+        db.orm().commit()
     response = client.post("/auth/refresh", headers=bearer(pair["refresh_token"]))
     assert_problem(response, 403, "account_disabled")
 
@@ -153,6 +153,6 @@ def test_a_sessionless_token_is_revoked_by_its_jti(app, client, make_user):
         jti = tokens.decode(token, tokens.ACCESS)["jti"]
     assert client.get("/auth/check", headers=bearer(token)).status_code == 200
     with app.app_context():
-        revocation.revoke_jti(db.session(), jti, datetime.now(UTC) + timedelta(minutes=15))
-        db.session().commit()
+        revocation.revoke_jti(db.orm(), jti, datetime.now(UTC) + timedelta(minutes=15))
+        db.orm().commit()
     assert_problem(client.get("/auth/check", headers=bearer(token)), 401, "token_revoked")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_jwt_extended import JWTManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, revocation, tokens
+from . import cors, db, errors, limits, revocation, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -28,14 +27,10 @@ API_SETTINGS = {
 }
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app from defaults, AUTHAPI_* variables and `overrides`, in that order."""
-    values = settings.load()
-    values.update(overrides or {})
-    settings.coerce(values)
-    settings.validate(values)
-    instance = Path(values.get("AUTHAPI_INSTANCE_PATH") or os.environ.get(
-        "AUTHAPI_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the defaults and either `config` or the AUTHAPI_* environment."""
+    values = settings.resolve(config)
+    instance = Path(values["AUTHAPI_INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
     app = Flask(__name__, instance_path=str(instance), static_folder=None)
     app.config.update(values)
     app.config.update(API_SETTINGS)
@@ -49,8 +44,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     api = Api(app)
     errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
-    tokens.init_app(app, JWTManager(app))
-    errors.init_app_jwt(app)  # after JWTManager, which registers handlers of its own
+    tokens.init_app(app)
+    transport.init_app(app)
     limits.init_app(app)
     cors.init_app(app)
     proxies = int(values["AUTHAPI_PROXY_COUNT"])
@@ -76,6 +71,7 @@ def _check_body() -> None:
 
 def _no_store(response: Response) -> Response:
     # Token responses must not be cached (RFC 6749 §5.1); nothing here is worth caching.
+    response.vary.add("Origin")
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)  # no content, no content type
     if not request.path.startswith(CACHEABLE_PREFIXES):

@@ -1,68 +1,22 @@
-"""User accounts: register, authenticate, change password, look up."""
+"""User accounts: create, register, authenticate, change password."""
 
 from __future__ import annotations
-
-import json
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, db, passwords, sessions
 from .errors import AccountDisabled, EmailTaken, InvalidCredentials, NotFound
-from .models import ADMIN_ROLE, DEFAULT_ROLE, PERMISSIONS, Role, User
+from .models import DEFAULT_ROLE, Role, User
+from .users import by_email, get, normalize_email
 
 
-def normalize_email(email: str) -> str:
-    """Emails compare case-insensitively: store and look them up lower-cased."""
-    return email.strip().lower()
-
-
-def by_email(email: str) -> User | None:
-    """The user with this email, in any letter case."""
-    return db.session().scalar(select(User).where(User.email == normalize_email(email)))
-
-
-PROFILE_SQL = (
-    "SELECT u.id, u.email, u.display_name, u.email_verified, u.mfa_enabled, u.created_at,"
-    " u.disabled, r.name, r.permissions FROM users u"
-    " LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id"
-    " WHERE u.id = :user_id"
-)
-
-
-def _timestamp(value: datetime | str) -> datetime:
-    # PostgreSQL's driver gives a naive datetime, SQLite's an ISO string; both are UTC.
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
-
-
-def _permissions(value: list[str] | str | None) -> list[str]:
-    return list(json.loads(value) if isinstance(value, str) else value or [])
-
-
-def describe(user_id: str) -> dict[str, Any]:
-    """A user as the API shows it: one raw read on the per-request path, no ORM."""
-    rows = db.read_raw(PROFILE_SQL, {"user_id": user_id})
-    if not rows:
-        raise NotFound("No such user.")
-    user_id, email, display_name, verified, mfa, created_at, disabled = rows[0][:7]
-    roles = sorted({row[7] for row in rows if row[7] is not None})
-    scope = {p for row in rows if row[7] is not None
-             for p in (PERMISSIONS if row[7] == ADMIN_ROLE else _permissions(row[8]))}
-    return {"id": user_id, "email": email, "display_name": display_name,
-            "email_verified": bool(verified), "mfa_enabled": bool(mfa),
-            "created_at": _timestamp(created_at), "disabled": bool(disabled), "roles": roles,
-            "scope": " ".join(sorted(scope))}
-
-
-def get(user_id: str) -> User:
-    """The user with this id, or NotFound."""
-    user = db.session().get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+def _roles(names: tuple[str, ...]) -> list[Role]:
+    rows = list(db.orm().scalars(select(Role).where(Role.name.in_(names))))
+    missing = set(names) - {role.name for role in rows}
+    if missing:
+        raise NotFound(f"No such role: {', '.join(sorted(missing))}.")
+    return rows
 
 
 def create(email: str, password: str, display_name: str | None = None,
@@ -71,17 +25,14 @@ def create(email: str, password: str, display_name: str | None = None,
     passwords.check_policy(password)
     if by_email(email) is not None:
         raise EmailTaken()
-    role_rows = list(db.session().scalars(select(Role).where(Role.name.in_(roles))))
-    missing = set(roles) - {role.name for role in role_rows}
-    if missing:
-        raise NotFound(f"No such role: {', '.join(sorted(missing))}.")
+    role_rows = _roles(roles)
     user = User(email=normalize_email(email), password_hash=passwords.hash_password(password),
                 display_name=display_name, roles=role_rows)
-    db.session().add(user)
+    db.orm().add(user)
     try:
-        db.session().flush()
+        db.orm().flush()
     except IntegrityError:  # a concurrent registration won the unique constraint
-        db.session().rollback()
+        db.orm().rollback()
         raise EmailTaken() from None
     return user
 
@@ -122,3 +73,12 @@ def change_password(user_id: str, current: str, new: str, keep_session: str | No
     user.password_hash = passwords.hash_password(new)
     sessions.revoke_all(user.id, "password_changed", keep=keep_session)
     audit.record("password_changed", user_id=user.id)
+
+
+def set_roles(user_id: str, roles: tuple[str, ...]) -> User:
+    """Replace a user's roles; access tokens issued before the change stop working."""
+    user = get(user_id)
+    user.roles = _roles(roles)
+    sessions.void_access_tokens(user.id)
+    audit.record("roles_changed", user_id=user.id, detail={"roles": sorted(roles)})
+    return user

@@ -32,5 +32,5 @@ def record(event: str, *, user_id: str | None = None, client_id: str | None = No
            detail: dict[str, Any] | None = None) -> None:
     """Add an audit event to the current transaction."""
     meta = request_meta()
-    db.session().add(AuditEvent(event=event, user_id=user_id, client_id=client_id, ip=meta.ip,
+    db.orm().add(AuditEvent(event=event, user_id=user_id, client_id=client_id, ip=meta.ip,
                                 user_agent=meta.user_agent, detail=detail or {}))

@@ -1,10 +1,15 @@
-"""Route guards: a valid access token, and the roles or scopes a route demands.
+"""Route guards: a valid access token, and the roles, scopes or permissions a route demands.
 
 Apps that mount authapi use these on their own routes:
 
     @app.get("/reports")
-    @roles_required("admin")
+    @permissions_required("reports:read")
     def reports(): ...
+
+A guard trusts only what it verified itself in this request, kept in its own slot
+with the token type and the exact token text; no other decorator (Flask-JWT-Extended's
+or the host app's), before or after it, can change its answer. Views read the claims
+with `current_claims()`.
 """
 
 from __future__ import annotations
@@ -13,39 +18,25 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, request
+from flask import g
 
 from . import tokens
-from .errors import InsufficientRole, InsufficientScope, TokenInvalid, TokenMissing
+from .errors import InsufficientRole, InsufficientScope
+from .transport import bearer_token
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def bearer_token() -> str:
-    """The token of an `Authorization: Bearer` header (RFC 6750 §2.1)."""
-    header = request.headers.get("Authorization")
-    if not header:
-        raise TokenMissing()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        # RFC 6750 §3.1: another scheme means no bearer credentials, so no error code.
-        raise TokenMissing()
-    token = token.strip()
-    if not token or " " in token:
-        raise TokenInvalid()
-    return token
+SLOT = "authapi_verified_access"
 
 
 def authenticate() -> dict[str, Any]:
-    """Verify the request's access token once per request and remember its claims."""
-    claims = g.get("_jwt_extended_jwt")
-    if claims is None:
-        claims = tokens.verify_access(bearer_token())
-        # Where Flask-JWT-Extended keeps them, so its get_jwt() works in our views too.
-        g._jwt_extended_jwt = claims
-        g._jwt_extended_jwt_header = {}
-        g._jwt_extended_jwt_user = {"loaded_user": None}
-    return cast(dict[str, Any], claims)
+    """The claims of the request's bearer access token, verified once per request."""
+    token = bearer_token()
+    verified = g.get(SLOT)
+    if verified is not None and verified[0] == tokens.ACCESS and verified[1] == token:
+        return cast(dict[str, Any], verified[2])
+    claims = tokens.decode(token, tokens.ACCESS)
+    setattr(g, SLOT, (tokens.ACCESS, token, claims))
+    return claims
 
 
 def current_claims() -> dict[str, Any]:
@@ -102,3 +93,8 @@ def roles_accepted(*roles: str) -> Callable[[F], F]:
 def scopes_required(*scopes: str) -> Callable[[F], F]:
     """A valid access token granting all of `scopes`."""
     return _guard(lambda claims: check_scopes(claims, scopes))
+
+
+def permissions_required(*permissions: str) -> Callable[[F], F]:
+    """A valid access token whose scope holds all of `permissions` (`resource:action`)."""
+    return scopes_required(*permissions)

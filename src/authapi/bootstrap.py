@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as OrmSession
 
 from . import keys
 from .models import ADMIN_ROLE, DEFAULT_ROLE, Role, SigningKey
@@ -13,7 +13,7 @@ from .models import ADMIN_ROLE, DEFAULT_ROLE, Role, SigningKey
 BUILTIN_ROLES: dict[str, list[str]] = {ADMIN_ROLE: [], DEFAULT_ROLE: []}
 
 
-def ensure_roles(db_session: Session) -> None:
+def ensure_roles(db_session: OrmSession) -> None:
     """Create the built-in roles if missing."""
     existing = set(db_session.scalars(select(Role.name).where(Role.name.in_(BUILTIN_ROLES))))
     for name, permissions in BUILTIN_ROLES.items():
@@ -22,7 +22,7 @@ def ensure_roles(db_session: Session) -> None:
     db_session.flush()
 
 
-def ensure_signing_key(app: Flask, db_session: Session) -> None:
+def ensure_signing_key(app: Flask, db_session: OrmSession) -> None:
     """Generate and store a signing key for the configured algorithm if there is none."""
     algorithm = app.config["AUTHAPI_JWT_ALGORITHM"]
     if algorithm == "HS256":

@@ -13,10 +13,11 @@ from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import accounts, bootstrap, create_app, db, keys, migrations
+from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, Session, SigningKey
+from .models import RevocationEvent, RevokedToken, SigningKey, UserSession
 
 
 def _app() -> Flask:
@@ -96,7 +97,25 @@ def create_user(email: str, roles: tuple[str, ...], password_stdin: bool) -> Non
             user = accounts.create(email, password, roles=roles or ("user",))
         except ApiError as exc:
             raise click.ClickException(exc.detail) from None
-        db.session().commit()
+        db.orm().commit()
+        click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
+
+
+@users.command(name="roles")
+@click.option("--email", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeatable.")
+def set_user_roles(email: str, roles: tuple[str, ...]) -> None:
+    """Replace a user's roles; their access tokens issued before now stop working."""
+    app = _app()
+    with app.app_context():
+        try:
+            found = users_.by_email(email)
+            if found is None:
+                raise click.ClickException(f"no user with email {email}")
+            user = accounts.set_roles(found.id, roles)
+        except ApiError as exc:
+            raise click.ClickException(exc.detail) from None
+        db.orm().commit()
         click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
 
 
@@ -113,8 +132,8 @@ def rotate() -> None:
     if algorithm == "HS256":
         raise click.ClickException("HS256 signs with AUTHAPI_SECRET_KEY: rotate that secret")
     with app.app_context():
-        row = keys.rotate(db.session(), algorithm, app.config["AUTHAPI_SECRET_KEY"])
-        db.session().commit()
+        row = keys.rotate(db.orm(), algorithm, app.config["AUTHAPI_SECRET_KEY"])
+        db.orm().commit()
         click.echo(json.dumps({"kid": row.kid, "alg": algorithm}))
 
 
@@ -127,15 +146,15 @@ def purge() -> None:
     lifetime = timedelta(seconds=max(int(config["AUTHAPI_ACCESS_TTL"]),
                                      int(config["AUTHAPI_REFRESH_TTL"])))
     with app.app_context():
-        session = db.session()
+        session = db.orm()
         counts = {
-            "revoked_tokens": db.count(
+            "revoked_tokens": db.affected(
                 delete(RevokedToken).where(RevokedToken.expires_at < now)),
-            "sessions": db.count(delete(Session).where(or_(
-                Session.expires_at < now, Session.revoked_at < now - lifetime))),
-            "revocation_events": db.count(delete(RevocationEvent).where(
+            "sessions": db.affected(delete(UserSession).where(or_(
+                UserSession.expires_at < now, UserSession.revoked_at < now - lifetime))),
+            "revocation_events": db.affected(delete(RevocationEvent).where(
                 RevocationEvent.at < now - timedelta(hours=1))),
-            "signing_keys": db.count(delete(SigningKey).where(
+            "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
         }
         session.commit()

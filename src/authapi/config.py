@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_KEY_REFRESH_INTERVAL": 60,
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
+    "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
 }
 
 INTEGER_KEYS = (
@@ -49,13 +50,21 @@ class ConfigError(ValueError):
     """A configuration value that the server refuses to start with."""
 
 
-def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the defaults overridden by AUTHAPI_* variables from the environment."""
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The AUTHAPI_* variables of the environment that name a known setting."""
     environ = os.environ if environ is None else environ
+    return {key: environ[key] for key in DEFAULTS if key in environ}
+
+
+def resolve(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The defaults, overridden by `config` if given, else by the environment; checked.
+
+    Never both: a test passes its mapping and no variable of the caller's shell leaks in.
+    """
     values = dict(DEFAULTS)
-    for key in DEFAULTS:
-        if key in environ:
-            values[key] = environ[key]
+    values.update(from_environ() if config is None else config)
+    coerce(values)
+    validate(values)
     return values
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.engine import CursorResult, Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -68,8 +66,7 @@ def make_read_engine(url: str) -> Engine:
     """An engine for the per-request reads: autocommit, no pre-ping, no reset on return.
 
     Each read then costs one round trip instead of four (ping, BEGIN, query,
-    ROLLBACK). A connection that died is invalidated by SQLAlchemy and `read`
-    retries once on a fresh one.
+    ROLLBACK). A connection that died is invalidated and `Read` retries once.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, isolation_level="AUTOCOMMIT",
@@ -80,44 +77,49 @@ def make_read_engine(url: str) -> Engine:
                          pool_size=5, max_overflow=10)
 
 
-def read(statement: Executable, params: dict[str, Any], *,
-         engine: Engine | None = None) -> list[Any]:
-    """Run one read outside any transaction, on the read engine."""
-    engine = engine or current_app.extensions["authapi.read_engine"]
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(statement, params).all())
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    with engine.connect() as conn:  # the pooled connection was dead: one retry
-        return list(conn.execute(statement, params).all())
+class Read:
+    """A SELECT built from the models, run on the read engine's raw DBAPI cursor.
 
-
-_NAMED_PARAM = re.compile(r":(\w+)")
-
-
-@lru_cache(maxsize=64)
-def _driver_sql(sql: str, paramstyle: str) -> str:
-    return _NAMED_PARAM.sub(r"%(\1)s", sql) if paramstyle == "pyformat" else sql
-
-
-def read_raw(sql: str, params: dict[str, Any], *,
-             engine: Engine | None = None) -> list[tuple[Any, ...]]:
-    """One read through the DBAPI cursor of a pooled autocommit connection.
-
-    For the hottest reads only: SQLAlchemy's execution context costs about as much
-    as the round trip itself. `sql` takes :name parameters; values come back as the
-    driver gives them (callers normalize). A dead connection is retried once.
+    For the per-request reads: SQLAlchemy's execution context costs about as much as
+    the round trip itself (bench/micro.py: 163 µs against 45 µs for one PostgreSQL
+    read). The statement is still an ordinary Core `select()`: it is compiled once
+    per dialect, and each column comes back through its own type's result
+    processor, so UTC, JSON and booleans follow the same rules as the ORM.
     """
-    engine = engine or current_app.extensions["authapi.read_engine"]
-    statement = _driver_sql(sql, engine.dialect.paramstyle)
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, list[Any]]] = {}
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, list[Any]]:
+        compiled = self.statement.compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ()) if dialect.paramstyle in (
+            "qmark", "numeric", "format") else None
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for column in self.statement.selected_columns]
+        entry = (compiled.string, order, processors)
+        self._compiled[dialect.name] = entry
+        return entry
+
+    def rows(self, params: dict[str, Any], *,
+             engine: Engine | None = None) -> list[tuple[Any, ...]]:
+        """Every row for these bound parameters; a dead pooled connection is retried once."""
+        engine = engine or current_app.extensions["authapi.read_engine"]
+        dialect = engine.dialect
+        sql, order, processors = self._compiled.get(dialect.name) or self._compile(dialect)
+        bound: Any = params if order is None else tuple(params[name] for name in order)
+        raw = _fetch(engine, sql, bound)
+        return [tuple(value if process is None else process(value)
+                      for process, value in zip(processors, row, strict=True)) for row in raw]
+
+
+def _fetch(engine: Engine, sql: str, bound: Any) -> list[Any]:
     for attempt in (1, 2):
         conn = engine.raw_connection()
         try:
             cursor = conn.cursor()
             try:
-                cursor.execute(statement, params)
+                cursor.execute(sql, bound)
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
@@ -158,16 +160,16 @@ def engine() -> Engine:
     return current_app.extensions["authapi.engine"]
 
 
-def session() -> Session:
-    """The session of the current app context, opened on first use."""
+def orm() -> OrmSession:
+    """The ORM session of the current app context (its one transaction), opened on first use."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["authapi.sessionmaker"]()
     return g.db_session
 
 
-def count(statement: Executable) -> int:
-    """Execute an UPDATE or DELETE in the current session; return how many rows it hit."""
-    result = session().execute(statement.execution_options(synchronize_session=False))
+def affected(statement: Executable) -> int:
+    """Execute an UPDATE or DELETE in the current transaction; return how many rows it hit."""
+    result = orm().execute(statement.execution_options(synchronize_session=False))
     return int(cast(CursorResult[Any], result).rowcount)
 
 

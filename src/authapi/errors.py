@@ -6,8 +6,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
-from flask_jwt_extended import exceptions as jwt_exc
-from jwt import exceptions as pyjwt_exc
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
 
@@ -61,8 +59,6 @@ TokenRevoked = _error("TokenRevoked", 401, "token_revoked", "Token revoked",
 TokenReused = _error("TokenReused", 401, "token_reused", "Refresh token reused",
                      "This refresh token was already used; its session is now revoked.",
                      INVALID_TOKEN)
-MfaRequired = _error("MfaRequired", 401, "mfa_required", "MFA required",
-                     "A one-time code is required.")
 CsrfFailed = _error("CsrfFailed", 401, "csrf_failed", "CSRF check failed",
                     "The X-CSRF-TOKEN header is missing or does not match.", INVALID_TOKEN)
 InsufficientRole = _error("InsufficientRole", 403, "insufficient_role", "Insufficient role",
@@ -77,8 +73,6 @@ MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed",
                           "Method not allowed", "This method is not allowed here.")
 EmailTaken = _error("EmailTaken", 409, "email_taken", "Email taken",
                     "An account with this email already exists.")
-Conflict = _error("Conflict", 409, "conflict", "Conflict",
-                  "The request conflicts with the current state.")
 PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "Payload too large",
                          "Request bodies are limited to 64 KiB.")
 UnsupportedMediaType = _error("UnsupportedMediaType", 415, "unsupported_media_type",
@@ -93,7 +87,7 @@ AccountLocked = _error("AccountLocked", 429, "account_locked", "Account locked",
                        "Too many failed logins for this account; retry later.")
 InternalError = _error("InternalError", 500, "internal_error", "Internal error",
                        "The server could not complete the request.")
-Unavailable = _error("Unavailable", 503, "unavailable", "Service unavailable",
+Unavailable = _error("Unavailable", 503, "service_unavailable", "Service unavailable",
                      "The database is not answering.")
 
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
@@ -107,17 +101,6 @@ HTTP_ERRORS: dict[int, type[ApiError]] = {
     422: ValidationError,
     429: RateLimited,
 }
-
-# Flask-JWT-Extended and PyJWT exceptions, most specific first: never its default 422.
-JWT_ERRORS: tuple[tuple[type[Exception], type[ApiError]], ...] = (
-    (jwt_exc.CSRFError, CsrfFailed),
-    (jwt_exc.NoAuthorizationError, TokenMissing),
-    (jwt_exc.RevokedTokenError, TokenRevoked),
-    (pyjwt_exc.ExpiredSignatureError, TokenExpired),
-    (jwt_exc.JWTExtendedException, TokenInvalid),
-    (pyjwt_exc.PyJWTError, TokenInvalid),
-)
-
 
 def problem(error: ApiError) -> Response:
     """Render an ApiError as application/problem+json, keeping its headers."""
@@ -150,33 +133,8 @@ def from_http_exception(exc: HTTPException) -> ApiError:
         messages = data.get("messages", {})
         errors = {field: msgs for location in messages.values() for field, msgs in
                   (location.items() if isinstance(location, dict) else [])}
-    detail = None
-    if status == 429:
-        description = str(exc.description or "")
-        if description == AccountLocked.code:
-            cls = AccountLocked
-        else:
-            detail = f"Rate limit exceeded: {description}."
+    detail = f"Rate limit exceeded: {exc.description}." if status == 429 else None
     return cls(detail, headers=headers, errors=errors)
-
-
-def from_jwt_exception(exc: Exception) -> ApiError:
-    """Translate a token error into the contract's 401."""
-    for exc_type, cls in JWT_ERRORS:
-        if isinstance(exc, exc_type):
-            return cls()
-    return TokenInvalid()
-
-
-def init_app_jwt(app: Flask) -> None:
-    """Render Flask-JWT-Extended's errors ourselves, replacing its 422 defaults."""
-    # It registers handlers for specific classes (DecodeError, InvalidSignatureError...),
-    # which Flask prefers to a base class: replace each of them, then add the bases.
-    registered = list(app.error_handler_spec[None][None])
-    jwt_types = [t for t in registered
-                 if t.__module__.split(".")[0] in ("jwt", "flask_jwt_extended")]
-    for exc_type in [*jwt_types, *(t for t, _cls in JWT_ERRORS)]:
-        app.register_error_handler(exc_type, lambda exc: problem(from_jwt_exception(exc)))
 
 
 def init_app(app: Flask) -> None:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as OrmSession
 
 from .db import utcnow
 from .models import SigningKey
@@ -60,7 +60,7 @@ def hmac_kid(secret: str) -> str:
     return "hs-" + _b64(hmac.new(secret.encode(), b"authapi kid", hashlib.sha256).digest())[:22]
 
 
-def create(db_session: Session, algorithm: str, secret: str) -> SigningKey:
+def create(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
     """Generate a key pair, store it encrypted, and return the new row (not committed)."""
     private_key = _generate(algorithm)
     jwk = JWK_CODECS[algorithm].to_jwk(private_key.public_key(), as_dict=True)
@@ -76,14 +76,14 @@ def create(db_session: Session, algorithm: str, secret: str) -> SigningKey:
     return row
 
 
-def rotate(db_session: Session, algorithm: str, secret: str) -> SigningKey:
+def rotate(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
     """Retire every signing key and create a new one; old ones still verify."""
     db_session.execute(update(SigningKey).where(SigningKey.retired_at.is_(None))
                        .values(retired_at=utcnow()))
     return create(db_session, algorithm, secret)
 
 
-def published(db_session: Session, keep_for: timedelta) -> list[dict[str, Any]]:
+def published(db_session: OrmSession, keep_for: timedelta) -> list[dict[str, Any]]:
     """Public JWKs of active keys and of retired ones whose tokens may still be alive."""
     cutoff = utcnow() - keep_for
     rows = db_session.scalars(
@@ -99,13 +99,11 @@ class Keyring:
     """Parsed keys of one process: parse once, never per request."""
 
     verify_keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    # token text -> verified claims; see tokens.decode
-    verified: dict[str, dict[str, Any]] = field(default_factory=dict)
     signing: tuple[str, Any] | None = None
     signing_loaded: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def signing_key(self, db_session: Session) -> tuple[str, Any]:
+    def signing_key(self, db_session: OrmSession) -> tuple[str, Any]:
         """The (kid, key) to sign with, re-read from the database at most once a minute."""
         config = current_app.config
         algorithm, secret = config["AUTHAPI_JWT_ALGORITHM"], config["AUTHAPI_SECRET_KEY"]
@@ -118,7 +116,7 @@ class Keyring:
                 self.signing_loaded = time.monotonic()
         return self.signing
 
-    def _load_signing(self, db_session: Session, algorithm: str, secret: str) -> tuple[str, Any]:
+    def _load_signing(self, db_session: OrmSession, algorithm: str, secret: str) -> tuple[str, Any]:
         rows = db_session.scalars(
             select(SigningKey)
             .where(SigningKey.algorithm == algorithm, SigningKey.retired_at.is_(None))

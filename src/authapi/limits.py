@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 from .errors import AccountLocked
+from .users import normalize_email
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
@@ -23,7 +26,7 @@ def _account_key() -> str:
     if not isinstance(email, str):
         return f"addr:{get_remote_address()}"
     # Keyed on the email whether or not it exists, so a lock reveals nothing.
-    return "acct:" + email.strip().lower()[:320]
+    return "acct:" + normalize_email(email[:320])
 
 
 def _failed(response: Response) -> bool:
@@ -40,10 +43,16 @@ def _per_account() -> str:
     return f"{int(config['AUTHAPI_LOGIN_MAX_FAILURES'])} per {window} seconds"
 
 
+def _locked(limit: RequestLimit) -> None:
+    # Flask-Limiter's breach hook: this limit is a lockout, not a request rate.
+    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    raise AccountLocked(headers={"Retry-After": str(retry_after)})
+
+
 def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
     """At most N login attempts per address, and M failures per account, in their windows."""
     view = limiter.limit(_per_account, key_func=_account_key, deduct_when=_failed,
-                         error_message=AccountLocked.code, scope="login-account")(view)
+                         on_breach=_locked, scope="login-account")(view)
     return limiter.limit(_per_address, scope="login-address")(view)
 
 

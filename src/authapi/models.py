@@ -1,4 +1,4 @@
-"""Tables: users, roles, sessions, revocations, signing keys and audit events."""
+"""Tables: users, roles, user sessions (logins), revocations, signing keys and audit events."""
 
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ user_roles = Table(
 )
 
 
+def role_scope(name: str, permissions: list[str] | None) -> list[str]:
+    """The permissions a role grants: `admin` every one, any other its own list."""
+    return list(PERMISSIONS) if name == ADMIN_ROLE else list(permissions or ())
+
+
 class Role(Model):
     """A named set of permissions."""
 
@@ -83,7 +88,7 @@ class Role(Model):
 
     def scope(self) -> list[str]:
         """The permissions this role grants; `admin` grants every one."""
-        return list(PERMISSIONS) if self.name == ADMIN_ROLE else list(self.permissions)
+        return role_scope(self.name, self.permissions)
 
 
 class User(Model):
@@ -113,8 +118,9 @@ class User(Model):
         return " ".join(sorted({p for role in self.roles for p in role.scope()}))
 
 
-class Session(Model):
-    """One login: the head of its refresh chain and what revokes its access tokens."""
+class UserSession(Model):
+    """One login (the contract's "session", the `sid` claim): the head of its refresh
+    chain and what revokes its access tokens."""
 
     __tablename__ = "sessions"
 

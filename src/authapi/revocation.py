@@ -25,26 +25,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
 from flask import Flask, current_app
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
 from . import db
 from .broadcast import Nudge
-from .models import RevocationEvent, RevokedToken
+from .models import RevocationEvent, RevokedToken, UserSession
 
 # Commits that took longer than this to become visible after taking their event id
 # could be skipped by an id-only poll; re-reading this window covers them.
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
 
-STATE_SQL = (
-    "SELECT s.revoked_at IS NOT NULL, s.access_not_before "
-    "FROM (SELECT 1 AS one) AS x LEFT JOIN sessions s ON s.id = :sid"
-)
-JTI_SQL = "SELECT 1 FROM revoked_tokens WHERE jti = :jti"
-FEED_SQL = text("SELECT id, session_id, jti FROM revocation_events WHERE id > :floor")
+SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
+                        .where(UserSession.id == bindparam("sid")))
+JTI_REVOKED = db.Read(select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")))
+FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
+               .where(RevocationEvent.id > bindparam("floor")))
 
 
 class SharedCounter:
@@ -65,8 +65,14 @@ class SharedCounter:
         return int(struct.unpack_from("<Q", self._map)[0])
 
     def bump(self) -> None:
-        """Change the value, so every reader notices."""
-        struct.pack_into("<Q", self._map, 0, (self.read() + 1) % 2**64)
+        """Change the value, so every reader notices.
+
+        A fresh random value rather than an increment: one store and no read, so two
+        workers bumping at once cannot cancel each other out; each reader only asks
+        whether the value differs from what it last saw.
+        """
+        value = int.from_bytes(os.urandom(8), "little")
+        struct.pack_into("<Q", self._map, 0, value or 1)
 
 
 @dataclass
@@ -77,8 +83,9 @@ class RevocationCache:
     counter: SharedCounter
     poll_interval: float
     nudge: Nudge | None = None
-    sessions: dict[str, tuple[bool, int]] = field(default_factory=dict)
-    jtis: dict[str, bool] = field(default_factory=dict)
+    sessions: LRUCache[str, tuple[bool, int]] = field(
+        default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
+    jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     seen_count: int = -1
     last_poll: float = 0.0
     floor_id: int = 0
@@ -104,7 +111,7 @@ class RevocationCache:
             return
         with self.lock:
             self.seen_count = count
-            rows = db.read(FEED_SQL, {"floor": self.floor_id}, engine=self.engine)
+            rows = FEED.rows({"floor": self.floor_id}, engine=self.engine)
             newest = self.floor_id
             for event_id, session_id, jti in rows:
                 self.forget(session_id, jti)
@@ -125,11 +132,9 @@ class RevocationCache:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
         state = self.sessions.get(session_id)
         if state is None:
-            revoked, not_before = db.read_raw(STATE_SQL, {"sid": session_id},
-                                              engine=self.engine)[0]
-            state = (revoked is None or bool(revoked), int(not_before or 0))
-            if len(self.sessions) >= MAX_ENTRIES:
-                self.sessions.clear()
+            rows = SESSION_STATE.rows({"sid": session_id}, engine=self.engine)
+            revoked_at, not_before = rows[0] if rows else (True, 0)
+            state = (revoked_at is not None, int(not_before or 0))
             self.sessions[session_id] = state
         return state
 
@@ -137,9 +142,7 @@ class RevocationCache:
         """Whether a single token was revoked by its jti."""
         revoked = self.jtis.get(jti)
         if revoked is None:
-            revoked = bool(db.read_raw(JTI_SQL, {"jti": jti}, engine=self.engine))
-            if len(self.jtis) >= MAX_ENTRIES:
-                self.jtis.clear()
+            revoked = bool(JTI_REVOKED.rows({"jti": jti}, engine=self.engine))
             self.jtis[jti] = revoked
         return revoked
 

@@ -58,7 +58,6 @@ class LoginSchema(StrictSchema):
 
     email = Text(required=True, validate=validate.Length(min=1, max=320))
     password = Text(required=True)
-    otp = Text(validate=validate.Length(max=64))
     use_cookies = fields.Boolean(load_default=False)
 
 

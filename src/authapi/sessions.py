@@ -1,4 +1,4 @@
-"""Login sessions: start, rotate the refresh chain, revoke, list."""
+"""User sessions (one per login): start, rotate the refresh chain, revoke, list."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import accounts, audit, db, revocation, tokens
+from . import audit, db, revocation, tokens, users
 from .audit import ClientMeta
 from .db import utcnow
 from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
-from .models import Session, User
+from .models import User, UserSession
 
 TokenPair = dict[str, Any]
 REUSED = "token_reused"
@@ -50,24 +50,24 @@ def _expiry() -> Any:
 
 def start(user: User, meta: ClientMeta, cookies: bool = False) -> TokenPair:
     """Open a session for a user who just proved who they are."""
-    tokens.ready()
-    row = Session(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+    tokens.load_signing_key()
+    row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
                   ip=meta.ip, expires_at=_expiry())
-    db.session().add(row)
-    db.session().flush()
+    db.orm().add(row)
+    db.orm().flush()
     audit.record("login", user_id=user.id, detail={"session_id": row.id})
     return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies)
 
 
 def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session."""
-    tokens.ready()
+    tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
-    consumed = db.count(
-        update(Session)
-        .where(Session.id == session_id, Session.refresh_jti == old_jti,
-               Session.user_id == claims["sub"], Session.revoked_at.is_(None))
+    consumed = db.affected(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.refresh_jti == old_jti,
+               UserSession.user_id == claims["sub"], UserSession.revoked_at.is_(None))
         .values(refresh_jti=new_jti, last_used_at=utcnow(), ip=meta.ip,
                 user_agent=meta.user_agent, expires_at=_expiry())
     )
@@ -75,12 +75,12 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
         _refuse(session_id, claims["sub"], old_jti)
     # Roles and permissions as the database says now: one Core query, no ORM objects.
     try:
-        profile = accounts.describe(claims["sub"])
+        profile = users.profile(claims["sub"])
     except NotFound:  # deleted in the meantime: its sessions went with it
         raise TokenRevoked() from None
     if profile["disabled"]:
         revoke(session_id, "account_disabled")
-        db.session().commit()  # the revocation must outlive the error below
+        db.orm().commit()  # the revocation must outlive the error below
         raise AccountDisabled()
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
@@ -88,7 +88,7 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
 
 
 def _refuse(session_id: str, user_id: str, jti: str) -> None:
-    row = db.session().get(Session, session_id)
+    row = db.orm().get(UserSession, session_id)
     if row is None or row.user_id != user_id:
         raise TokenRevoked()
     if row.revoked_at is not None:
@@ -99,57 +99,65 @@ def _refuse(session_id: str, user_id: str, jti: str) -> None:
     # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
     revoke(session_id, REUSED)
     audit.record(REUSED, user_id=user_id, detail={"session_id": session_id})
-    db.session().commit()  # the revocation must outlive the error below
+    db.orm().commit()  # the revocation must outlive the error below
     raise TokenReused()
 
 
 def revoke(session_id: str, reason: str) -> None:
     """Revoke one session: its refresh token and every access token it issued."""
-    changed = db.count(
-        update(Session).where(Session.id == session_id, Session.revoked_at.is_(None))
+    changed = db.affected(
+        update(UserSession).where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     if changed:
-        revocation.record(db.session(), session_id=session_id)
+        revocation.record(db.orm(), session_id=session_id)
 
 
 def revoke_all(user_id: str, reason: str, keep: str | None = None) -> int:
     """Revoke every live session of a user, except `keep`; return how many."""
-    query = select(Session.id).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+    query = select(UserSession.id).where(UserSession.user_id == user_id,
+                                         UserSession.revoked_at.is_(None))
     if keep is not None:
-        query = query.where(Session.id != keep)
-    ids = list(db.session().scalars(query))
+        query = query.where(UserSession.id != keep)
+    ids = list(db.orm().scalars(query))
     for session_id in ids:
         revoke(session_id, reason)
     return len(ids)
 
 
 def void_access_tokens(user_id: str) -> None:
-    """Make every access token issued to the user so far answer `token_revoked`."""
+    """Make every access token issued to the user so far answer `token_revoked`.
+
+    Their sessions stay alive: the next refresh issues tokens with the new claims.
+    """
     now_ms = int(utcnow().timestamp() * 1000)
-    ids = list(db.session().scalars(
-        select(Session.id).where(Session.user_id == user_id, Session.revoked_at.is_(None))))
+    live = (UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    ids = list(db.orm().scalars(select(UserSession.id).where(*live)))
+    db.affected(update(UserSession).where(*live).values(access_not_before=now_ms))
     for session_id in ids:
-        db.count(update(Session).where(Session.id == session_id)
-                 .values(access_not_before=now_ms))
-        revocation.record(db.session(), session_id=session_id)
+        revocation.record(db.orm(), session_id=session_id)
 
 
 def delete_own(user_id: str, session_id: str) -> None:
     """Revoke one of the caller's own sessions; someone else's is not found."""
-    row = db.session().get(Session, session_id) if is_uuid(session_id) else None
+    row = db.orm().get(UserSession, session_id) if is_uuid(session_id) else None
     if row is None or row.user_id != user_id or row.revoked_at is not None:
         raise NotFound("No such session.")
     revoke(session_id, "deleted")
     audit.record("logout", user_id=user_id, detail={"session_id": session_id})
 
 
-def live(user_id: str, page: int, per_page: int) -> tuple[list[Session], int]:
+def list_active(user_id: str, current: str | None, page: int,
+                per_page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the user's live sessions, newest use first, and their total."""
-    where = (Session.user_id == user_id, Session.revoked_at.is_(None),
-             Session.expires_at > utcnow())
-    total = db.session().scalar(select(func.count()).select_from(Session).where(*where)) or 0
-    rows = db.session().scalars(
-        select(Session).where(*where).order_by(Session.last_used_at.desc(), Session.id)
+    where = (UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+             UserSession.expires_at > utcnow())
+    total = db.orm().scalar(select(func.count()).select_from(UserSession).where(*where)) or 0
+    rows = db.orm().scalars(
+        select(UserSession).where(*where)
+        .order_by(UserSession.last_used_at.desc(), UserSession.id)
         .limit(per_page).offset((page - 1) * per_page))
-    return list(rows), total
+    items = [{"id": row.id, "created_at": row.created_at, "last_used_at": row.last_used_at,
+              "user_agent": row.user_agent, "ip": row.ip, "current": row.id == current}
+             for row in rows]
+    return items, total

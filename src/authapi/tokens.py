@@ -7,12 +7,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import jwt
+from cachetools import LRUCache
 from flask import Flask, current_app
-from flask_jwt_extended import JWTManager
 
 from . import db, jws, keys, revocation
 from .errors import TokenExpired, TokenInvalid, TokenRevoked
@@ -56,19 +55,19 @@ def minted_ms(jti: str) -> int:
 
 
 def _encode(claims: dict[str, Any]) -> str:
-    kid, key = keys.keyring().signing_key(db.session())
+    kid, key = keys.keyring().signing_key(db.orm())
     algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
     return jwt.encode(claims, key, algorithm=algorithm,
                       headers={"kid": kid, "typ": TYPES[claims["type"]]})
 
 
-def ready() -> None:
+def load_signing_key() -> None:
     """Make sure a signing key is loaded before the request writes anything.
 
     Creating the first key uses its own short transaction; on SQLite that must not
     wait behind a write lock this request already holds.
     """
-    keys.keyring().signing_key(db.session())
+    keys.keyring().signing_key(db.orm())
 
 
 def issue_access(subject: Subject, session_id: str | None, jti: str | None = None) -> str:
@@ -146,28 +145,41 @@ def _check_times(claims: dict[str, Any]) -> None:
         raise TokenInvalid()
 
 
-def decode(token: str, token_type: str) -> dict[str, Any]:
-    """Verify signature, issuer, audience, times and type; raise the contract's 401s.
+def _verified() -> LRUCache[str, dict[str, Any]]:
+    return cast("LRUCache[str, dict[str, Any]]", current_app.extensions["authapi.verified"])
 
-    A token verified once is remembered (by its exact text) until the cache fills:
-    its signature and static claims cannot change, so only the clock is re-checked.
+
+def decode(token: str, expected_type: str) -> dict[str, Any]:
+    """The claims of a valid token of `expected_type`; else the contract's 401.
+
+    The one place that decides validity, for every kind of token: signature with the
+    configured algorithm and a known kid, `typ`, issuer, audience, required claims,
+    times, and, for access tokens, revocation. A refresh token's revocation is
+    decided by the conditional UPDATE that consumes it (sessions.rotate), which alone
+    can tell a reuse from a revocation.
+
+    Fast path (bench/micro.py: 80 µs uncached, 2.4 µs cached): a token whose
+    signature and static claims were verified once is remembered by its exact text
+    in a bounded LRU; the clock and revocation are still checked on every call.
     """
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenInvalid()
-    verified = keys.keyring().verified
+    verified = _verified()
     claims = verified.get(token)
-    if claims is None or claims["type"] != token_type:
-        claims = jws.verify(token, _key_for(token_type))
-        _check_static(claims, token_type)
-        if len(verified) >= VERIFIED_CACHE_SIZE:
-            verified.clear()
+    if claims is None:
+        claims = jws.verify(token, _key_for(expected_type))
+        _check_static(claims, expected_type)
         verified[token] = claims
+    elif claims["type"] != expected_type:
+        raise TokenInvalid()
     _check_times(claims)
+    if expected_type == ACCESS and revocation.is_revoked(claims, minted_ms(claims["jti"])):
+        raise TokenRevoked()
     return claims
 
 
 def check_claims(claims: dict[str, Any], token_type: str) -> None:
-    """The checks PyJWT does not make: type, and the shape of our own claims."""
+    """The shape of our own claims: type, jti, sid, roles and scope."""
     if claims.get("type") != token_type or not isinstance(claims.get("jti"), str):
         raise TokenInvalid()
     if "sid" in claims and not isinstance(claims["sid"], str):
@@ -177,68 +189,6 @@ def check_claims(claims: dict[str, Any], token_type: str) -> None:
         raise TokenInvalid()
 
 
-def ensure_live(claims: dict[str, Any]) -> None:
-    """Raise TokenRevoked if the token's session or the token itself was revoked."""
-    if revocation.is_revoked(claims, minted_ms(claims["jti"])):
-        raise TokenRevoked()
-
-
-def verify_access(token: str) -> dict[str, Any]:
-    """The claims of a valid, unrevoked access token."""
-    claims = decode(token, ACCESS)
-    ensure_live(claims)
-    return claims
-
-
-def _fje_key(header: dict[str, Any], _payload: dict[str, Any]) -> Any:
-    if header.get("typ") != TYPES[REFRESH]:
-        raise TokenInvalid()
-    return verification_key(header)
-
-
-def _fje_claims_ok(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-    token_type = claims.get("type")
-    if token_type not in REQUIRED:
-        return False
-    try:
-        _check_static(claims, str(token_type))
-    except TokenInvalid:
-        return False
-    return True
-
-
-def _fje_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-    # A refresh token's fate (rotated, reused, revoked) is decided by sessions.rotate
-    # in one conditional UPDATE; answering here would blur token_reused into token_revoked.
-    if claims.get("type") == REFRESH:
-        return False
-    return revocation.is_revoked(claims, minted_ms(str(claims.get("jti"))))
-
-
-def init_app(app: Flask, jwt_manager: JWTManager) -> None:
-    """Configure Flask-JWT-Extended for the refresh transport: header, JSON body or cookie."""
-    config = app.config
-    secure = config["AUTHAPI_ENV"] != "development"  # the contract: Secure outside development
-    config.update(
-        JWT_ALGORITHM=config["AUTHAPI_JWT_ALGORITHM"],
-        JWT_DECODE_ALGORITHMS=[config["AUTHAPI_JWT_ALGORITHM"]],
-        JWT_SECRET_KEY=config["AUTHAPI_SECRET_KEY"],
-        JWT_DECODE_ISSUER=config["AUTHAPI_ISSUER"],
-        JWT_DECODE_AUDIENCE=None,  # refresh tokens carry no `aud`; access tokens never pass here
-        JWT_TOKEN_LOCATION=["headers", "json", "cookies"],
-        JWT_REFRESH_JSON_KEY="refresh_token",
-        JWT_REFRESH_COOKIE_NAME="refresh_token_cookie",
-        JWT_REFRESH_COOKIE_PATH="/auth",
-        JWT_REFRESH_CSRF_COOKIE_NAME="csrf_refresh_token",
-        JWT_REFRESH_CSRF_COOKIE_PATH="/",
-        JWT_REFRESH_CSRF_HEADER_NAME="X-CSRF-TOKEN",
-        JWT_COOKIE_CSRF_PROTECT=True,
-        JWT_CSRF_CHECK_FORM=False,
-        JWT_COOKIE_SAMESITE="Strict",
-        JWT_COOKIE_SECURE=secure,
-        JWT_SESSION_COOKIE=False,
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=abs(int(config["AUTHAPI_REFRESH_TTL"]))),
-    )
-    jwt_manager.decode_key_loader(_fje_key)
-    jwt_manager.token_verification_loader(_fje_claims_ok)
-    jwt_manager.token_in_blocklist_loader(_fje_revoked)
+def init_app(app: Flask) -> None:
+    """The per-process cache of verified tokens."""
+    app.extensions["authapi.verified"] = LRUCache(maxsize=VERIFIED_CACHE_SIZE)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http
 from typing import Any
 
-from flask import Request, request
+from apispec import BasePlugin
+from flask import Flask, Request, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
-from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
@@ -42,18 +41,33 @@ class Blueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
+class ProblemResponses(BasePlugin):
+    """An apispec plugin: error responses are documented as application/problem+json.
+
+    flask-smorest registers each HTTP status as a response component with our
+    ERROR_SCHEMA under application/json; this moves that content to the media type
+    the errors are really sent with.
+    """
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        """Rewrite the content of responses whose schema is the problem schema."""
+        content = response.get("content", {})
+        body = content.get("application/json")
+        if body is None or not _is_problem(body.get("schema")):
+            return None
+        return {"content": {PROBLEM_JSON: body}}
+
+
+def _is_problem(schema: Any) -> bool:
+    if isinstance(schema, dict):  # already resolved by the marshmallow plugin
+        return str(schema.get("$ref", "")).endswith("/Problem")
+    return schema in (ProblemSchema, "Problem") or isinstance(schema, ProblemSchema)
+
+
 class Api(SmorestApi):
     """flask-smorest's Api, documenting errors as application/problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
 
-    def _register_responses(self) -> None:
-        for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if status >= 400:
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_JSON)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})

@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, after_this_request, request
-from flask_jwt_extended import (
-    get_jwt,
-    get_jwt_request_location,
-    set_refresh_cookies,
-    unset_refresh_cookies,
-    verify_jwt_in_request,
-)
 
-from .. import accounts, audit, authz, db, limits, sessions
+from .. import accounts, audit, authz, db, limits, sessions, transport, users
 from ..audit import request_meta
 from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
 from ..schemas import (
@@ -45,15 +38,10 @@ def _deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
 
         @after_this_request
         def _set(response: Response) -> Response:
-            set_refresh_cookies(response, refresh_token)
+            transport.set_cookies(response, refresh_token)
             return response
 
     return pair
-
-
-def _clear_cookies(response: Response) -> Response:
-    unset_refresh_cookies(response)
-    return response
 
 
 @bp.post("/register")
@@ -62,8 +50,8 @@ def _clear_cookies(response: Response) -> Response:
 def register(body: dict[str, Any]) -> Any:
     """Create an account with the `user` role."""
     user = accounts.register(body["email"], body["password"], body.get("display_name"))
-    db.session().commit()
-    return accounts.describe(user.id)
+    db.orm().commit()
+    return users.profile(user.id)
 
 
 @bp.post("/login")
@@ -75,10 +63,10 @@ def login(body: dict[str, Any]) -> Any:
     try:
         user = accounts.authenticate(body["email"], body["password"])
     except (InvalidCredentials, AccountDisabled):
-        db.session().commit()  # keep the login_failed audit event
+        db.orm().commit()  # keep the login_failed audit event
         raise
     pair = sessions.start(user, request_meta(), cookies=body["use_cookies"])
-    db.session().commit()
+    db.orm().commit()
     return _deliver(pair, body["use_cookies"])
 
 
@@ -86,29 +74,29 @@ def login(body: dict[str, Any]) -> Any:
 @bp.response(200, TokenPairSchema)
 def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""
+    body = None
     if request.get_data(cache=True):
-        RefreshSchema(partial=True).load(require_json_body())
-    verify_jwt_in_request(refresh=True, locations=["headers", "json", "cookies"])
-    pair = sessions.rotate(get_jwt(), request_meta())
-    db.session().commit()
-    return _deliver(pair, get_jwt_request_location() == "cookies")
+        body = RefreshSchema(partial=True).load(require_json_body())
+    claims, by_cookie = transport.refresh_claims(body)
+    pair = sessions.rotate(claims, request_meta())
+    db.orm().commit()
+    return _deliver(pair, by_cookie)
 
 
 @bp.post("/logout")
 @bp.response(204)
 def logout() -> None:
     """Revoke the session of the presented access token (or of the refresh cookie)."""
-    if "Authorization" in request.headers or "refresh_token_cookie" not in request.cookies:
+    if "Authorization" in request.headers or not transport.has_refresh_cookie():
         claims = authz.authenticate()
     else:
-        verify_jwt_in_request(refresh=True, locations=["cookies"])  # CSRF-checked
-        claims = get_jwt()
-        after_this_request(_clear_cookies)
+        claims = transport.cookie_refresh_claims()  # CSRF-checked
+        after_this_request(transport.clear_cookies)
     if "sid" not in claims:  # a service's token has no session to end
         raise TokenInvalid("Only a user's session can be logged out.")
     sessions.revoke(claims["sid"], "logout")
     audit.record("logout", user_id=claims["sub"], detail={"session_id": claims["sid"]})
-    db.session().commit()
+    db.orm().commit()
 
 
 @bp.post("/logout-all")
@@ -119,7 +107,7 @@ def logout_all() -> None:
     claims = authz.current_claims()
     count = sessions.revoke_all(claims["sub"], "logout_all")
     audit.record("logout_all", user_id=claims["sub"], detail={"sessions": count})
-    db.session().commit()
+    db.orm().commit()
 
 
 @bp.get("/me")
@@ -127,7 +115,7 @@ def logout_all() -> None:
 @bp.response(200, UserSchema)
 def me() -> Any:
     """The caller's own account."""
-    return accounts.describe(authz.current_claims()["sub"])
+    return users.profile(authz.current_claims()["sub"])
 
 
 @bp.get("/sessions")
@@ -138,8 +126,7 @@ def list_sessions(args: dict[str, Any]) -> Any:
     """The caller's live sessions, the current one marked."""
     claims = authz.current_claims()
     page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
-    rows, total = sessions.live(claims["sub"], page, per_page)
-    items = [{**row.__dict__, "current": row.id == claims.get("sid")} for row in rows]
+    items, total = sessions.list_active(claims["sub"], claims.get("sid"), page, per_page)
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
@@ -149,7 +136,7 @@ def list_sessions(args: dict[str, Any]) -> Any:
 def delete_session(session_id: str) -> None:
     """Revoke one of the caller's sessions."""
     sessions.delete_own(authz.current_claims()["sub"], session_id)
-    db.session().commit()
+    db.orm().commit()
 
 
 @bp.post("/password")
@@ -161,7 +148,7 @@ def change_password(body: dict[str, Any]) -> None:
     claims = authz.current_claims()
     accounts.change_password(claims["sub"], body["current_password"], body["new_password"],
                              keep_session=claims.get("sid"))
-    db.session().commit()
+    db.orm().commit()
 
 
 @bp.get("/check")

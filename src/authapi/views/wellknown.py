@@ -19,5 +19,5 @@ def jwks() -> Any:
     """Public keys that verify live tokens, old keys included until their tokens expire."""
     config = current_app.config
     lifetime = max(int(config["AUTHAPI_ACCESS_TTL"]), int(config["AUTHAPI_REFRESH_TTL"]))
-    keys.keyring().signing_key(db.session())  # a fresh install publishes its first key
-    return {"keys": keys.published(db.session(), timedelta(seconds=lifetime))}
+    keys.keyring().signing_key(db.orm())  # a fresh install publishes its first key
+    return {"keys": keys.published(db.orm(), timedelta(seconds=lifetime))}
