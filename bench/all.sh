@@ -3,6 +3,7 @@
 #
 #   bench/all.sh                                  # 10 s per route: about 25 minutes
 #   DURATION=5 DBS=sqlite ROWS=100000 bench/all.sh
+#   ROUNDS=2 bench/all.sh                         # each run's sequence twice, medians
 #   PYTHON=.venv/bin/python bench/all.sh
 #
 # Each run seeds a fresh database, writes bench/results/<db>-<rows>-w<workers>.json,
@@ -15,6 +16,7 @@ DURATION=${DURATION:-10}
 DBS=${DBS:-sqlite postgres}
 ROWS=${ROWS:-100000 1000000}
 WORKERS=${WORKERS:-1 2}
+ROUNDS=${ROUNDS:-1}
 
 mkdir -p bench/results
 files=()
@@ -24,7 +26,7 @@ for db in $DBS; do
       out="bench/results/${db}-${rows}-w${workers}.json"
       echo "=== $db, $rows rows, $workers worker(s) ==="
       "$PYTHON" bench/run.py --db "$db" --rows "$rows" --workers "$workers" \
-        --duration "$DURATION" --out "$out"
+        --duration "$DURATION" --rounds "$ROUNDS" --out "$out"
       files+=("$out")
     done
   done

@@ -20,8 +20,11 @@ from typing import Any
 from seed import PASSWORD, authapi_command
 
 SERVER_CPU, WRK_CPU = "0", "1"
-LUA = Path(__file__).resolve().parent / "lua"
+BENCH = Path(__file__).resolve().parent
+LUA = BENCH / "lua"
+AUTHAPI_MODULE, BARE_MODULE = "authapi.wsgi:app", "bare_app:app"
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 
@@ -114,30 +117,67 @@ def http(url: str, method: str = "GET", body: bytes | None = None,
 class Server:
     """`authapi serve` pinned to one core, in its own process group, stopped on exit."""
 
+    name = "authapi"
+
     def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
         self.env, self.workers, self.log_path = env, workers, log_path
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.warmed = False  # a fresh server runs slower for its first seconds
+
+    def command(self) -> list[str]:
+        """`authapi serve`, which execs gunicorn in the same process (see authapi/cli.py)."""
+        return ["taskset", "-c", SERVER_CPU, authapi_command(), "serve",
+                "--workers", str(self.workers), "--port", str(self.port), "--no-migrate"]
 
     def __enter__(self) -> Server:
-        command = ["taskset", "-c", SERVER_CPU, authapi_command(), "serve",
-                   "--workers", str(self.workers), "--port", str(self.port), "--no-migrate"]
+        command = self.command()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
+                raise RuntimeError(f"the {self.name} server exited early:\n{self.log_tail()}")
             try:
-                if http(self.base + "/healthz")[0] == 200:
+                if http(self.base + "/healthz")[0] == 200 and self.worker_pids():
                     return self
             except OSError:
                 pass
             time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError(f"the server did not answer /healthz within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"the {self.name} server did not answer /healthz within 60 s:\n"
+                           f"{self.log_tail()}")
+
+    def gunicorn_argv(self) -> list[str]:
+        """The gunicorn master's command line, as the kernel has it (taskset and `authapi
+        serve` both exec, so the master is the process this driver started)."""
+        assert self.process is not None
+        raw = Path(f"/proc/{self.process.pid}/cmdline").read_bytes()
+        return raw.rstrip(b"\0").decode().split("\0")
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers: the master's children."""
+        if self.process is None:
+            return []
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        return sorted(int(child) for child in children)
+
+    def cpu_seconds(self) -> tuple[list[int], float]:
+        """The workers, and the CPU time (user + system) they have used so far."""
+        pids, ticks = self.worker_pids(), 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return pids, ticks / CLOCK_TICKS
 
     def __exit__(self, *_exc: object) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -182,6 +222,34 @@ class Server:
         """`count` logins (so `count` sessions), cycling through `emails`, four at a time."""
         with ThreadPoolExecutor(max_workers=4) as pool:
             return list(pool.map(self.login, (emails[k % len(emails)] for k in range(count))))
+
+
+
+class BareServer(Server):
+    """bench/bare_app.py under authapi's exact gunicorn command, on the same core.
+
+    The command line is read from the running authapi master (/proc/<pid>/cmdline), so
+    it cannot drift from what `authapi serve` builds: only the bind address and the app
+    module differ. Start it while `like` runs; it may outlive `like`.
+    """
+
+    name = "bare Flask"
+
+    def __init__(self, like: Server, log_path: Path) -> None:
+        argv = like.gunicorn_argv()
+        if AUTHAPI_MODULE not in argv or "--bind" not in argv:
+            raise RuntimeError(f"unexpected gunicorn command line for authapi: {argv}")
+        pythonpath = [str(BENCH), *filter(None, [like.env.get("PYTHONPATH", "")])]
+        super().__init__({**like.env, "PYTHONPATH": os.pathsep.join(pythonpath)},
+                         like.workers, log_path)
+        bind = argv.index("--bind") + 1
+        argv[bind] = argv[bind].rsplit(":", 1)[0] + f":{self.port}"
+        argv[argv.index(AUTHAPI_MODULE)] = BARE_MODULE
+        self.argv, self.authapi_argv = argv, like.gunicorn_argv()
+
+    def command(self) -> list[str]:
+        """taskset, then authapi's gunicorn argv with the module swapped."""
+        return ["taskset", "-c", SERVER_CPU, *self.argv]
 
 
 BCRYPT_LOOP = """

@@ -1,8 +1,9 @@
-"""The measured routes, and one server run's measurements with the floors around them."""
+"""The measured routes, and one round of a server run with the bare-Flask floor around each."""
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ class Route:
 
 
 ROUTES = {
-    "floor": Route("GET", "/healthz", "bearer.lua", "trivial route, same headers"),
+    "healthz": Route("GET", "/healthz", "bearer.lua", "authapi's trivial route, same headers"),
     "check": Route("GET", "/auth/check", "bearer.lua", "warm: real logins' tokens"),
     "check-cold": Route("GET", "/auth/check", "bearer.lua", "cache misses"),
     "me": Route("GET", "/auth/me", "bearer.lua", "real logins' tokens"),
@@ -33,56 +34,72 @@ ROUTES = {
     "oauth-token": Route("POST", "/oauth/token", "refresh.lua", "grant_type=refresh_token"),
     "login": Route("POST", "/auth/login", "login.lua", "hashes at the server's cost"),
 }
+# The floor: bench/bare_app.py's one JSON route, under authapi's gunicorn command line.
+BARE = Route("GET", "/healthz", "bearer.lua", "bare Flask app, same headers")
+# Per-round values that are combined as medians across rounds.
+MEDIANS = ("rps", "ok_rps", "p50_ms", "p99_ms", "ratio_to_bare", "ratio_to_healthz",
+           "cpu_us_per_request", "bcrypt_rate", "ratio_to_bcrypt")
 
 
 class Phase:
-    """One server run: routes measured one after another, each between two floors.
+    """One round on one authapi server run: authapi's /healthz first, then the routes,
+    one after another, with the bare-Flask floor before the first and after every one.
 
-    A route's ratio is to the mean of the floors measured right before and right after
-    it (with --no-interleave, of the first and last floor of the server run).
+    A route's × bare is its req/s over the mean of the bare floors measured right before
+    and right after it (with --no-interleave, the first and last bare floor of the round).
+    Its × /healthz is its × bare over the × bare of authapi's /healthz in the same round:
+    both are taken against the same floor, so the drift between them cancels out.
     """
 
-    def __init__(self, server: Server, options: argparse.Namespace, rounds: int,
-                 floor_args: list[str]) -> None:
-        self.server, self.options, self.rounds = server, options, rounds
-        self.floor_args = floor_args
+    def __init__(self, server: Server, bare: Server, options: argparse.Namespace, rounds: int,
+                 round_no: int, floor_args: list[str]) -> None:
+        self.server, self.bare, self.options, self.rounds = server, bare, options, rounds
+        self.round_no, self.floor_args = round_no, floor_args
         self.rows: list[dict[str, Any]] = []
-        self.floors: list[tuple[int, Load]] = []  # (routes measured before it, load)
+        # (routes measured before it, load, server CPU µs per request)
+        self.floors: list[tuple[int, Load, float | None]] = []
         self.floor()
+        self.measure("healthz", floor_args)
 
-    def _load(self, name: str, args: list[str], duration: float, connections: int,
-              warmup: float, timeout: float) -> Load:
-        route = ROUTES[name]
-        url = self.server.base + route.path
+    def _load(self, server: Server, route: Route, name: str, args: list[str], duration: float,
+              connections: int, warmup: float, timeout: float) -> tuple[Load, float | None]:
+        url = server.base + route.path
+        if not server.warmed:  # a fresh server's first seconds run slower: warm it longer
+            warmup, server.warmed = warmup * 3, True
         if warmup > 0:
             loadgen.run_wrk(url, route.script, args, warmup, connections, timeout)
-            self.server.settle()
+            server.settle()
+        pids, cpu_before = server.cpu_seconds()
         load = loadgen.run_wrk(url, route.script, args, duration, connections, timeout)
-        self.server.settle()  # requests still queued in the server must not slow the next run
-        print(f"  cost {self.rounds:>2} {name:<12} {load.ok_rps:9.1f} req/s (2xx)  "
-              f"p50 {load.p50_ms} ms  p99 {load.p99_ms} ms  non-2xx {load.non2xx}", flush=True)
-        return load
+        pids_after, cpu_after = server.cpu_seconds()
+        cpu_us = (round((cpu_after - cpu_before) / load.requests * 1e6, 1)
+                  if pids and pids == pids_after and load.requests else None)
+        server.settle()  # requests still queued in the server must not slow the next run
+        print(f"  round {self.round_no} cost {self.rounds:>2} {name:<12} {load.ok_rps:9.1f} "
+              f"req/s (2xx)  cpu {cpu_us} us/req  p50 {load.p50_ms} ms  p99 {load.p99_ms} ms  "
+              f"non-2xx {load.non2xx}", flush=True)
+        return load, cpu_us
 
     def floor(self) -> None:
-        """The trivial route, with the same script and headers as the protected ones."""
+        """The bare Flask app, with the same script and headers as the protected routes."""
         options = self.options
-        # A fresh server's first seconds run slower: warm the first floor three times longer.
-        warmup = options.warmup * (1 if self.floors else 3)
-        load = self._load("floor", self.floor_args, options.duration, options.connections,
-                          warmup, 10)
-        self.floors.append((len(self.rows), load))
+        load, cpu_us = self._load(self.bare, BARE, "bare", self.floor_args, options.duration,
+                                  options.connections, options.warmup, 10)
+        self.floors.append((len(self.rows), load, cpu_us))
 
     def measure(self, name: str, args: list[str], *, duration: float | None = None,
                 connections: int | None = None, warmup: float | None = None,
                 timeout: float = 10, note: str = "") -> Load:
-        """Warm up, then measure one route; keep its row; then the floor again."""
+        """Warm up, then measure one authapi route; keep its row; then the floor again."""
         route, options = ROUTES[name], self.options
         connections = connections or options.connections
-        load = self._load(name, args, duration or options.duration, connections,
-                          options.warmup if warmup is None else warmup, timeout)
+        load, cpu_us = self._load(self.server, route, name, args, duration or options.duration,
+                                  connections, options.warmup if warmup is None else warmup,
+                                  timeout)
         self.rows.append({"route": name, "method": route.method, "path": route.path,
                           "bcrypt_rounds": self.rounds, "connections": connections,
-                          **load.as_dict(), "note": note or route.about})
+                          "round": self.round_no, **load.as_dict(),
+                          "cpu_us_per_request": cpu_us, "note": note or route.about})
         if options.interleave:
             self.floor()
         return load
@@ -99,37 +116,94 @@ class Phase:
         """A route the server does not have yet."""
         route = ROUTES[name]
         self.rows.append({"route": name, "status": "n/a", "method": route.method,
-                          "path": route.path, "note": f"{route.path} is not routed (404/405)"})
+                          "path": route.path, "round": self.round_no,
+                          "note": f"{route.path} is not routed (404/405)"})
         print(f"  {name}: n/a, not routed", flush=True)
 
     def _around(self, index: int) -> list[Load]:
-        before = [load for seen, load in self.floors if seen <= index][-1:]
-        after = [load for seen, load in self.floors if seen > index][:1]
+        before = [load for seen, load, _ in self.floors if seen <= index][-1:]
+        after = [load for seen, load, _ in self.floors if seen > index][:1]
         return before + after
 
     def finish(self) -> list[dict[str, Any]]:
-        """A summary floor row, and each route's ratio to its floors (and to raw bcrypt)."""
+        """A summary row of the bare floors, and each route's ratios to them (and to
+        authapi's /healthz, and to raw bcrypt)."""
         if self.floors[-1][0] < len(self.rows):
             self.floor()
         for index, row in enumerate(self.rows):
             if row.get("status") == "n/a":
                 continue
             around = [load.ok_rps for load in self._around(index)]
-            row["floor_ok_rps"] = [round(rps, 1) for rps in around]
+            row["bare_ok_rps"] = [round(rps, 1) for rps in around]
             mean = sum(around) / len(around)
-            row["ratio_to_floor"] = round(row["ok_rps"] / mean, 3) if mean else None
+            row["ratio_to_bare"] = round(row["ok_rps"] / mean, 3) if mean else None
+        healthz = self.rows[0].get("ratio_to_bare")
+        for row in self.rows:
+            if row.get("ratio_to_bare") is not None and healthz:
+                row["ratio_to_healthz"] = round(row["ratio_to_bare"] / healthz, 3)
             if row.get("bcrypt_rate"):
                 row["ratio_to_bcrypt"] = round(row["ok_rps"] / row["bcrypt_rate"], 3)
                 row["note"] += f", raw {row['bcrypt_rate']:,.2f}/s"
-        loads = [load for _, load in self.floors]
+        loads = [load for _, load, _ in self.floors]
+        cpus = [cpu for _, _, cpu in self.floors if cpu is not None]
         rates = [load.ok_rps for load in loads]
-        floor = {"route": "floor", "method": "GET", "path": ROUTES["floor"].path,
+        floor = {"route": "bare", "method": "GET", "path": BARE.path,
                  "bcrypt_rounds": self.rounds, "connections": self.options.connections,
-                 **_median_load(loads).as_dict(), "ok_rps": round(sum(rates) / len(rates), 1),
-                 "ratio_to_floor": 1.0, "runs": [load.as_dict() for load in loads],
-                 "note": f"mean of {len(loads)}, {min(rates):,.0f}-{max(rates):,.0f} req/s"}
+                 "round": self.round_no, **_median_load(loads).as_dict(),
+                 "ok_rps": round(sum(rates) / len(rates), 1),
+                 "cpu_us_per_request": round(sum(cpus) / len(cpus), 1) if cpus else None,
+                 "ratio_to_bare": 1.0,
+                 "ratio_to_healthz": round(1 / healthz, 3) if healthz else None,
+                 "runs": [{**load.as_dict(), "cpu_us_per_request": cpu}
+                          for _, load, cpu in self.floors],
+                 "note": f"bare Flask: mean of {len(loads)}, "
+                         f"{min(rates):,.0f}-{max(rates):,.0f} req/s"}
         return [floor, *self.rows]
 
 
 def _median_load(loads: list[Load]) -> Load:
     return sorted(loads, key=lambda load: load.ok_rps)[len(loads) // 2]
+
+
+def combine(per_round: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per route and server cost: the median of each value across rounds; the
+    rows of every round are kept under "rounds"."""
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for rows in per_round:
+        for row in rows:
+            groups.setdefault((row["route"], row.get("bcrypt_rounds")), []).append(row)
+    combined = []
+    for rows in groups.values():
+        first = rows[0]
+        if first.get("status") == "n/a":
+            combined.append({key: value for key, value in first.items() if key != "round"})
+            continue
+        row = {key: first[key] for key in ("route", "method", "path", "bcrypt_rounds",
+                                           "connections")}
+        for name in MEDIANS:
+            values = [r[name] for r in rows if r.get(name) is not None]
+            if any(name in r for r in rows):
+                row[name] = round(statistics.median(values), 3) if values else None
+        for name in ("requests", "non2xx", "socket_errors"):
+            row[name] = sum(r[name] for r in rows)
+        statuses: dict[str, int] = {}
+        for r in rows:
+            for status, count in r.get("statuses", {}).items():
+                statuses[status] = statuses.get(status, 0) + count
+        row["statuses"] = statuses
+        if first["route"] == "bare":
+            runs = [run["ok_rps"] for r in rows for run in r["runs"]]
+            row["note"] = (f"bare Flask: {len(runs)} runs, "
+                           f"{min(runs):,.0f}-{max(runs):,.0f} req/s")
+        else:
+            row["note"] = first["note"]
+        if len(rows) > 1 and first["route"] != "bare":
+            row["note"] += "; × bare per round " + " ".join(
+                _number(r.get("ratio_to_bare")) for r in rows)
+        row["rounds"] = rows
+        combined.append(row)
+    return combined
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

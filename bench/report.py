@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RUN_COLUMNS = ("route", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "× floor",
-               "× bcrypt", "note")
+RUN_COLUMNS = ("route", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "× bare Flask",
+               "× /healthz", "CPU µs/req", "× bcrypt", "note")
+NUMERIC = {"rows", "workers", "req/s", "p50 ms", "p99 ms", "non-2xx", "× bare Flask",
+           "× /healthz", "CPU µs/req", "× bcrypt"}
 MATRIX_COLUMNS = ("db", "rows", "workers") + RUN_COLUMNS[:-1]
 
 
@@ -23,8 +25,8 @@ def cells(row: dict[str, Any]) -> dict[str, str]:
     """One result row as table cells."""
     if row.get("status") == "n/a":
         return {"route": row["route"], "server": "", "req/s": "n/a", "p50 ms": "n/a",
-                "p99 ms": "n/a", "non-2xx": "n/a", "× floor": "n/a", "× bcrypt": "",
-                "note": row.get("note", "")}
+                "p99 ms": "n/a", "non-2xx": "n/a", "× bare Flask": "n/a", "× /healthz": "n/a",
+                "CPU µs/req": "n/a", "× bcrypt": "", "note": row.get("note", "")}
     return {
         "route": row["route"],
         "server": f"cost {row['bcrypt_rounds']}",
@@ -32,17 +34,25 @@ def cells(row: dict[str, Any]) -> dict[str, str]:
         "p50 ms": _number(row["p50_ms"], 2),
         "p99 ms": _number(row["p99_ms"], 2),
         "non-2xx": str(row["non2xx"] + row["socket_errors"]),
-        "× floor": _number(row.get("ratio_to_floor"), 2),
+        "× bare Flask": _number(row.get("ratio_to_bare"), 2),
+        # Results from before the bare floor have "ratio_to_floor": their floor was /healthz.
+        "× /healthz": _number(row.get("ratio_to_healthz", row.get("ratio_to_floor")), 2),
+        "CPU µs/req": _number(row.get("cpu_us_per_request"), 0),
         "× bcrypt": _number(row["ratio_to_bcrypt"], 2) if "ratio_to_bcrypt" in row else "",
         "note": row.get("note", ""),
     }
+
+
+def _rounds(settings: dict[str, Any]) -> str:
+    rounds = settings.get("rounds", 1)
+    return f"median of {rounds} rounds, " if rounds > 1 else ""
 
 
 def markdown(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     """A GitHub-flavoured markdown table, padded so that it also reads as plain text."""
     widths = {name: max([len(name)] + [len(row.get(name, "")) for row in rows])
               for name in columns}
-    numeric = {"rows", "workers", "req/s", "p50 ms", "p99 ms", "non-2xx", "× floor", "× bcrypt"}
+    numeric = NUMERIC
 
     def line(values: dict[str, str]) -> str:
         return "| " + " | ".join(
@@ -60,9 +70,13 @@ def run_table(report: dict[str, Any]) -> str:
     bcrypt = ", ".join(f"cost {cost}: {rate:,.1f}/s" for cost, rate in report["bcrypt"].items())
     head = (f"{settings['db']}, {settings['rows']:,} rows, {settings['workers']} worker(s), "
             f"{settings['algorithm']}, {settings['duration']} s per route, "
+            f"{_rounds(settings)}"
             f"commit {settings['git_commit'][:10]}{' (dirty)' if settings['git_dirty'] else ''}")
     if bcrypt:
         head += f"\nraw bcrypt_sha256 on the server's core: {bcrypt}"
+    commands = settings.get("gunicorn_commands") or {}
+    for name, argv in commands.items():
+        head += f"\n{name}: {' '.join(argv)}"
     return head + "\n\n" + markdown(RUN_COLUMNS, [cells(row) for row in report["results"]])
 
 
@@ -87,7 +101,7 @@ def main(paths: list[str]) -> int:
     reports = [json.loads(Path(path).read_text()) for path in paths]
     commits = sorted({r["settings"]["git_commit"][:10] for r in reports})
     print(f"authapi benchmarks: {len(reports)} runs, commit(s) {', '.join(commits)}. "
-          "Compare ratios (× floor) within a run, never req/s across runs.\n")
+          "Compare ratios (× bare Flask) within a run, never req/s across runs.\n")
     print(matrix_table(reports))
     return 0
 

@@ -1,6 +1,7 @@
-"""Drive authapi with wrk: the floor and each route, as ratios to the floor of the same run.
+"""Drive authapi with wrk: each route as a ratio to a bare Flask app measured around it.
 
     python bench/run.py --db sqlite --rows 100000 --workers 1 --duration 10
+    python bench/run.py --db postgres --rounds 2 --routes check me refresh
     python bench/run.py --smoke            # 2-second sanity run, for CI
 
 See bench/README.md for what is measured and how to read the table.
@@ -23,12 +24,13 @@ from typing import Any
 import loadgen
 import report
 import seed
-from loadgen import Server
-from phase import BASE_ROUNDS, ROUTES, Phase
+from loadgen import BareServer, Server
+from phase import BASE_ROUNDS, ROUTES, Phase, combine
 
 ROOT = Path(__file__).resolve().parents[1]
 # The per-address login limit would turn a login benchmark into a 429 benchmark.
 SERVER_SETTINGS = {"AUTHAPI_LOGIN_RATE_PER_ADDRESS": "1000000 per minute"}
+MEASURED = [name for name in ROUTES if name != "healthz"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,9 +44,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1, help="unrecorded seconds first")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-interleave", dest="interleave", action="store_false",
-                        help="measure the floor only first and last, not around every route")
-    parser.add_argument("--routes", nargs="+", choices=list(ROUTES), default=list(ROUTES),
-                        help="the floor is always measured")
+                        help="measure the bare floor only first and last in each round, "
+                             "not around every route")
+    parser.add_argument("--routes", nargs="+", choices=MEASURED, default=MEASURED,
+                        help="the bare floor and authapi's /healthz are always measured")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the whole interleaved sequence this many times; the table "
+                             "shows the median per route")
     parser.add_argument("--login-rounds", type=int, nargs="+", default=[12, BASE_ROUNDS],
                         help="bcrypt costs to serve the login route at")
     parser.add_argument("--login-duration", type=float, default=20,
@@ -90,18 +96,16 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def main_phase(server: Server, options: argparse.Namespace, work: Path,
-               cold_tokens: list[str]) -> Phase:
-    """Every route but slow logins, on a server hashing at cost 4."""
+def main_round(server: Server, bare: Server, options: argparse.Namespace, work: Path,
+               access: Path, cold_tokens: list[str], round_no: int) -> list[dict[str, Any]]:
+    """One round of every route but slow logins, on a server hashing at cost 4."""
     fast_users = [seed.email(BASE_ROUNDS, k) for k in range(seed.USERS_PER_COST)]
-    pairs = server.login_many(fast_users, options.sessions)
-    access = write_lines(work / "access.txt", [pair["access_token"] for pair in pairs])
-    phase = Phase(server, options, BASE_ROUNDS, [str(access)])
+    phase = Phase(server, bare, options, BASE_ROUNDS, round_no, [str(access)])
     routes = options.routes
     if "check" in routes:
         phase.measure("check", [str(access)])
     if "check-cold" in routes and cold_tokens:
-        cold = write_lines(work / "cold.txt", cold_tokens)
+        cold = write_lines(work / f"cold-{round_no}.txt", cold_tokens)
         load = phase.measure("check-cold", [str(cold)], warmup=0)
         wrapped = ", wrapped: later ones hit" if load.requests > len(cold_tokens) else ""
         phase.rows[-1]["note"] += f": {len(cold_tokens):,} sessions{wrapped}"
@@ -121,19 +125,20 @@ def main_phase(server: Server, options: argparse.Namespace, work: Path,
     if "login" in routes and BASE_ROUNDS in options.login_rounds:
         emails = write_lines(work / f"emails-{BASE_ROUNDS}.txt", fast_users)
         phase.login(emails)
-    return phase
+    return phase.finish()
 
 
-def login_phase(server: Server, options: argparse.Namespace, work: Path, rounds: int) -> Phase:
-    """Logins on a server hashing at `rounds`, between two floors of that same server run."""
+def login_round(server: Server, bare: Server, options: argparse.Namespace, work: Path,
+                rounds: int, round_no: int) -> list[dict[str, Any]]:
+    """Logins on a server hashing at `rounds`, after its /healthz, between bare floors."""
     users = [seed.email(rounds, k) for k in range(seed.USERS_PER_COST)]
-    access = work / "access.txt"  # the same headers as the main run's floor, if it ran
-    phase = Phase(server, options, rounds,
+    access = work / "access.txt"  # the same headers as the main run's floors, if it ran
+    phase = Phase(server, bare, options, rounds, round_no,
                   [str(access if access.exists() else write_lines(access, ["none"]))])
     emails = write_lines(work / f"emails-{rounds}.txt", users)
     phase.login(emails, warmup=0, timeout=120, connections=max(4, 2 * options.workers),
                 duration=max(options.duration, options.login_duration))
-    return phase
+    return phase.finish()
 
 
 def preflight() -> None:
@@ -156,18 +161,31 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                                 pg_admin_url=options.pg_admin_url)
         print(f"  {database.stats}", flush=True)
         env = {**database.env, **SERVER_SETTINGS, "AUTHAPI_JWT_ALGORITHM": options.algorithm}
-        cold = (loadgen.mint_access_tokens(env, options.cold_tokens)
+        # Each round spends its own cold sessions: a second round must not find them cached.
+        cold = (loadgen.mint_access_tokens(env, options.cold_tokens * options.rounds)
                 if "check-cold" in options.routes else [])
         rows: list[dict[str, Any]] = []
         log = work / "server.log"
-        with Server({**env, "AUTHAPI_BCRYPT_ROUNDS": str(BASE_ROUNDS)}, options.workers,
-                    log) as server:
-            rows += main_phase(server, options, work, cold).finish()
+        commands: dict[str, list[str]] = {}
+        with (Server({**env, "AUTHAPI_BCRYPT_ROUNDS": str(BASE_ROUNDS)}, options.workers,
+                     log) as server, BareServer(server, log) as bare):
+            commands = {"authapi": ["taskset", "-c", loadgen.SERVER_CPU, *bare.authapi_argv],
+                        "bare": bare.command()}
+            print("authapi: " + " ".join(commands["authapi"]) + "\nbare:    "
+                  + " ".join(commands["bare"]), flush=True)
+            fast_users = [seed.email(BASE_ROUNDS, k) for k in range(seed.USERS_PER_COST)]
+            pairs = server.login_many(fast_users, options.sessions)
+            access = write_lines(work / "access.txt", [pair["access_token"] for pair in pairs])
+            size = options.cold_tokens
+            rows += combine([main_round(server, bare, options, work, access,
+                                        cold[k * size:(k + 1) * size], k + 1)
+                             for k in range(options.rounds)])
         for rounds in login_rounds:
             if rounds != BASE_ROUNDS:
-                with Server({**env, "AUTHAPI_BCRYPT_ROUNDS": str(rounds)}, options.workers,
-                            log) as server:
-                    rows += login_phase(server, options, work, rounds).finish()
+                with (Server({**env, "AUTHAPI_BCRYPT_ROUNDS": str(rounds)}, options.workers,
+                             log) as server, BareServer(server, log) as bare):
+                    rows += combine([login_round(server, bare, options, work, rounds, k + 1)
+                                     for k in range(options.rounds)])
         errors = [line for line in log.read_text(errors="replace").splitlines()
                   if "Traceback" in line or "[ERROR]" in line]
     commit, dirty = git_state()
@@ -182,6 +200,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "elapsed_seconds": round(
             time.time() - started, 1), "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(), "interleave": options.interleave,
+        "rounds": options.rounds, "routes": ["bare", "healthz", *options.routes],
+        "gunicorn_commands": commands,
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "server_log_errors": errors[:20],
     }
@@ -203,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {options.out}")
     if options.smoke:
         missing = [row["route"] for row in result["results"]
-                   if row.get("status") != "n/a" and row.get("ratio_to_floor") is None]
+                   if row.get("status") != "n/a" and (row.get("ratio_to_bare") is None
+                                                      or row.get("ratio_to_healthz") is None)]
         if missing:
             print(f"smoke: no ratio for {', '.join(missing)}", file=sys.stderr)
             return 1
