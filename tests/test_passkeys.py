@@ -109,6 +109,19 @@ def test_a_credential_registered_twice_is_a_conflict(client, auth_headers):
     assert_problem(add_passkey(client, headers, authenticator), 409, "conflict")
 
 
+@pytest.mark.parametrize("transports, kept", [(["internal", "x", 5], ["internal"]),
+                                               (5, []), ({"usb": 1}, [])])
+def test_only_known_transports_are_kept_and_offered(client, auth_headers, transports, kept):
+    headers, authenticator = auth_headers(), SoftAuthenticator()
+    body = options(client, headers)
+    credential = authenticator.create(body["publicKey"])
+    credential["response"]["transports"] = transports
+    assert client.post("/auth/passkeys/register/verify", headers=headers, json={
+        "challenge_id": body["challenge_id"], "credential": credential}).status_code == 201
+    [excluded] = options(client, headers)["publicKey"]["excludeCredentials"]
+    assert excluded.get("transports", []) == kept
+
+
 @pytest.mark.parametrize("credential", [{}, {"id": "x"}, {"id": "AA", "rawId": "AA",
                                                           "response": {"clientDataJSON": "!"}}])
 def test_a_malformed_registration_is_401_not_500(client, auth_headers, credential):

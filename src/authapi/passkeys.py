@@ -29,6 +29,7 @@ from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
     parse_authentication_credential_json,
+    parse_registration_credential_json,
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
@@ -123,8 +124,9 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
     if pending.user_id != user_id:
         raise InvalidCredentials(REFUSAL)
     try:
+        parsed = parse_registration_credential_json(credential)
         verified = verify_registration_response(
-            credential=credential, expected_challenge=pending.challenge,
+            credential=parsed, expected_challenge=pending.challenge,
             expected_rp_id=rp_id(), expected_origin=origins(),
             require_user_verification=True, supported_pub_key_algs=ALGORITHMS)
     except REFUSED:
@@ -132,10 +134,9 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.orm().scalar(select(Passkey.id).where(Passkey.credential_id == credential_id)):
         raise Conflict("This passkey is already registered.")
-    reported = (credential.get("response") or {}).get("transports")
     row = Passkey(user_id=user_id, credential_id=credential_id,
                   public_key=verified.credential_public_key, sign_count=verified.sign_count,
-                  transports=[t for t in reported or () if t in TRANSPORTS],
+                  transports=[t.value for t in parsed.response.transports or ()],
                   name=name or DEFAULT_NAME)
     db.orm().add(row)
     try:
