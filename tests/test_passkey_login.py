@@ -204,3 +204,10 @@ def test_a_disabled_account_cannot_sign_in_with_a_passkey(app, client, enrolled)
 def test_login_options_refuse_unknown_fields(client):
     response = client.post("/auth/passkeys/login/options", json={"email": "a@b.c", "x": 1})
     assert_problem(response, 422, "validation_error")
+
+
+def test_an_account_without_passkeys_gets_a_decoy_too(client, make_user):
+    make_user(email="nokeys@example.com")
+    allowed = login_options(client, "nokeys@example.com")["publicKey"]["allowCredentials"]
+    assert len(allowed) == 1
+    assert allowed == login_options(client, "nokeys@example.com")["publicKey"]["allowCredentials"]

@@ -180,3 +180,10 @@ def test_the_last_way_to_sign_in_cannot_be_removed(app, client, make_user, login
     response = client.delete(f"/auth/passkeys/{second}", headers=headers)
     assert_problem(response, 409, "conflict")
     assert client.get("/auth/passkeys", headers=headers).get_json()["total"] == 1
+
+
+def test_the_openapi_document_lists_the_passkey_endpoints(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert {"/auth/passkeys/register/options", "/auth/passkeys/register/verify",
+            "/auth/passkeys", "/auth/passkeys/{passkey_id}", "/auth/passkeys/login/options",
+            "/auth/passkeys/login/verify"} <= set(paths)
