@@ -17,7 +17,7 @@ from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, SigningKey, UserSession
+from .models import RevocationEvent, RevokedToken, SigningKey, UserSession, WebauthnChallenge
 
 
 def _app() -> Flask:
@@ -139,7 +139,7 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, and keys no live token can need."""
+    """Delete expired revocations, sessions, challenges, and keys no live token can need."""
     app = _app()
     now = utcnow()
     config = app.config
@@ -156,6 +156,8 @@ def purge() -> None:
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
+            "webauthn_challenges": db.affected(delete(WebauthnChallenge).where(
+                WebauthnChallenge.expires_at < now)),
         }
         session.commit()
         click.echo(json.dumps(counts))

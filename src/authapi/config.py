@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
+    # Passkeys (WebAuthn): the relying party, and how long a ceremony's challenge lives.
+    "AUTHAPI_WEBAUTHN_RP_ID": "",  # empty: the host of AUTHAPI_FRONTEND_URL
+    "AUTHAPI_WEBAUTHN_ORIGINS": "",  # empty: AUTHAPI_FRONTEND_URL; else comma-separated
+    "AUTHAPI_WEBAUTHN_RP_NAME": "authapi",
+    "AUTHAPI_WEBAUTHN_CHALLENGE_TTL": 300,
 }
 
 INTEGER_KEYS = (
@@ -42,6 +47,7 @@ INTEGER_KEYS = (
     "AUTHAPI_LOGIN_FAILURE_WINDOW",
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
+    "AUTHAPI_WEBAUTHN_CHALLENGE_TTL",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 

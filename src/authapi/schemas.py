@@ -123,6 +123,56 @@ class SessionPageSchema(Schema):
     total = fields.Integer()
 
 
+# --- passkeys ---
+
+
+class PasskeyRegisterSchema(StrictSchema):
+    """POST /auth/passkeys/register/verify."""
+
+    challenge_id = Text(required=True, validate=validate.Length(max=64))
+    credential = fields.Dict(required=True)  # the browser's PublicKeyCredential.toJSON()
+    name = Text(validate=validate.Length(min=1, max=100), allow_none=True)
+
+
+class PasskeyLoginOptionsSchema(StrictSchema):
+    """POST /auth/passkeys/login/options; no email asks for a discoverable credential."""
+
+    email = Text(validate=validate.Length(min=1, max=320), allow_none=True)
+
+
+class PasskeyLoginSchema(StrictSchema):
+    """POST /auth/passkeys/login/verify."""
+
+    challenge_id = Text(required=True, validate=validate.Length(max=64))
+    credential = fields.Dict(required=True)
+    use_cookies = fields.Boolean(load_default=False)
+
+
+class PasskeyOptionsSchema(Schema):
+    """A ceremony's options: the challenge's id and the browser's `publicKey` options."""
+
+    challenge_id = fields.String()
+    publicKey = fields.Dict()  # the WebAuthn JSON name, camel case
+
+
+class PasskeySchema(Schema):
+    """A passkey as its owner sees it."""
+
+    id = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class PasskeyPageSchema(Schema):
+    """A page of passkeys."""
+
+    items = fields.List(fields.Nested(PasskeySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details, with the stable `code` clients switch on."""
 

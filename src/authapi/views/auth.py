@@ -31,7 +31,7 @@ CHECK_PARAMETERS = [
 ]
 
 
-def _deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
+def deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
     """In cookie mode the refresh token travels only in an HttpOnly cookie."""
     if cookies:
         refresh_token = pair.pop("refresh_token")
@@ -67,7 +67,7 @@ def login(body: dict[str, Any]) -> Any:
         raise
     pair = sessions.start(user, request_meta(), cookies=body["use_cookies"])
     db.orm().commit()
-    return _deliver(pair, body["use_cookies"])
+    return deliver(pair, body["use_cookies"])
 
 
 @bp.post("/refresh")
@@ -80,7 +80,7 @@ def refresh() -> Any:
     claims, by_cookie = transport.refresh_claims(body)
     pair = sessions.rotate(claims, request_meta())
     db.orm().commit()
-    return _deliver(pair, by_cookie)
+    return deliver(pair, by_cookie)
 
 
 @bp.post("/logout")

@@ -1,0 +1,97 @@
+"""/auth/passkeys: register, list and remove passkeys; sign in with one (WebAuthn)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import authz, db, limits, passkeys, sessions
+from ..audit import request_meta
+from ..errors import AccountDisabled, InvalidCredentials
+from ..schemas import (
+    PageArgsSchema,
+    PasskeyLoginOptionsSchema,
+    PasskeyLoginSchema,
+    PasskeyOptionsSchema,
+    PasskeyPageSchema,
+    PasskeyRegisterSchema,
+    PasskeySchema,
+    TokenPairSchema,
+)
+from . import Blueprint
+from .auth import MAX_PER_PAGE, deliver
+
+bp = Blueprint("passkeys", __name__, url_prefix="/auth/passkeys",
+               description="Passkeys (WebAuthn): sign in without a password.")
+
+
+@bp.post("/register/options")
+@authz.access_required
+@bp.response(200, PasskeyOptionsSchema)
+def register_options() -> Any:
+    """Creation options for a new passkey of the caller."""
+    options = passkeys.registration_options(authz.current_claims()["sub"])
+    db.orm().commit()
+    return options
+
+
+@bp.post("/register/verify")
+@authz.access_required
+@bp.arguments(PasskeyRegisterSchema)
+@bp.response(201, PasskeySchema)
+def register_verify(body: dict[str, Any]) -> Any:
+    """Verify the browser's new credential and keep it as the caller's passkey."""
+    try:
+        row = passkeys.register(authz.current_claims()["sub"], body["challenge_id"],
+                                body["credential"], body.get("name"))
+    except InvalidCredentials:
+        db.orm().commit()  # the challenge stays used
+        raise
+    db.orm().commit()
+    return row
+
+
+@bp.get("")
+@authz.access_required
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, PasskeyPageSchema)
+def list_passkeys(args: dict[str, Any]) -> Any:
+    """The caller's passkeys."""
+    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
+    items, total = passkeys.list_own(authz.current_claims()["sub"], page, per_page)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@bp.delete("/<string:passkey_id>")
+@authz.access_required
+@bp.response(204)
+def remove(passkey_id: str) -> None:
+    """Remove one of the caller's passkeys; never the account's last way to sign in."""
+    passkeys.remove(authz.current_claims()["sub"], passkey_id)
+    db.orm().commit()
+
+
+@bp.post("/login/options")
+@limits.login_limits
+@bp.arguments(PasskeyLoginOptionsSchema)
+@bp.response(200, PasskeyOptionsSchema)
+def login_options(body: dict[str, Any]) -> Any:
+    """Request options: the email's passkeys, or any discoverable passkey."""
+    options = passkeys.login_options(body.get("email"))
+    db.orm().commit()
+    return options
+
+
+@bp.post("/login/verify")
+@limits.login_limits
+@bp.arguments(PasskeyLoginSchema)
+@bp.response(200, TokenPairSchema)
+def login_verify(body: dict[str, Any]) -> Any:
+    """Exchange a passkey assertion for the same pair (and cookies) as /auth/login."""
+    try:
+        user = passkeys.authenticate(body["challenge_id"], body["credential"])
+    except (InvalidCredentials, AccountDisabled):
+        db.orm().commit()  # keep the challenge used and the login_failed audit event
+        raise
+    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], method="passkey")
+    db.orm().commit()
+    return deliver(pair, body["use_cookies"])
