@@ -8,6 +8,7 @@ from typing import Any
 
 DEV_SECRET_KEY = "authapi-development-secret-key-do-not-use-in-production"  # noqa: S105
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+MAX_REFRESH_GRACE = 300  # a grace window is for racing tabs, not a second refresh lifetime
 
 # The one place defaults live. Keys are the contract's variable names.
 DEFAULTS: dict[str, Any] = {
@@ -24,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_MAIL_URL": "console",
     "AUTHAPI_FRONTEND_URL": "http://localhost:5173",
     "AUTHAPI_CORS_ORIGINS": "",
+    "AUTHAPI_REFRESH_GRACE": 0,  # seconds; 0: strict rotation (see grace.py)
     # Beyond the contract's table: tunables with the contract's defaults.
     "AUTHAPI_LOGIN_MAX_FAILURES": 10,
     "AUTHAPI_LOGIN_FAILURE_WINDOW": 900,
@@ -48,6 +50,7 @@ INTEGER_KEYS = (
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
     "AUTHAPI_WEBAUTHN_CHALLENGE_TTL",
+    "AUTHAPI_REFRESH_GRACE",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
@@ -99,6 +102,9 @@ def validate(values: Mapping[str, Any]) -> None:
     for key in ("AUTHAPI_ACCESS_TTL", "AUTHAPI_REFRESH_TTL"):
         if values[key] == 0:
             raise ConfigError(f"{key} must not be zero")
+    if not 0 <= values["AUTHAPI_REFRESH_GRACE"] <= MAX_REFRESH_GRACE:
+        raise ConfigError(
+            f"AUTHAPI_REFRESH_GRACE must be between 0 and {MAX_REFRESH_GRACE} seconds")
     if not 4 <= values["AUTHAPI_BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:

@@ -37,8 +37,13 @@ def _generate(algorithm: str) -> Any:
 
 
 def _fernet(secret: str) -> Fernet:
+    return derived_fernet(secret, b"authapi signing keys")
+
+
+def derived_fernet(secret: str, purpose: bytes) -> Fernet:
+    """A Fernet key derived from AUTHAPI_SECRET_KEY by HKDF, one per purpose."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"authapi signing keys").derive(secret.encode())
+               info=purpose).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 

@@ -219,3 +219,24 @@ class WebauthnChallenge(Model):
     user_id: Mapped[str | None] = mapped_column(String(36))
     challenge: Mapped[str] = mapped_column(String(128))  # base64url
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- single-page apps: the refresh grace window ---
+
+
+class RefreshGrace(Model):
+    """The last rotation of a session's refresh chain, kept for AUTHAPI_REFRESH_GRACE.
+
+    Presenting `previous_jti` again inside the window answers `successor`, the pair
+    that rotation issued, byte for byte. `successor` is encrypted with a key derived
+    from AUTHAPI_SECRET_KEY (grace.py): the table never holds a usable token in clear.
+    """
+
+    __tablename__ = "refresh_grace"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    previous_jti: Mapped[str] = mapped_column(String(64))
+    successor_jti: Mapped[str] = mapped_column(String(64))
+    rotated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    successor: Mapped[str] = mapped_column(Text)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import audit, db, revocation, tokens, users
+from . import audit, db, grace, revocation, tokens, users
 from .audit import ClientMeta
 from .db import utcnow
 from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
@@ -73,6 +73,9 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
                 user_agent=meta.user_agent, expires_at=_expiry())
     )
     if not consumed:
+        replayed = grace.replay(claims)  # the just-rotated token, inside the grace window
+        if replayed is not None:
+            return replayed
         _refuse(session_id, claims["sub"], old_jti)
     # Roles and permissions as the database says now: one Core query, no ORM objects.
     try:
@@ -85,7 +88,9 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
         raise AccountDisabled()
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
-    return _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims)
+    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims)
+    grace.remember(session_id, old_jti, new_jti, pair)
+    return pair
 
 
 def _refuse(session_id: str, user_id: str, jti: str) -> None:
