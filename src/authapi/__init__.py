@@ -59,6 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp):
         api.register_blueprint(blueprint)
+    from .views import admin
+
+    api.register_blueprint(admin.bp)
     app.register_blueprint(ops.assets)
     return app
 

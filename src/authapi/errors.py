@@ -73,6 +73,8 @@ MethodNotAllowed = _error("MethodNotAllowed", 405, "method_not_allowed",
                           "Method not allowed", "This method is not allowed here.")
 EmailTaken = _error("EmailTaken", 409, "email_taken", "Email taken",
                     "An account with this email already exists.")
+Conflict = _error("Conflict", 409, "conflict", "Conflict",
+                  "The request conflicts with the current state of the resource.")
 PayloadTooLarge = _error("PayloadTooLarge", 413, "payload_too_large", "Payload too large",
                          "Request bodies are limited to 64 KiB.")
 UnsupportedMediaType = _error("UnsupportedMediaType", 415, "unsupported_media_type",

@@ -19,7 +19,7 @@ from ..schemas import (
     TokenPairSchema,
     UserSchema,
 )
-from . import Blueprint, require_json_body
+from . import BEARER, BEARER_AUTH, REFRESH_COOKIE_AUTH, Blueprint, require_json_body
 from .ops import OK_BODY
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="Users and their sessions.")
@@ -71,6 +71,7 @@ def login(body: dict[str, Any]) -> Any:
 
 
 @bp.post("/refresh")
+@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}, {}])
 @bp.response(200, TokenPairSchema)
 def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""
@@ -84,6 +85,7 @@ def refresh() -> Any:
 
 
 @bp.post("/logout")
+@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}])
 @bp.response(204)
 def logout() -> None:
     """Revoke the session of the presented access token (or of the refresh cookie)."""
@@ -152,7 +154,7 @@ def change_password(body: dict[str, Any]) -> None:
 
 
 @bp.get("/check")
-@bp.doc(parameters=CHECK_PARAMETERS)
+@bp.doc(parameters=CHECK_PARAMETERS, security=BEARER)
 def check() -> Response:
     """Forward-auth for reverse proxies: 200 with identity headers, 401 or 403 otherwise."""
     claims = authz.authenticate()
