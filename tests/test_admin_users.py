@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from conftest import assert_problem, bearer
@@ -142,3 +145,19 @@ def test_with_two_admins_one_may_step_down(client, admin, make_user):
                           headers=admin[1])
     assert response.status_code == 200
     assert_problem(client.get("/auth/me", headers=admin[1]), 401, "token_revoked")
+
+
+def test_admins_disabling_themselves_at_once_leave_exactly_one(app, make_user, login):
+    ids = [make_user(roles=("admin",)) for _ in range(4)]
+    headers = [bearer(login(user_id)["access_token"]) for user_id in ids]
+    barrier = threading.Barrier(len(ids))
+
+    def disable_self(index: int) -> int:
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        return client.patch(f"/admin/users/{ids[index]}", json={"disabled": True},
+                            headers=headers[index]).status_code
+
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        statuses = sorted(pool.map(disable_self, range(len(ids))))
+    assert statuses == [200, 200, 200, 409]

@@ -152,8 +152,7 @@ def _void(*where: Any) -> int:
         .values(access_not_before=now_ms).returning(UserSession.id)
         .execution_options(synchronize_session=False))
     ids = list(changed)
-    for session_id in ids:
-        revocation.record(db.orm(), session_id=session_id)
+    revocation.record_sessions(db.orm(), ids)
     return len(ids)
 
 
