@@ -10,6 +10,7 @@ from .. import accounts, audit, authz, db, limits, sessions, transport, users
 from ..audit import request_meta
 from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
 from ..schemas import (
+    HealthSchema,
     LoginSchema,
     PageArgsSchema,
     PasswordChangeSchema,
@@ -29,6 +30,13 @@ CHECK_PARAMETERS = [
      "style": "form", "explode": True, "required": False, "description": description}
     for name, description in (("role", "any of these roles"), ("scope", "all of these scopes"))
 ]
+CHECK_RESPONSES = {
+    "200": {"description": "The token is valid and meets `role` and `scope`.",
+            "headers": {name: {"schema": {"type": "string"}} for name in
+                        ("X-Auth-Subject", "X-Auth-Roles", "X-Auth-Scope")},
+            "content": {"application/json": {"schema": HealthSchema}}},
+    "401": "UNAUTHORIZED", "403": "FORBIDDEN",
+}
 
 
 def _deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
@@ -154,7 +162,7 @@ def change_password(body: dict[str, Any]) -> None:
 
 
 @bp.get("/check")
-@bp.doc(parameters=CHECK_PARAMETERS, security=BEARER)
+@bp.doc(parameters=CHECK_PARAMETERS, security=BEARER, responses=CHECK_RESPONSES)
 def check() -> Response:
     """Forward-auth for reverse proxies: 200 with identity headers, 401 or 403 otherwise."""
     claims = authz.authenticate()
