@@ -164,3 +164,11 @@ def test_a_second_instance_sees_it_at_once(client, admin, make_app, make_user, l
     }[action]()
     assert response.status_code in (200, 204)
     assert_problem(other.get("/auth/me", headers=token), 401, "token_revoked")
+
+
+@pytest.mark.parametrize("body", [{}, {"permissions": ["reports:read"]}, {"name": "reporter"}])
+def test_a_patch_that_changes_nothing_voids_nothing(client, admin, make_user, login, body):
+    create(client, admin)
+    pair = login(make_user(roles=("reporter",)))
+    assert client.patch("/admin/roles/reporter", json=body, headers=admin).status_code == 200
+    assert client.get("/auth/me", headers=bearer(pair["access_token"])).status_code == 200

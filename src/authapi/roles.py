@@ -102,6 +102,7 @@ def update(name: str, *, new_name: str | None = None, permissions: list[str] | N
            actor_id: str | None = None) -> Role:
     """Rename a role or replace its permissions; every holder's access tokens are voided."""
     role = get(name)
+    before = (role.name, sorted(role.permissions or []))
     renamed = new_name is not None and new_name != role.name
     if role.name == ADMIN_ROLE and (renamed or permissions is not None):
         raise Conflict("The built-in admin role holds every permission and keeps its name.")
@@ -114,6 +115,8 @@ def update(name: str, *, new_name: str | None = None, permissions: list[str] | N
         role.name = new_name
     if permissions is not None:
         role.permissions = check_permissions(permissions)
+    if (role.name, role.permissions) == before:
+        return role  # nothing changed: no token needs to die
     _flush_unique()
     holders = sessions.void_role_holders(role.id)
     audit.record("role_updated", user_id=actor_id, detail={

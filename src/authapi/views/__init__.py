@@ -99,7 +99,7 @@ class SecurityDocs(BasePlugin):
         if requires is None:
             return
         for operation in (operations or {}).values():
-            operation.setdefault("security", BEARER)
+            operation.setdefault("security", [dict(item) for item in BEARER])
             text = operation.get("description", "")
             operation["description"] = f"{text}\n\nRequires {requires}.".strip()
             responses = operation.setdefault("responses", {})
