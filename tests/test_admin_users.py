@@ -161,3 +161,10 @@ def test_admins_disabling_themselves_at_once_leave_exactly_one(app, make_user, l
     with ThreadPoolExecutor(max_workers=len(ids)) as pool:
         statuses = sorted(pool.map(disable_self, range(len(ids))))
     assert statuses == [200, 200, 200, 409]
+
+
+def test_a_bad_list_item_is_named_by_its_path(client, admin, make_user):
+    response = client.put(f"/admin/users/{make_user()}/roles", json={"roles": ["user", "x" * 65]},
+                          headers=admin[1])
+    assert assert_problem(response, 422, "validation_error")["errors"] == {
+        "roles.1": ["Length must be between 1 and 64."]}
