@@ -57,13 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_check_body)
     app.after_request(_no_store)
 
-    from .views import auth, ops, wellknown
+    from .views import admin, auth, ops, passkeys, wellknown
 
-    for blueprint in (auth.bp, ops.bp, wellknown.bp):
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp):
         api.register_blueprint(blueprint)
-    from .views import passkeys
-
-    api.register_blueprint(passkeys.bp)
     app.register_blueprint(ops.assets)
     return app
 

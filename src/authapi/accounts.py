@@ -75,10 +75,13 @@ def change_password(user_id: str, current: str, new: str, keep_session: str | No
     audit.record("password_changed", user_id=user.id)
 
 
-def set_roles(user_id: str, roles: tuple[str, ...]) -> User:
+def set_roles(user_id: str, roles: tuple[str, ...], actor_id: str | None = None) -> User:
     """Replace a user's roles; access tokens issued before the change stop working."""
     user = get(user_id)
     user.roles = _roles(roles)
     sessions.void_access_tokens(user.id)
-    audit.record("roles_changed", user_id=user.id, detail={"roles": sorted(roles)})
+    detail: dict[str, object] = {"roles": sorted(roles)}
+    if actor_id is not None:
+        detail["actor_id"] = actor_id
+    audit.record("roles_changed", user_id=user.id, detail=detail)
     return user

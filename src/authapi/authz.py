@@ -26,6 +26,9 @@ from .transport import bearer_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 SLOT = "authapi_verified_access"
+# Guarded views carry what they require, in words, under this attribute.
+REQUIRES = "authapi_requires"
+ANY_TOKEN = "a valid access token"  # noqa: S105  (words, not a secret)
 
 
 def authenticate() -> dict[str, Any]:
@@ -63,38 +66,45 @@ def check_scopes(claims: dict[str, Any], required: tuple[str, ...]) -> None:
         raise InsufficientScope()
 
 
-def _guard(check: Callable[[dict[str, Any]], None]) -> Callable[[F], F]:
+def _guard(check: Callable[[dict[str, Any]], None], requires: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             check(authenticate())
             return view(*args, **kwargs)
 
+        setattr(wrapper, REQUIRES, requires)  # for the OpenAPI document (views.SecurityDocs)
         return cast(F, wrapper)
 
     return decorator
 
 
+def _listed(kind: str, names: tuple[str, ...], joiner: str = " and ") -> str:
+    return f"{kind}{'s' if len(names) > 1 else ''} " + joiner.join(f"`{n}`" for n in names)
+
+
 def access_required(view: F) -> F:
     """Any valid access token."""
-    return _guard(lambda _claims: None)(view)
+    return _guard(lambda _claims: None, ANY_TOKEN)(view)
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
     """A valid access token holding all of `roles`."""
-    return _guard(lambda claims: check_roles(claims, required=roles))
+    return _guard(lambda claims: check_roles(claims, required=roles), _listed("role", roles))
 
 
 def roles_accepted(*roles: str) -> Callable[[F], F]:
     """A valid access token holding at least one of `roles`."""
-    return _guard(lambda claims: check_roles(claims, accepted=roles))
+    return _guard(lambda claims: check_roles(claims, accepted=roles),
+                  "one of the " + _listed("role", roles, " or "))
 
 
 def scopes_required(*scopes: str) -> Callable[[F], F]:
     """A valid access token granting all of `scopes`."""
-    return _guard(lambda claims: check_scopes(claims, scopes))
+    return _guard(lambda claims: check_scopes(claims, scopes), _listed("scope", scopes))
 
 
 def permissions_required(*permissions: str) -> Callable[[F], F]:
     """A valid access token whose scope holds all of `permissions` (`resource:action`)."""
-    return scopes_required(*permissions)
+    return _guard(lambda claims: check_scopes(claims, permissions),
+                  _listed("permission", permissions))

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import click
 from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, bootstrap, create_app, db, keys, migrations
+from . import accounts, admin, bootstrap, create_app, db, keys, migrations
+from . import roles as roles_
 from . import users as users_
 from .config import ConfigError
 from .db import utcnow
@@ -106,17 +110,84 @@ def create_user(email: str, roles: tuple[str, ...], password_stdin: bool) -> Non
 @click.option("--role", "roles", multiple=True, required=True, help="Repeatable.")
 def set_user_roles(email: str, roles: tuple[str, ...]) -> None:
     """Replace a user's roles; their access tokens issued before now stop working."""
-    app = _app()
-    with app.app_context():
-        try:
-            found = users_.by_email(email)
-            if found is None:
-                raise click.ClickException(f"no user with email {email}")
-            user = accounts.set_roles(found.id, roles)
-        except ApiError as exc:
-            raise click.ClickException(exc.detail) from None
+    with _domain():
+        user = admin.set_user_roles(_user_id(email), list(roles))
         db.orm().commit()
         click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
+
+
+# --- administration without HTTP: the same domain functions as /admin (issue 9) ---
+
+
+@contextmanager
+def _domain() -> Iterator[None]:
+    """An app context in which a domain error becomes a one-line message, not a traceback."""
+    with _app().app_context():
+        try:
+            yield
+        except ApiError as exc:
+            fields = f" {json.dumps(exc.errors)}" if exc.errors else ""
+            raise click.ClickException(f"{exc.detail}{fields}") from None
+
+
+def _user_id(email: str) -> str:
+    found = users_.by_email(email)
+    if found is None:
+        raise click.ClickException(f"no user with email {email}")
+    return found.id
+
+
+def _print(value: Any) -> None:
+    click.echo(json.dumps(value, default=lambda v: v.isoformat()))
+
+
+@users.command(name="list")
+@click.option("--q", "query", help="Search emails and display names.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--per-page", default=20, show_default=True, type=click.IntRange(1, 100))
+def list_users(query: str | None, page: int, per_page: int) -> None:
+    """Print a page of users as JSON, as GET /admin/users answers it."""
+    with _domain():
+        items, total = admin.list_page(query, page, per_page)
+        _print({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+@users.command(name="disable")
+@click.option("--email", required=True)
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def disable_user(email: str, enable: bool) -> None:
+    """Disable a user and revoke every token of theirs at once (never the last admin)."""
+    with _domain():
+        user = admin.update_user(_user_id(email), {"disabled": not enable})
+        db.orm().commit()
+        _print(admin.view(user))
+
+
+@main.group(name="roles")
+def roles_group() -> None:
+    """Roles and their permissions (`resource:action`)."""
+
+
+@roles_group.command(name="create")
+@click.option("--name", required=True)
+@click.option("--permission", "permissions", multiple=True, help="Repeatable.")
+def create_role(name: str, permissions: tuple[str, ...]) -> None:
+    """Create a role holding these permissions."""
+    with _domain():
+        role = roles_.create(name, list(permissions))
+        db.orm().commit()
+        _print(roles_.view(role))
+
+
+@roles_group.command(name="grant")
+@click.option("--name", required=True)
+@click.option("--permission", "permissions", multiple=True, required=True, help="Repeatable.")
+def grant_role(name: str, permissions: tuple[str, ...]) -> None:
+    """Add permissions to a role; its holders' access tokens issued before now stop working."""
+    with _domain():
+        role = roles_.grant(name, list(permissions))
+        db.orm().commit()
+        _print(roles_.view(role))
 
 
 @main.group(name="keys")

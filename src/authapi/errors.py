@@ -121,6 +121,24 @@ def problem(error: ApiError) -> Response:
     return response
 
 
+def flat_errors(messages: Any, field: str = "") -> dict[str, list[str]]:
+    """`{"field": ["message", ...]}` as the contract says; a nested field by its dotted path
+    (`roles.6`), since marshmallow nests the errors of list items and nested objects."""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            for name, texts in flat_errors(value, f"{field}.{key}" if field else str(key)).items():
+                flat.setdefault(name, []).extend(texts)
+        return flat
+    items = messages if isinstance(messages, list) else [messages]
+    flat = {}
+    for item in items:
+        for name, texts in (flat_errors(item, field) if isinstance(item, dict | list)
+                            else {field or "_schema": [str(item)]}).items():
+            flat.setdefault(name, []).extend(texts)
+    return flat
+
+
 def from_http_exception(exc: HTTPException) -> ApiError:
     """Translate a werkzeug exception, keeping `Allow`, `Retry-After` and the like."""
     status = exc.code or 500
@@ -132,9 +150,9 @@ def from_http_exception(exc: HTTPException) -> ApiError:
     errors = None
     data = getattr(exc, "data", None)
     if status == 422 and isinstance(data, dict):
-        messages = data.get("messages", {})
-        errors = {field: msgs for location in messages.values() for field, msgs in
-                  (location.items() if isinstance(location, dict) else [])}
+        errors = {}
+        for location in data.get("messages", {}).values():
+            errors.update(flat_errors(location) if isinstance(location, dict) else {})
     detail = f"Rate limit exceeded: {exc.description}." if status == 429 else None
     return cls(detail, headers=headers, errors=errors)
 
@@ -152,8 +170,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(SchemaError)
     def _schema_error(exc: SchemaError) -> Response:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return problem(ValidationError(errors=messages))
+        return problem(ValidationError(errors=flat_errors(exc.messages)))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -27,7 +27,7 @@ from typing import Any
 
 from cachetools import LRUCache
 from flask import Flask, current_app
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
@@ -168,6 +168,13 @@ def record(db_session: OrmSession, *, session_id: str | None = None,
     """Log a revocation in the current transaction; caches drop it once committed."""
     db_session.add(RevocationEvent(session_id=session_id, jti=jti))
     db_session.info.setdefault("revocations", []).append((session_id, jti))
+
+
+def record_sessions(db_session: OrmSession, session_ids: list[str]) -> None:
+    """Log the revocation of many sessions with one multi-row INSERT, not one per session."""
+    if session_ids:
+        db_session.execute(insert(RevocationEvent), [{"session_id": sid} for sid in session_ids])
+        db_session.info.setdefault("revocations", []).extend((sid, None) for sid in session_ids)
 
 
 def revoke_jti(db_session: OrmSession, jti: str, expires_at: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -188,3 +189,99 @@ class HealthSchema(Schema):
     """A health check's answer."""
 
     status = fields.String()
+
+
+# --- administration: users, roles, audit (issue 9) ---
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The contract's list shape `{items, page, per_page, total}` around an item schema."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item)), "page": fields.Integer(),
+                             "per_page": fields.Integer(), "total": fields.Integer()}, name=name)
+
+
+def utc_convertible(value: Any) -> None:
+    """Refuse an instant that does not survive conversion to UTC (year 1 at +01:00)."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError("Out of range.") from None
+
+
+class UserQuerySchema(PageArgsSchema):
+    """GET /admin/users: a page, and `q` to search emails and display names."""
+
+    q = Text(validate=validate.Length(max=320))
+
+
+class AdminUserSchema(UserSchema):
+    """A user as an administrator sees it."""
+
+    disabled = fields.Boolean()
+
+
+class UserPatchSchema(StrictSchema):
+    """PATCH /admin/users/{id}."""
+
+    display_name = Text(validate=validate.Length(min=1, max=100), allow_none=True)
+    disabled = fields.Boolean()
+    email_verified = fields.Boolean()
+
+
+class UserRolesSchema(StrictSchema):
+    """PUT /admin/users/{id}/roles."""
+
+    roles = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(max=100))
+
+
+class RoleSchema(Schema):
+    """A role and the permissions it grants."""
+
+    name = fields.String()
+    permissions = fields.List(fields.String())
+    builtin = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class RoleCreateSchema(StrictSchema):
+    """POST /admin/roles (names and permissions are checked by roles.py, for the CLI too)."""
+
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    permissions = fields.List(Text(validate=validate.Length(min=1, max=65)), load_default=list,
+                              validate=validate.Length(max=100))
+
+
+class RolePatchSchema(StrictSchema):
+    """PATCH /admin/roles/{name}: a new name, new permissions, or both."""
+
+    name = Text(validate=validate.Length(min=1, max=64))
+    permissions = fields.List(Text(validate=validate.Length(min=1, max=65)),
+                              validate=validate.Length(max=100))
+
+
+class AuditQuerySchema(PageArgsSchema):
+    """GET /admin/audit: by user, event and time range [since, until)."""
+
+    user_id = Text(validate=validate.Length(max=36))
+    event = Text(validate=validate.Length(max=64))
+    since = fields.AwareDateTime(validate=utc_convertible)
+    until = fields.AwareDateTime(validate=utc_convertible)
+
+
+class AuditEventSchema(Schema):
+    """One audit event: what happened, to whom, by whom, from where."""
+
+    id = fields.Integer()
+    at = fields.DateTime()
+    event = fields.String()
+    user_id = fields.String(allow_none=True)
+    client_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    detail = fields.Dict()
+
+
+AdminUserPageSchema = page_of(AdminUserSchema, "AdminUserPage")
+RolePageSchema = page_of(RoleSchema, "RolePage")
+AuditPageSchema = page_of(AuditEventSchema, "AuditPage")

@@ -13,7 +13,7 @@ from . import audit, db, grace, revocation, tokens, users
 from .audit import ClientMeta
 from .db import utcnow
 from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
-from .models import User, UserSession
+from .models import User, UserSession, user_roles
 
 TokenPair = dict[str, Any]
 REUSED = "token_reused"
@@ -136,12 +136,30 @@ def void_access_tokens(user_id: str) -> None:
 
     Their sessions stay alive: the next refresh issues tokens with the new claims.
     """
+    _void(UserSession.user_id == user_id)
+
+
+def void_role_holders(role_id: int) -> int:
+    """Void the access tokens of every holder of a role at once; return how many sessions.
+
+    One UPDATE over the holders' live sessions, in the admin's request: the per-request
+    check stays one cached look-up per session (revocation.py), with no per-role query.
+    """
+    holders = select(user_roles.c.user_id).where(user_roles.c.role_id == role_id)
+    return _void(UserSession.user_id.in_(holders))
+
+
+def _void(*where: Any) -> int:
+    # UPDATE ... RETURNING: the feed names exactly the sessions this statement changed,
+    # including one opened between a separate SELECT and the UPDATE.
     now_ms = int(utcnow().timestamp() * 1000)
-    live = (UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-    ids = list(db.orm().scalars(select(UserSession.id).where(*live)))
-    db.affected(update(UserSession).where(*live).values(access_not_before=now_ms))
-    for session_id in ids:
-        revocation.record(db.orm(), session_id=session_id)
+    changed = db.orm().scalars(
+        update(UserSession).where(UserSession.revoked_at.is_(None), *where)
+        .values(access_not_before=now_ms).returning(UserSession.id)
+        .execution_options(synchronize_session=False))
+    ids = list(changed)
+    revocation.record_sessions(db.orm(), ids)
+    return len(ids)
 
 
 def delete_own(user_id: str, session_id: str) -> None:

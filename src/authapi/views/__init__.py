@@ -11,6 +11,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
+from .. import authz
 from ..errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
 from ..schemas import ProblemSchema
 
@@ -64,10 +65,56 @@ def _is_problem(schema: Any) -> bool:
     return schema in (ProblemSchema, "Problem") or isinstance(schema, ProblemSchema)
 
 
+BEARER_AUTH, REFRESH_COOKIE_AUTH, BASIC_AUTH = "bearerAuth", "refreshCookie", "basicAuth"
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    BEARER_AUTH: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                  "description": "An access token (`Authorization: Bearer <token>`, RFC 6750)."},
+    REFRESH_COOKIE_AUTH: {"type": "apiKey", "in": "cookie", "name": "refresh_token_cookie",
+                          "description": "The refresh token in its HttpOnly cookie; the request "
+                                         "must echo `csrf_refresh_token` in `X-CSRF-TOKEN`."},
+    BASIC_AUTH: {"type": "http", "scheme": "basic",
+                 "description": "A service's client_id and client_secret, for `/oauth/*` "
+                                "(`client_secret_basic`, RFC 6749 §2.3.1)."},
+}
+BEARER: list[dict[str, list[str]]] = [{BEARER_AUTH: []}]
+
+
+class SecurityDocs(BasePlugin):
+    """An apispec plugin: a view guarded by authz names its security and requirement.
+
+    Each guard marks its view with what it requires (authz.REQUIRES); the operation
+    then lists the bearer scheme, says the requirement in its description, and
+    documents the 401 (and, past a bare token check, the 403) it can answer.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Complete the operations of a guarded view."""
+        rule = kwargs.get("rule")
+        view = self.app.view_functions.get(rule.endpoint) if rule is not None else None
+        requires = getattr(view, authz.REQUIRES, None)
+        if requires is None:
+            return
+        for operation in (operations or {}).values():
+            operation.setdefault("security", [dict(item) for item in BEARER])
+            text = operation.get("description", "")
+            operation["description"] = f"{text}\n\nRequires {requires}.".strip()
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", "UNAUTHORIZED")
+            if requires != authz.ANY_TOKEN:
+                responses.setdefault("403", "FORBIDDEN")
+
+
 class Api(SmorestApi):
     """flask-smorest's Api, documenting errors as application/problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
 
     def __init__(self, app: Flask) -> None:
-        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+        plugins = [ProblemResponses(), SecurityDocs(app)]
+        super().__init__(app, spec_kwargs={"extra_plugins": plugins})
+        for name, scheme in SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)

@@ -10,6 +10,7 @@ from .. import accounts, audit, authz, db, limits, sessions, transport, users
 from ..audit import request_meta
 from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
 from ..schemas import (
+    HealthSchema,
     LoginSchema,
     PageArgsSchema,
     PasswordChangeSchema,
@@ -19,7 +20,7 @@ from ..schemas import (
     TokenPairSchema,
     UserSchema,
 )
-from . import Blueprint, require_json_body
+from . import BEARER, BEARER_AUTH, REFRESH_COOKIE_AUTH, Blueprint, require_json_body
 from .ops import OK_BODY
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="Users and their sessions.")
@@ -29,6 +30,13 @@ CHECK_PARAMETERS = [
      "style": "form", "explode": True, "required": False, "description": description}
     for name, description in (("role", "any of these roles"), ("scope", "all of these scopes"))
 ]
+CHECK_RESPONSES = {
+    "200": {"description": "The token is valid and meets `role` and `scope`.",
+            "headers": {name: {"schema": {"type": "string"}} for name in
+                        ("X-Auth-Subject", "X-Auth-Roles", "X-Auth-Scope")},
+            "content": {"application/json": {"schema": HealthSchema}}},
+    "401": "UNAUTHORIZED", "403": "FORBIDDEN",
+}
 
 
 def deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
@@ -71,6 +79,7 @@ def login(body: dict[str, Any]) -> Any:
 
 
 @bp.post("/refresh")
+@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}, {}])
 @bp.response(200, TokenPairSchema)
 def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""
@@ -84,6 +93,7 @@ def refresh() -> Any:
 
 
 @bp.post("/logout")
+@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}])
 @bp.response(204)
 def logout() -> None:
     """Revoke the session of the presented access token (or of the refresh cookie)."""
@@ -152,7 +162,7 @@ def change_password(body: dict[str, Any]) -> None:
 
 
 @bp.get("/check")
-@bp.doc(parameters=CHECK_PARAMETERS)
+@bp.doc(parameters=CHECK_PARAMETERS, security=BEARER, responses=CHECK_RESPONSES)
 def check() -> Response:
     """Forward-auth for reverse proxies: 200 with identity headers, 401 or 403 otherwise."""
     claims = authz.authenticate()
