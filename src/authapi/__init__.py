@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, revocation, tokens, transport
+from . import cors, db, errors, limits, revocation, telemetry, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                 x_host=proxies)
     app.before_request(_check_body)
     app.after_request(_no_store)
+    telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
 
     from .views import auth, ops, wellknown
 

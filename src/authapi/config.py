@@ -8,6 +8,7 @@ from typing import Any
 
 DEV_SECRET_KEY = "authapi-development-secret-key-do-not-use-in-production"  # noqa: S105
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # The one place defaults live. Keys are the contract's variable names.
 DEFAULTS: dict[str, Any] = {
@@ -32,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
+    # --- operations (metrics, logs, OIDC) ---
+    "AUTHAPI_LOG_LEVEL": "INFO",
+    "AUTHAPI_ACCESS_LOG": 0,  # 1: one JSON line per request (costs throughput)
 }
 
 INTEGER_KEYS = (
@@ -42,6 +46,7 @@ INTEGER_KEYS = (
     "AUTHAPI_LOGIN_FAILURE_WINDOW",
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
+    "AUTHAPI_ACCESS_LOG",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
@@ -97,3 +102,5 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
+    if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:
+        raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")

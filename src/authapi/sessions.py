@@ -48,14 +48,15 @@ def _expiry() -> Any:
     return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
 
 
-def start(user: User, meta: ClientMeta, cookies: bool = False) -> TokenPair:
-    """Open a session for a user who just proved who they are."""
+def start(user: User, meta: ClientMeta, cookies: bool = False,
+          method: str = "password") -> TokenPair:
+    """Open a session for a user who just proved who they are (by `method`)."""
     tokens.load_signing_key()
     row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
                   ip=meta.ip, expires_at=_expiry())
     db.orm().add(row)
     db.orm().flush()
-    audit.record("login", user_id=user.id, detail={"session_id": row.id})
+    audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
     return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies)
 
 
