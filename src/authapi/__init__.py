@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, revocation, telemetry, tokens, transport
+from . import cors, db, errors, limits, oidc, revocation, telemetry, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -55,10 +55,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_check_body)
     app.after_request(_no_store)
     telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
+    oidc.init_app(app)
 
     from .views import auth, ops, wellknown
+    from .views import oidc as oidc_views
 
-    for blueprint in (auth.bp, ops.bp, wellknown.bp):
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, oidc_views.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app
