@@ -35,17 +35,17 @@ class Timed:
 
 def observe(response: Response) -> Response:
     """Echo the request id; count the request and its latency by route and status."""
-    environ = request.environ
-    rid = logs.request_id()
-    response.headers[logs.REQUEST_ID_HEADER] = rid
+    environ = request.environ  # read through the proxy once: each lookup costs ~0.5 µs
+    response.headers[logs.REQUEST_ID_HEADER] = logs.request_id()
     rule = request.url_rule
     route = rule.rule if rule is not None else metrics.UNMATCHED
+    method, status = environ["REQUEST_METHOD"], response.status_code
     seconds = perf_counter() - environ.get(START_KEY, perf_counter())
-    metrics.observe(request.method, route, response.status_code, seconds)
+    metrics.observe(method, route, status, seconds)
     if log.isEnabledFor(logging.INFO):  # off by default: see AUTHAPI_ACCESS_LOG
         log.info("request", extra={"fields": {
-            "method": request.method, "route": route, "status": response.status_code,
-            "duration_ms": round(seconds * 1000, 3), "ip": request.remote_addr}})
+            "method": method, "route": route, "status": status,
+            "duration_ms": round(seconds * 1000, 3), "ip": environ.get("REMOTE_ADDR")}})
     return response
 
 
