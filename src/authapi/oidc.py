@@ -41,10 +41,12 @@ PROVIDER_ERRORS = (OAuthError, JoseError, RequestException, ValueError, KeyError
 
 
 def _registry() -> OAuth:
+    """The app's Authlib client registry."""
     return current_app.extensions["authapi.oidc"]
 
 
 def _client(provider: str) -> Any:
+    """The Authlib client of a configured provider; NotFound for any other name."""
     if provider not in oidc_providers(current_app.config):
         raise NotFound("No such identity provider.")
     return _registry().create_client(provider)
@@ -85,6 +87,7 @@ def verified_claims(provider: str) -> dict[str, Any]:
 
 
 def _failed(provider: str, reason: str) -> ApiError:
+    """Audit a failed sign-in and make its (deliberately uninformative) error."""
     audit.record("login_failed", detail={"method": "oidc", "provider": provider,
                                          "reason": reason[:64]})
     return InvalidCredentials("The identity provider's answer could not be verified.")
@@ -108,6 +111,7 @@ def sign_in(provider: str, claims: dict[str, Any]) -> User:
 
 
 def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
+    """Link the account with this verified email, or create one; never link an unverified one."""
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise _failed(provider, "no_email")
@@ -136,6 +140,7 @@ def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
 
 
 def _display_name(claims: dict[str, Any]) -> str | None:
+    """The provider's `name` claim, cut to what the column holds."""
     name = claims.get("name")
     return name[:100] if isinstance(name, str) and name else None
 

@@ -19,6 +19,7 @@ REDIRECT = {"302": {"description": "A redirect (Location)."}}
 
 
 def _redirect(location: str) -> Response:
+    """A bare 302 to `location`."""
     return Response(status=302, headers={"Location": location})
 
 
