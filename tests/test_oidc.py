@@ -229,3 +229,12 @@ def test_a_provider_missing_a_variable_is_refused_by_name(make_app, missing):
                  for field in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET") if field != missing}
     with pytest.raises(ConfigError, match=f"AUTHAPI_OIDC_ACME_{missing}"):
         make_app(**variables)
+
+
+@pytest.mark.parametrize(("path", "opened"), [("/auth/check", False), (LOGIN, True)])
+def test_the_cookie_session_is_opened_only_under_auth_oidc(app, path, opened):
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context(path):
+        assert isinstance(session, NullSession) is not opened  # the proxy forwards __class__
