@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, revocation, tokens, transport
+from . import cors, db, errors, limits, oidc, revocation, telemetry, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -53,30 +52,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
                                 x_host=proxies)
-    app.session_interface = CookieSessionOnDemand()
     app.before_request(_check_body)
     app.after_request(_no_store)
+    telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
+    oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
+    # request pays for its signing serializer (about 100 µs of each /healthz)
 
     from .views import admin, auth, ops, passkeys, wellknown
+    from .views import oidc as oidc_views
 
-    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp):
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app
-
-
-class CookieSessionOnDemand(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, built only for a request that carries one.
-
-    The API itself keeps no server session; building the signing serializer for
-    every request cost about 100 µs of each /healthz (bench/RESULTS.md).
-    """
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """An empty session unless the request has a session cookie to read."""
-        if self.get_cookie_name(app) not in request.cookies:
-            return self.session_class()
-        return super().open_session(app, request)
 
 
 def _check_body() -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
 from sqlalchemy import insert
 
-from . import db
+from . import db, metrics
 from .db import utcnow
 from .models import AuditEvent
+
+log = logging.getLogger("authapi.audit")
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,17 @@ def record(event: str, *, user_id: str | None = None, client_id: str | None = No
     db.orm().execute(INSERT, {"event": event, "user_id": user_id, "client_id": client_id,
                               "ip": meta.ip, "user_agent": meta.user_agent,
                               "detail": detail or {}, "at": utcnow()})
+    _count(event, detail or {})
+    log.info(event, extra={"fields": {"event": event, "user_id": user_id,
+                                      "client_id": client_id, "ip": meta.ip, "detail": detail}})
+
+
+def _count(event: str, detail: dict[str, Any]) -> None:
+    # Audit events are the domain's record of what happened; metrics count some of them.
+    method = str(detail.get("method", "password"))
+    if event == "login":
+        metrics.LOGINS.labels(method, "success").inc()
+    elif event == "login_failed":
+        metrics.LOGINS.labels(method, str(detail.get("reason", "failed"))).inc()
+    elif event == "token_reused":
+        metrics.REUSE_DETECTIONS.inc()

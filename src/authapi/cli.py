@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -60,12 +62,20 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
             f"the database is not ready ({type(exc).__name__}); run `authapi db upgrade` "
             "or pass --migrate") from None
     db.dispose(app)  # no connections may cross the fork
+    _metrics_folder(Path(app.instance_path) / "prometheus")
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
-            "--no-control-socket",
+            "--no-control-socket", "--config", "python:authapi.gunicorn_conf",
             "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             "authapi.wsgi:app"]
     os.execv(sys.executable, argv)  # noqa: S606  (replaces this process with gunicorn)
+
+
+def _metrics_folder(folder: Path) -> None:
+    """Empty the workers' metrics folder and point prometheus-client at it (multiprocess)."""
+    shutil.rmtree(folder, ignore_errors=True)  # stale files would be summed with new ones
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by the workers after execv
 
 
 @main.group(name="db")

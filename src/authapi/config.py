@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 DEV_SECRET_KEY = "authapi-development-secret-key-do-not-use-in-production"  # noqa: S105
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 MAX_REFRESH_GRACE = 300  # a grace window is for racing tabs, not a second refresh lifetime
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # The one place defaults live. Keys are the contract's variable names.
 DEFAULTS: dict[str, Any] = {
@@ -39,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_WEBAUTHN_ORIGINS": "",  # empty: AUTHAPI_FRONTEND_URL; else comma-separated
     "AUTHAPI_WEBAUTHN_RP_NAME": "authapi",
     "AUTHAPI_WEBAUTHN_CHALLENGE_TTL": 300,
+    # --- operations (metrics, logs, OIDC) ---
+    "AUTHAPI_LOG_LEVEL": "INFO",
+    "AUTHAPI_ACCESS_LOG": 0,  # 1: one JSON line per request (costs throughput)
 }
 
 INTEGER_KEYS = (
@@ -51,6 +56,7 @@ INTEGER_KEYS = (
     "AUTHAPI_PROXY_COUNT",
     "AUTHAPI_WEBAUTHN_CHALLENGE_TTL",
     "AUTHAPI_REFRESH_GRACE",
+    "AUTHAPI_ACCESS_LOG",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
@@ -59,10 +65,33 @@ class ConfigError(ValueError):
     """A configuration value that the server refuses to start with."""
 
 
+# --- OpenID Connect providers (issue 12) ---
+# AUTHAPI_OIDC_<NAME>_ISSUER / _CLIENT_ID / _CLIENT_SECRET: one provider per NAME.
+OIDC_VARIABLE = re.compile(r"AUTHAPI_OIDC_([A-Z0-9]+)_(ISSUER|CLIENT_ID|CLIENT_SECRET)")
+OIDC_FIELDS = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET")
+
+
+def oidc_providers(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """{lower-cased NAME: {issuer, client_id, client_secret}} of the configured providers."""
+    names = {m.group(1) for key in values if (m := OIDC_VARIABLE.fullmatch(key))}
+    return {name.lower(): {field.lower(): str(values.get(f"AUTHAPI_OIDC_{name}_{field}", ""))
+                           for field in OIDC_FIELDS} for name in sorted(names)}
+
+
+def _validate_oidc(values: Mapping[str, Any]) -> None:
+    for name, provider in oidc_providers(values).items():
+        for field, value in provider.items():
+            if not value:
+                raise ConfigError(f"AUTHAPI_OIDC_{name.upper()}_{field.upper()} must be set")
+        if not provider["issuer"].startswith(("https://", "http://")):
+            raise ConfigError(f"AUTHAPI_OIDC_{name.upper()}_ISSUER must be an http(s) URL")
+
+
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The AUTHAPI_* variables of the environment that name a known setting."""
     environ = os.environ if environ is None else environ
-    return {key: environ[key] for key in DEFAULTS if key in environ}
+    return {key: value for key, value in environ.items()
+            if key in DEFAULTS or OIDC_VARIABLE.fullmatch(key)}
 
 
 def resolve(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -109,3 +138,6 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
+    if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:
+        raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    _validate_oidc(values)

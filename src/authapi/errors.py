@@ -91,6 +91,11 @@ InternalError = _error("InternalError", 500, "internal_error", "Internal error",
                        "The server could not complete the request.")
 Unavailable = _error("Unavailable", 503, "service_unavailable", "Service unavailable",
                      "The database is not answering.")
+# --- OpenID Connect login (issue 12) ---
+OidcStateInvalid = _error("OidcStateInvalid", 400, "invalid_state", "Sign-in state invalid",
+                          "This sign-in did not start in this browser, or it expired.")
+Conflict = _error("Conflict", 409, "conflict", "Conflict",
+                  "The request conflicts with the current state of the resource.")
 
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
 HTTP_ERRORS: dict[int, type[ApiError]] = {

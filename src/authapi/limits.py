@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
+from . import metrics
 from .errors import AccountLocked
 from .users import normalize_email
 
@@ -46,6 +47,8 @@ def _per_account() -> str:
 def _locked(limit: RequestLimit) -> None:
     # Flask-Limiter's breach hook: this limit is a lockout, not a request rate.
     retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    metrics.RATE_LIMIT_HITS.labels("login-account").inc()
+    metrics.LOGINS.labels("password", "account_locked").inc()
     raise AccountLocked(headers={"Retry-After": str(retry_after)})
 
 
@@ -53,7 +56,13 @@ def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
     """At most N login attempts per address, and M failures per account, in their windows."""
     view = limiter.limit(_per_account, key_func=_account_key, deduct_when=_failed,
                          on_breach=_locked, scope="login-account")(view)
-    return limiter.limit(_per_address, scope="login-address")(view)
+    return limiter.limit(_per_address, scope="login-address", on_breach=_throttled)(view)
+
+
+def _throttled(_limit: RequestLimit) -> None:
+    # Flask-Limiter's breach hook; returning None keeps its 429 (rendered as rate_limited).
+    metrics.RATE_LIMIT_HITS.labels("login-address").inc()
+    metrics.LOGINS.labels("password", "rate_limited").inc()
 
 
 def init_app(app: Flask) -> None:

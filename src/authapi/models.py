@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -240,3 +241,19 @@ class RefreshGrace(Model):
     successor_jti: Mapped[str] = mapped_column(String(64))
     rotated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     successor: Mapped[str] = mapped_column(Text)
+# --- OpenID Connect login (issue 12) ---
+
+
+class OidcIdentity(Model):
+    """An account at an OpenID Connect provider linked to a user: (provider, sub) is unique."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

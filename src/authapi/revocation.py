@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 
-from . import db
+from . import db, metrics
 from .broadcast import Nudge
 from .models import RevocationEvent, RevokedToken, UserSession
 
@@ -131,7 +131,10 @@ class RevocationCache:
     def session_state(self, session_id: str) -> tuple[bool, int]:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
         state = self.sessions.get(session_id)
-        if state is None:
+        if state is not None:
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
             rows = SESSION_STATE.rows({"sid": session_id}, engine=self.engine)
             revoked_at, not_before = rows[0] if rows else (True, 0)
             state = (revoked_at is not None, int(not_before or 0))
@@ -141,7 +144,10 @@ class RevocationCache:
     def jti_revoked(self, jti: str) -> bool:
         """Whether a single token was revoked by its jti."""
         revoked = self.jtis.get(jti)
-        if revoked is None:
+        if revoked is not None:
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
             revoked = bool(JTI_REVOKED.rows({"jti": jti}, engine=self.engine))
             self.jtis[jti] = revoked
         return revoked
@@ -191,6 +197,7 @@ def _after_commit(db_session: OrmSession) -> None:
     state: RevocationCache = db_session.info["revocation_cache"]
     for session_id, jti in pending:
         state.forget(session_id, jti)
+        metrics.REVOCATIONS.labels("session" if session_id else "jti").inc()
     state.counter.bump()
     if state.nudge is not None:
         state.nudge.publish()

@@ -285,3 +285,24 @@ class AuditEventSchema(Schema):
 AdminUserPageSchema = page_of(AdminUserSchema, "AdminUserPage")
 RolePageSchema = page_of(RoleSchema, "RolePage")
 AuditPageSchema = page_of(AuditEventSchema, "AuditPage")
+# --- OpenID Connect login (issue 12) ---
+
+
+class IdentitySchema(Schema):
+    """An account at an OpenID Connect provider, linked to the caller."""
+
+    id = fields.String()
+    provider = fields.String()
+    subject = fields.String()
+    email = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    last_login_at = fields.DateTime()
+
+
+class IdentityPageSchema(Schema):
+    """A page of linked identities."""
+
+    items = fields.List(fields.Nested(IdentitySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()

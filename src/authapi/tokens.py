@@ -13,7 +13,7 @@ import jwt
 from cachetools import LRUCache
 from flask import Flask, current_app
 
-from . import db, jws, keys, revocation
+from . import db, jws, keys, metrics, revocation
 from .errors import TokenExpired, TokenInvalid, TokenRevoked
 
 ACCESS, REFRESH = "access", "refresh"
@@ -57,6 +57,7 @@ def minted_ms(jti: str) -> int:
 def _encode(claims: dict[str, Any]) -> str:
     kid, key = keys.keyring().signing_key(db.orm())
     algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
+    metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
     return jwt.encode(claims, key, algorithm=algorithm,
                       headers={"kid": kid, "typ": TYPES[claims["type"]]})
 

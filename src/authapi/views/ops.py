@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness, and the Swagger UI assets served offline."""
+"""Operations: liveness, readiness, metrics, and the Swagger UI assets served offline."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
-from .. import db
+from .. import db, metrics
 from ..errors import Unavailable
 from ..schemas import HealthSchema
 from . import Blueprint
 
-bp = Blueprint("ops", __name__, description="Health checks.")
+bp = Blueprint("ops", __name__, description="Health checks and metrics.")
 
 
 OK_BODY = '{"status": "ok"}'
@@ -39,6 +39,15 @@ def readyz() -> Any:
     except SQLAlchemyError:
         raise Unavailable() from None
     return {"status": "ok"}
+
+
+@bp.get("/metrics")
+@bp.doc(responses={"200": {"description": "Prometheus text format (version 0.0.4).",
+                           "content": {"text/plain": {"schema": {"type": "string"}}}}})
+def prometheus_metrics() -> Response:
+    """Every metric, summed over the server's workers."""
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
 
 
 # A plain Flask blueprint: these files are not part of the API document.

@@ -1,0 +1,66 @@
+"""/auth/oidc: sign in with an OpenID Connect provider; list and unlink linked identities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+
+from .. import authz, db, oidc, sessions, transport
+from ..audit import request_meta
+from ..errors import AccountDisabled, EmailTaken, InvalidCredentials
+from ..schemas import IdentityPageSchema, PageArgsSchema
+from . import Blueprint
+
+bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc",
+               description="Sign in with an OpenID Connect provider.")
+MAX_PER_PAGE = 100
+REDIRECT = {"302": {"description": "A redirect (Location)."}}
+
+
+def _redirect(location: str) -> Response:
+    """A bare 302 to `location`."""
+    return Response(status=302, headers={"Location": location})
+
+
+@bp.get("/<string:provider>/login")
+@bp.doc(responses=REDIRECT)
+def login(provider: str) -> Response:
+    """302 to the provider, with state, nonce and a PKCE S256 challenge bound to this browser."""
+    return _redirect(oidc.authorization_url(provider))
+
+
+@bp.get("/<string:provider>/callback")
+@bp.doc(responses=REDIRECT)
+def callback(provider: str) -> Response:
+    """Verify the provider's answer, sign the user in by the refresh cookie, 302 to the app."""
+    try:
+        user = oidc.sign_in(provider, oidc.verified_claims(provider))
+    except (InvalidCredentials, AccountDisabled, EmailTaken):
+        db.orm().commit()  # keep the login_failed audit event
+        raise
+    pair = sessions.start(user, request_meta(), cookies=True, method="oidc")
+    db.orm().commit()
+    response = _redirect(current_app.config["AUTHAPI_FRONTEND_URL"])
+    transport.set_cookies(response, pair["refresh_token"])
+    return response
+
+
+@bp.get("/identities")
+@authz.access_required
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, IdentityPageSchema)
+def list_identities(args: dict[str, Any]) -> Any:
+    """The caller's linked provider accounts."""
+    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
+    items, total = oidc.list_identities(authz.current_claims()["sub"], page, per_page)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@bp.delete("/identities/<string:identity_id>")
+@authz.access_required
+@bp.response(204)
+def unlink(identity_id: str) -> None:
+    """Unlink one of the caller's provider accounts (not the last way to sign in)."""
+    oidc.unlink(authz.current_claims()["sub"], identity_id)
+    db.orm().commit()
