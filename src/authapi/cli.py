@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, bootstrap, create_app, db, keys, migrations
+from . import accounts, bootstrap, create_app, db, keys, migrations, replay
 from . import users as users_
 from .config import ConfigError
 from .db import utcnow
@@ -139,7 +139,7 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, and keys no live token can need."""
+    """Delete expired revocations, sessions, DPoP proofs, and keys no live token can need."""
     app = _app()
     now = utcnow()
     config = app.config
@@ -156,6 +156,7 @@ def purge() -> None:
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
+            "dpop_proofs": replay.purge(),
         }
         session.commit()
         click.echo(json.dumps(counts))

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
+    # DPoP (RFC 9449): 1 makes proofs carry a server nonce, valid for one to two periods.
+    "AUTHAPI_DPOP_NONCE": 0,
+    "AUTHAPI_DPOP_NONCE_PERIOD": 300,
 }
 
 INTEGER_KEYS = (
@@ -42,6 +45,8 @@ INTEGER_KEYS = (
     "AUTHAPI_LOGIN_FAILURE_WINDOW",
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
+    "AUTHAPI_DPOP_NONCE",
+    "AUTHAPI_DPOP_NONCE_PERIOD",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
@@ -95,5 +100,7 @@ def validate(values: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key} must not be zero")
     if not 4 <= values["AUTHAPI_BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
+    if values["AUTHAPI_DPOP_NONCE_PERIOD"] <= 0:
+        raise ConfigError("AUTHAPI_DPOP_NONCE_PERIOD must be a positive number of seconds")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")

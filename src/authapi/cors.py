@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-CSRF-TOKEN"]
+ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-CSRF-TOKEN", "DPoP"]
+EXPOSED_HEADERS = ["DPoP-Nonce"]  # RFC 9449 §8: a browser client must read the nonce
 ALLOWED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 MAX_AGE = 600
 
@@ -24,4 +25,5 @@ def init_app(app: Flask) -> None:
     origins = allowed_origins(str(app.config["AUTHAPI_CORS_ORIGINS"] or ""))
     if origins:
         CORS(app, origins=origins, supports_credentials=True, allow_headers=ALLOWED_HEADERS,
-             methods=ALLOWED_METHODS, max_age=MAX_AGE, vary_header=True)
+             methods=ALLOWED_METHODS, max_age=MAX_AGE, vary_header=True,
+             expose_headers=EXPOSED_HEADERS)
