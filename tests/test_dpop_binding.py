@@ -3,6 +3,7 @@ server nonces (§8), and forward-auth against the proxied request."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -87,15 +88,14 @@ def test_an_expired_replay_entry_does_not_block_its_key(app):
         assert not replay.first_use("k" * 64, utcnow().timestamp() + 60)
 
 
-def test_purge_drops_expired_replay_entries(app):
-    from authapi import db
-
-    with app.test_request_context():
+def test_authapi_purge_drops_expired_replay_entries(cli, make_app, empty_database_url):
+    assert cli("db", "upgrade", env={"AUTHAPI_DATABASE_URL": empty_database_url}).returncode == 0
+    with make_app(AUTHAPI_DATABASE_URL=empty_database_url).test_request_context():
         replay.first_use("old", (utcnow() - timedelta(minutes=5)).timestamp())
         replay.first_use("new", (utcnow() + timedelta(minutes=5)).timestamp())
-        assert replay.purge() == 1
-        db.orm().commit()
-        assert not replay.first_use("new", utcnow().timestamp() + 60)
+    result = cli("purge", env={"AUTHAPI_DATABASE_URL": empty_database_url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["dpop_proofs"] == 1
 
 
 @pytest.fixture
