@@ -137,3 +137,15 @@ def test_an_expired_bound_token_gets_the_dpop_challenge(make_app, make_user, key
     token = dpop_login(client, email, key, PASSWORD)["access_token"]
     refused(client.get(ME, headers=key.headers("GET", ME, token)), "token_expired",
             'DPoP error="invalid_token"')
+
+
+def test_a_short_rsa_key_is_refused(client, make_user):
+    from joserfc.jwk import RSAKey
+
+    weak = DpopClient("RS256")
+    with pytest.warns(UserWarning, match="2048"):  # joserfc warns, and signs anyway
+        weak.key = RSAKey.generate_key(1024, private=True)
+    make_user(email="weak@example.com")
+    response = client.post("/auth/login", json={"email": "weak@example.com", "password": PASSWORD},
+                           headers={"DPoP": weak.proof("POST", "/auth/login")})
+    refused(response)

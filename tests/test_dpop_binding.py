@@ -154,3 +154,9 @@ def test_check_ignores_forwarded_headers_without_trusted_proxies(client, pair, k
     token = pair["access_token"]
     headers = {**FORWARDED, **key.headers("POST", "https://app.example.com/orders", token)}
     assert_problem(client.get("/auth/check", headers=headers), 401, "invalid_dpop_proof")
+
+
+def test_without_its_redis_replay_cache_dpop_fails_closed(make_app, client, pair, key):
+    down = make_app(AUTHAPI_REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    response = down.get(ME, headers=key.headers("GET", ME, pair["access_token"]))
+    assert_problem(response, 503, "service_unavailable")
