@@ -20,9 +20,9 @@ from typing import Any, TypeVar, cast
 
 from flask import g
 
-from . import tokens
-from .errors import InsufficientRole, InsufficientScope
-from .transport import bearer_token
+from . import dpop, tokens
+from .errors import DpopTokenInvalid, InsufficientRole, InsufficientScope
+from .transport import access_credentials
 
 F = TypeVar("F", bound=Callable[..., Any])
 SLOT = "authapi_verified_access"
@@ -31,13 +31,22 @@ REQUIRES = "authapi_requires"
 ANY_TOKEN = "a valid access token"  # noqa: S105  (words, not a secret)
 
 
-def authenticate() -> dict[str, Any]:
-    """The claims of the request's bearer access token, verified once per request."""
-    token = bearer_token()
+def authenticate(forwarded: bool = False) -> dict[str, Any]:
+    """The claims of the request's access token, verified once per request.
+
+    A Bearer token must not be DPoP-bound (one dict look-up); a DPoP one needs a proof
+    by its key for this request, or with `forwarded` for the one a trusted proxy names.
+    """
+    scheme, token = access_credentials()
     verified = g.get(SLOT)
     if verified is not None and verified[0] == tokens.ACCESS and verified[1] == token:
         return cast(dict[str, Any], verified[2])
-    claims = tokens.decode(token, tokens.ACCESS)
+    if scheme == dpop.SCHEME:
+        claims = dpop.check_use(token, forwarded)
+    else:
+        claims = tokens.decode(token, tokens.ACCESS)
+        if "cnf" in claims:  # RFC 9449 §7.1: a bound token is no bearer token
+            raise DpopTokenInvalid()
     setattr(g, SLOT, (tokens.ACCESS, token, claims))
     return claims
 

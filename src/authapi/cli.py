@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, admin, bootstrap, create_app, db, keys, migrations
+from . import accounts, admin, bootstrap, create_app, db, keys, migrations, replay
 from . import roles as roles_
 from . import users as users_
 from .config import ConfigError
@@ -220,7 +220,7 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, challenges, and keys no live token can need."""
+    """Delete expired revocations, sessions, challenges, DPoP proofs, and keys no token needs."""
     app = _app()
     now = utcnow()
     config = app.config
@@ -239,6 +239,7 @@ def purge() -> None:
                 SigningKey.retired_at < now - lifetime)),
             "webauthn_challenges": db.affected(delete(WebauthnChallenge).where(
                 WebauthnChallenge.expires_at < now)),
+            "dpop_proofs": replay.purge(),
         }
         session.commit()
         click.echo(json.dumps(counts))

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     # --- operations (metrics, logs, OIDC) ---
     "AUTHAPI_LOG_LEVEL": "INFO",
     "AUTHAPI_ACCESS_LOG": 0,  # 1: one JSON line per request (costs throughput)
+    # DPoP (RFC 9449): 1 makes proofs carry a server nonce, valid for one to two periods.
+    "AUTHAPI_DPOP_NONCE": 0,
+    "AUTHAPI_DPOP_NONCE_PERIOD": 300,
 }
 
 INTEGER_KEYS = (
@@ -57,6 +60,8 @@ INTEGER_KEYS = (
     "AUTHAPI_WEBAUTHN_CHALLENGE_TTL",
     "AUTHAPI_REFRESH_GRACE",
     "AUTHAPI_ACCESS_LOG",
+    "AUTHAPI_DPOP_NONCE",
+    "AUTHAPI_DPOP_NONCE_PERIOD",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
@@ -136,6 +141,8 @@ def validate(values: Mapping[str, Any]) -> None:
             f"AUTHAPI_REFRESH_GRACE must be between 0 and {MAX_REFRESH_GRACE} seconds")
     if not 4 <= values["AUTHAPI_BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
+    if values["AUTHAPI_DPOP_NONCE_PERIOD"] <= 0:
+        raise ConfigError("AUTHAPI_DPOP_NONCE_PERIOD must be a positive number of seconds")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
     if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:

@@ -9,7 +9,8 @@ from flask_cors import CORS
 
 from .config import ConfigError
 
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-CSRF-TOKEN"]
+ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-CSRF-TOKEN", "DPoP"]
+EXPOSED_HEADERS = ["DPoP-Nonce"]  # RFC 9449 §8: a browser client must read the nonce
 ALLOWED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 MAX_AGE = 600
 # Flask-CORS reads an origin holding any of these as a regular expression ("*" would
@@ -39,4 +40,5 @@ def init_app(app: Flask) -> None:
     origins = allowed_origins(str(app.config["AUTHAPI_CORS_ORIGINS"] or ""))
     if origins:
         CORS(app, origins=origins, supports_credentials=True, allow_headers=ALLOWED_HEADERS,
-             methods=ALLOWED_METHODS, max_age=MAX_AGE, vary_header=True)
+             methods=ALLOWED_METHODS, max_age=MAX_AGE, vary_header=True,
+             expose_headers=EXPOSED_HEADERS)

@@ -87,6 +87,22 @@ RateLimited = _error("RateLimited", 429, "rate_limited", "Too many requests",
                      "Too many requests; retry later.")
 AccountLocked = _error("AccountLocked", 429, "account_locked", "Account locked",
                        "Too many failed logins for this account; retry later.")
+# --- DPoP (RFC 9449 §7.1, §8) ---
+DPOP_ALGORITHMS = "ES256 EdDSA RS256 PS256"
+INVALID_DPOP_PROOF = f'DPoP error="invalid_dpop_proof", algs="{DPOP_ALGORITHMS}"'
+DPOP_INVALID_TOKEN = f'DPoP error="invalid_token", algs="{DPOP_ALGORITHMS}"'  # noqa: S105
+USE_DPOP_NONCE = f'DPoP error="use_dpop_nonce", algs="{DPOP_ALGORITHMS}"'
+InvalidDpopProof = _error("InvalidDpopProof", 401, "invalid_dpop_proof", "Invalid DPoP proof",
+                          "The DPoP proof is missing, malformed, replayed or for another "
+                          "request or key.", INVALID_DPOP_PROOF)
+UseDpopNonce = _error("UseDpopNonce", 401, "use_dpop_nonce", "DPoP nonce required",
+                      "Sign the DPoP proof again with the nonce in the DPoP-Nonce header.",
+                      USE_DPOP_NONCE)
+# A token error answered with the DPoP challenge: same code as TokenInvalid.
+DpopTokenInvalid = type("DpopTokenInvalid", (TokenInvalid,), {
+    "__doc__": "A token error on the DPoP scheme, or a DPoP-bound token sent as Bearer.",
+    "www_authenticate": DPOP_INVALID_TOKEN,
+    "detail": "A DPoP-bound token must be sent as `Authorization: DPoP` with a proof."})
 InternalError = _error("InternalError", 500, "internal_error", "Internal error",
                        "The server could not complete the request.")
 Unavailable = _error("Unavailable", 503, "service_unavailable", "Service unavailable",

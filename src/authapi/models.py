@@ -139,6 +139,8 @@ class UserSession(Model):
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
     # Access tokens of this session minted before this instant (ms) are revoked.
     access_not_before: Mapped[int] = mapped_column(BigInteger, default=0)
+    # RFC 9449: the JWK thumbprint its refresh token is bound to, if the login had a proof.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class RevokedToken(Model):
@@ -241,6 +243,8 @@ class RefreshGrace(Model):
     successor_jti: Mapped[str] = mapped_column(String(64))
     rotated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     successor: Mapped[str] = mapped_column(Text)
+
+
 # --- OpenID Connect login (issue 12) ---
 
 
@@ -257,3 +261,16 @@ class OidcIdentity(Model):
     email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- DPoP (RFC 9449) ---
+
+
+class DpopProof(Model):
+    """A DPoP proof already accepted (RFC 9449 §11.1), kept until its iat window closes."""
+
+    __tablename__ = "dpop_proofs"
+
+    # SHA-256 of the key thumbprint and the proof's jti, hex: bounded whatever is sent.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

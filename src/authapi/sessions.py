@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -9,10 +10,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import audit, db, grace, revocation, tokens, users
+from . import audit, db, dpop, grace, revocation, tokens, users
 from .audit import ClientMeta
 from .db import utcnow
-from .errors import AccountDisabled, NotFound, TokenReused, TokenRevoked
+from .errors import AccountDisabled, InvalidDpopProof, NotFound, TokenReused, TokenRevoked
 from .models import User, UserSession, user_roles
 
 TokenPair = dict[str, Any]
@@ -25,13 +26,14 @@ def subject_of(user: User) -> tokens.Subject:
 
 
 def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti: str,
-          cookies: bool) -> TokenPair:
+          cookies: bool, jkt: str | None = None) -> TokenPair:
     # Cookie mode binds a CSRF value into the refresh token (double submit).
     extra = {"csrf": str(uuid.uuid4())} if cookies else None
     return {
-        "access_token": tokens.issue_access(subject, session_id, access_jti),
+        "access_token": tokens.issue_access(subject, session_id, access_jti,
+                                            cnf=dpop.confirmation(jkt)),
         "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti, extra),
-        "token_type": "Bearer",
+        "token_type": dpop.token_type(jkt),
         "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
     }
 
@@ -49,18 +51,18 @@ def _expiry() -> Any:
 
 
 def start(user: User, meta: ClientMeta, cookies: bool = False,
-          method: str = "password") -> TokenPair:
-    """Open a session for a user who just proved who they are (by `method`)."""
+          method: str = "password", jkt: str | None = None) -> TokenPair:
+    """Open a session for a user who just proved who they are (by `method`; bound to `jkt`)."""
     tokens.load_signing_key()
     row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                  ip=meta.ip, expires_at=_expiry())
+                  ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt)
     db.orm().add(row)
     db.orm().flush()
     audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
-    return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies)
+    return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt)
 
 
-def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
+def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session."""
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
@@ -88,7 +90,7 @@ def rotate(claims: dict[str, Any], meta: ClientMeta) -> TokenPair:
         raise AccountDisabled()
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
-    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims)
+    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims, jkt=jkt)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
 
@@ -185,3 +187,19 @@ def list_active(user_id: str, current: str | None, page: int,
               "user_agent": row.user_agent, "ip": row.ip, "current": row.id == current}
              for row in rows]
     return items, total
+
+
+def dpop_key(session_id: str, jkt: str | None) -> str | None:
+    """The key a refresh of this session binds to (RFC 9449 §5); 401 if it proves another.
+
+    A bound session's refresh token needs a proof by its key; an unbound session is
+    bound by the first refresh that comes with a proof.
+    """
+    bound = db.orm().scalar(select(UserSession.dpop_jkt).where(UserSession.id == session_id))
+    if bound is not None and (jkt is None or not hmac.compare_digest(bound, jkt)):
+        raise InvalidDpopProof("This session is bound to a DPoP key: refresh with a proof by it.")
+    if bound is None and jkt is not None:
+        db.affected(update(UserSession).where(UserSession.id == session_id,
+                                              UserSession.dpop_jkt.is_(None))
+                    .values(dpop_jkt=jkt))
+    return jkt

@@ -71,8 +71,9 @@ def load_signing_key() -> None:
     keys.keyring().signing_key(db.orm())
 
 
-def issue_access(subject: Subject, session_id: str | None, jti: str | None = None) -> str:
-    """An access token with exactly the contract's claims."""
+def issue_access(subject: Subject, session_id: str | None, jti: str | None = None,
+                 cnf: dict[str, str] | None = None) -> str:
+    """An access token with exactly the contract's claims (+ `cnf` when DPoP-bound)."""
     config = current_app.config
     jti = jti or new_jti()
     now = int(time.time())
@@ -83,6 +84,8 @@ def issue_access(subject: Subject, session_id: str | None, jti: str | None = Non
     }
     if session_id is not None:
         claims["sid"] = session_id
+    if cnf is not None:  # RFC 9449 §6.1: the key the token is bound to
+        claims["cnf"] = cnf
     return _encode(claims)
 
 

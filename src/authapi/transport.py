@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, request
 from flask_jwt_extended import JWTManager, set_refresh_cookies, unset_refresh_cookies
 
 from . import errors, keys, tokens
-from .errors import CsrfFailed, TokenInvalid, TokenMissing
+from .errors import CsrfFailed, DpopTokenInvalid, TokenInvalid, TokenMissing
 
 REFRESH_COOKIE = "refresh_token_cookie"
 CSRF_COOKIE = "csrf_refresh_token"
@@ -39,6 +39,24 @@ def bearer_token() -> str:
     if not token or " " in token:
         raise TokenInvalid()
     return token
+
+
+def access_credentials() -> tuple[str, str]:
+    """The scheme (`bearer` or `dpop`) and token of the Authorization header.
+
+    RFC 6750 §2.1 and RFC 9449 §7.1; another scheme means no credentials of ours.
+    """
+    header = request.headers.get("Authorization")
+    if not header:
+        raise TokenMissing()
+    scheme, _, token = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop"):
+        raise TokenMissing()
+    token = token.strip()
+    if not token or " " in token:
+        raise TokenInvalid() if scheme == "bearer" else DpopTokenInvalid()
+    return scheme, token
 
 
 def _bearer_or_none() -> str | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, after_this_request, request
 
-from .. import accounts, audit, authz, db, limits, sessions, transport, users
+from .. import accounts, audit, authz, db, dpop, limits, sessions, transport, users
 from ..audit import request_meta
 from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
 from ..schemas import (
@@ -67,13 +67,14 @@ def register(body: dict[str, Any]) -> Any:
 @bp.arguments(LoginSchema)
 @bp.response(200, TokenPairSchema)
 def login(body: dict[str, Any]) -> Any:
-    """Exchange an email and password for an access and a refresh token."""
+    """Exchange an email and password for an access and a refresh token (DPoP-bound by a proof)."""
+    jkt = dpop.proof_key_thumbprint()
     try:
         user = accounts.authenticate(body["email"], body["password"])
     except (InvalidCredentials, AccountDisabled):
         db.orm().commit()  # keep the login_failed audit event
         raise
-    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"])
+    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], jkt=jkt)
     db.orm().commit()
     return deliver(pair, body["use_cookies"])
 
@@ -83,11 +84,13 @@ def login(body: dict[str, Any]) -> Any:
 @bp.response(200, TokenPairSchema)
 def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""
+    jkt = dpop.proof_key_thumbprint()
     body = None
     if request.get_data(cache=True):
         body = RefreshSchema(partial=True).load(require_json_body())
     claims, by_cookie = transport.refresh_claims(body)
-    pair = sessions.rotate(claims, request_meta())
+    jkt = sessions.dpop_key(claims["sid"], jkt)
+    pair = sessions.rotate(claims, request_meta(), jkt)
     db.orm().commit()
     return deliver(pair, by_cookie)
 
@@ -165,7 +168,7 @@ def change_password(body: dict[str, Any]) -> None:
 @bp.doc(parameters=CHECK_PARAMETERS, security=BEARER, responses=CHECK_RESPONSES)
 def check() -> Response:
     """Forward-auth for reverse proxies: 200 with identity headers, 401 or 403 otherwise."""
-    claims = authz.authenticate()
+    claims = authz.authenticate(forwarded=True)
     roles = tuple(request.args.getlist("role"))
     if roles:
         authz.check_roles(claims, accepted=roles)

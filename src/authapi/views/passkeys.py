@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import authz, db, limits, passkeys, sessions
+from .. import authz, db, dpop, limits, passkeys, sessions
 from ..audit import request_meta
 from ..errors import AccountDisabled, InvalidCredentials
 from ..schemas import (
@@ -87,11 +87,13 @@ def login_options(body: dict[str, Any]) -> Any:
 @bp.response(200, TokenPairSchema)
 def login_verify(body: dict[str, Any]) -> Any:
     """Exchange a passkey assertion for the same pair (and cookies) as /auth/login."""
+    jkt = dpop.proof_key_thumbprint()  # RFC 9449: a proof binds the tokens to its key
     try:
         user = passkeys.authenticate(body["challenge_id"], body["credential"])
     except (InvalidCredentials, AccountDisabled):
         db.orm().commit()  # keep the challenge used and the login_failed audit event
         raise
-    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], method="passkey")
+    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], method="passkey",
+                          jkt=jkt)
     db.orm().commit()
     return deliver(pair, body["use_cookies"])
