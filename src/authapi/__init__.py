@@ -55,9 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_check_body)
     app.after_request(_no_store)
 
-    from .views import auth, ops, wellknown
+    from .views import admin_clients, auth, oauth, ops, wellknown
 
-    for blueprint in (auth.bp, ops.bp, wellknown.bp):
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, oauth.bp, admin_clients.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import typing
 from datetime import timedelta
 
 import click
@@ -12,12 +13,12 @@ from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, bootstrap, create_app, db, keys, migrations
+from . import accounts, bootstrap, clients, create_app, db, keys, migrations
 from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, SigningKey, UserSession
+from .models import RevocationEvent, RevokedToken, SigningKey, UsedAssertion, UserSession
 
 
 def _app() -> Flask:
@@ -119,6 +120,52 @@ def set_user_roles(email: str, roles: tuple[str, ...]) -> None:
         click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
 
 
+@main.group(name="clients")
+def clients_group() -> None:
+    """Service clients (OAuth 2 client credentials)."""
+
+
+@clients_group.command(name="create")
+@click.option("--name", required=True)
+@click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
+@click.option("--exchange", is_flag=True, help="May exchange user tokens (RFC 8693).")
+@click.option("--jwks-file", type=click.File("r"),
+              help="Authenticates by private_key_jwt with these public keys; no secret.")
+@click.option("--jwks-url", help="Authenticates by private_key_jwt with keys fetched here.")
+def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[str] | None,
+                  jwks_url: str | None) -> None:
+    """Register a client; prints {"client_id", "client_secret"} (the secret only this once)."""
+    try:
+        jwks = json.load(jwks_file) if jwks_file else None
+    except ValueError:
+        raise click.ClickException("--jwks-file is not JSON") from None
+    app = _app()
+    with app.app_context():
+        try:
+            created = clients.create(name, scope, exchange, jwks, jwks_url)
+        except ApiError as exc:
+            raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
+        db.orm().commit()
+    answer = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+    if created["client_secret"] is None:
+        del answer["client_secret"]
+    click.echo(json.dumps(answer))
+
+
+@clients_group.command(name="delete")
+@click.option("--client-id", required=True)
+def delete_client(client_id: str) -> None:
+    """Delete a client; every token it holds stops working."""
+    app = _app()
+    with app.app_context():
+        client = clients.by_client_id(client_id)
+        if client is None:
+            raise click.ClickException(f"no enabled client {client_id}")
+        clients.delete(client.id)
+        db.orm().commit()
+    click.echo(json.dumps({"deleted": client_id}))
+
+
 @main.group(name="keys")
 def keys_group() -> None:
     """Signing keys."""
@@ -156,6 +203,8 @@ def purge() -> None:
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
+            "used_assertions": db.affected(delete(UsedAssertion).where(
+                UsedAssertion.expires_at < now)),
         }
         session.commit()
         click.echo(json.dumps(counts))

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
+    # Service clients (OAuth 2): failed /oauth/token requests per address, and how long
+    # verifiers may cache the JWKS (Cache-Control: max-age).
+    "AUTHAPI_TOKEN_FAILURE_RATE": "100 per minute",
+    "AUTHAPI_JWKS_MAX_AGE": 300,
 }
 
 INTEGER_KEYS = (
@@ -42,6 +46,7 @@ INTEGER_KEYS = (
     "AUTHAPI_LOGIN_FAILURE_WINDOW",
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
+    "AUTHAPI_JWKS_MAX_AGE",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 
