@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from authapi import db
-from authapi.models import AuditEvent
+from authapi.models import AuditEvent, Client
 from conftest import assert_problem, bearer
 from fixtures.oauth import ASSERTION_TYPE, assert_oauth_error, basic
 
@@ -109,10 +109,9 @@ def test_a_json_body_is_invalid_request(client):
 
 
 def test_a_disabled_client_is_invalid_client(app, make_client, client_token):
-    from authapi import clients
     registered = make_client()
     with app.app_context():
-        clients.by_client_id(registered["client_id"]).disabled = True
+        db.orm().get(Client, registered["id"]).disabled = True
         db.orm().commit()
     assert_oauth_error(client_token(registered), 401, "invalid_client")
 

@@ -158,7 +158,7 @@ def delete_client(client_id: str) -> None:
     """Delete a client; every token it holds stops working."""
     app = _app()
     with app.app_context():
-        client = clients.by_client_id(client_id)
+        client = clients.caller(client_id)
         if client is None:
             raise click.ClickException(f"no enabled client {client_id}")
         clients.delete(client.id)

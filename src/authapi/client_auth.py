@@ -22,8 +22,9 @@ from jwt.exceptions import PyJWKClientError, PyJWKError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clients, db
+from .clients import Caller
 from .errors import InvalidClient, InvalidOAuthRequest
-from .models import Client, UsedAssertion
+from .models import UsedAssertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -58,7 +59,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def authenticate(authorization: str | None, form: Mapping[str, str]) -> Client:
+def authenticate(authorization: str | None, form: Mapping[str, str]) -> Caller:
     """The client this request authenticates as, or InvalidClient (401)."""
     basic = _basic(authorization)
     used = [basic is not None, "client_secret" in form, "client_assertion" in form]
@@ -69,13 +70,13 @@ def authenticate(authorization: str | None, form: Mapping[str, str]) -> Client:
     client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
     if basic and form.get("client_id", client_id) != client_id:
         raise InvalidOAuthRequest("client_id differs from the authenticated client.")
-    client = clients.by_client_id(client_id) if client_id else None
+    client = clients.caller(client_id) if client_id else None
     if client is None or not secret or not clients.secret_matches(client, secret):
         raise InvalidClient()
     return client
 
 
-def _by_assertion(form: Mapping[str, str]) -> Client:
+def _by_assertion(form: Mapping[str, str]) -> Caller:
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise InvalidOAuthRequest("client_assertion_type must be " + ASSERTION_TYPE + ".")
     assertion = form["client_assertion"]
@@ -87,7 +88,7 @@ def _by_assertion(form: Mapping[str, str]) -> Client:
     except jwt.InvalidTokenError:
         raise InvalidClient("The client assertion is malformed.") from None
     client_id = unverified.get("iss")
-    client = clients.by_client_id(client_id) if isinstance(client_id, str) else None
+    client = clients.caller(client_id) if isinstance(client_id, str) else None
     if client is None or form.get("client_id", client_id) != client_id:
         raise InvalidClient()
     claims = _verify_assertion(assertion, header, client)
@@ -95,7 +96,7 @@ def _by_assertion(form: Mapping[str, str]) -> Client:
     return client
 
 
-def _key(header: dict[str, Any], client: Client) -> PyJWK:
+def _key(header: dict[str, Any], client: Caller) -> PyJWK:
     """The client's registered key named by the assertion's kid (RFC 7523 §3)."""
     algorithm, kid = header.get("alg"), header.get("kid")
     if algorithm not in ASSERTION_ALGORITHMS:
@@ -120,7 +121,7 @@ def _jwks_client(url: str) -> PyJWKClient:
     return cache[url]
 
 
-def _verify_assertion(assertion: str, header: dict[str, Any], client: Client) -> dict[str, Any]:
+def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) -> dict[str, Any]:
     key = _key(header, client)
     try:
         claims: dict[str, Any] = jwt.decode(

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from jwt import PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from . import audit, db, revocation
 from .db import utcnow
@@ -30,6 +31,24 @@ from .models import Client
 SECRET_BYTES = 32  # 256 bits
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")  # RFC 6749 §3.3 scope-token
 MAX_SCOPES = 100
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An enabled client as /oauth/* needs it: one read per request, no ORM object."""
+
+    id: str
+    client_id: str
+    scope: str
+    secret_hash: str | None
+    jwks: dict[str, Any] | None
+    jwks_url: str | None
+    exchange: bool
+
+
+CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
+                        Client.jwks, Client.jwks_url, Client.exchange)
+                 .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
 def _hash_key() -> bytes:
@@ -43,7 +62,7 @@ def hash_secret(secret: str) -> str:
     return hmac.new(_hash_key(), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def secret_matches(client: Client, secret: str) -> bool:
+def secret_matches(client: Caller, secret: str) -> bool:
     """Whether `secret` is the client's current secret, compared in constant time."""
     if client.secret_hash is None:
         return False
@@ -93,12 +112,16 @@ def view(client: Client) -> dict[str, Any]:
             "token_endpoint_auth_method": method, "created_at": client.created_at}
 
 
-def by_client_id(client_id: str) -> Client | None:
-    """The enabled client with this client_id, if any."""
+def caller(client_id: str) -> Caller | None:
+    """The enabled client with this client_id, if any.
+
+    On the token endpoint's path: a raw-cursor read (db.Read) instead of an ORM query
+    took the client credentials grant from 0.24x to 0.3x of the floor (bench/oauth.py).
+    """
     if len(client_id) > 48:
         return None
-    return db.orm().scalar(select(Client).where(Client.client_id == client_id,
-                                                Client.disabled.is_(False)))
+    rows = CALLER.rows({"client_id": client_id})
+    return Caller(*rows[0]) if rows else None
 
 
 def _get(row_id: str) -> Client:

@@ -17,6 +17,7 @@ from flask import current_app
 from . import audit, db, models, revocation, sessions, tokens, transport
 from .audit import ClientMeta
 from .client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
+from .clients import Caller
 from .errors import (
     ApiError,
     InvalidGrant,
@@ -24,7 +25,6 @@ from .errors import (
     InvalidScope,
     UnauthorizedClient,
 )
-from .models import Client
 
 CLIENT_CREDENTIALS = "client_credentials"
 REFRESH_TOKEN = "refresh_token"  # noqa: S105  (a grant type name)
@@ -49,7 +49,7 @@ def _answer(access_token: str, scope: str, **extra: Any) -> dict[str, Any]:
             "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]), "scope": scope, **extra}
 
 
-def client_credentials(client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+def client_credentials(client: Caller, form: Mapping[str, str]) -> dict[str, Any]:
     """RFC 6749 §4.4: a token for the client itself, no wider than its registered scope."""
     scope = _granted(form.get("scope"), set(client.scope.split()))
     subject = tokens.Subject(sub=client.client_id, roles=[], scope=scope)
@@ -88,7 +88,7 @@ def _subject_claims(form: Mapping[str, str]) -> dict[str, Any]:
     return claims
 
 
-def exchange(client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+def exchange(client: Caller, form: Mapping[str, str]) -> dict[str, Any]:
     """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor."""
     if not client.exchange:
         raise UnauthorizedClient("This client may not exchange tokens.")
@@ -130,7 +130,7 @@ def introspect(token: str) -> dict[str, Any]:
     return answer
 
 
-def revoke(client: Client, token: str) -> None:
+def revoke(client: Caller, token: str) -> None:
     """RFC 7009: end what a token grants; unknown or dead tokens are simply ignored.
 
     A user's access or refresh token ends its whole session (§2.1 allows revoking
