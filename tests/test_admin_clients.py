@@ -138,3 +138,13 @@ def test_cli_create_with_a_key_set_prints_no_secret(cli, upgraded, keypair, tmp_
 def test_cli_refuses_a_bad_scope(cli, upgraded):
     result = cli("clients", "create", "--name", "n", "--scope", "a\"b", env=upgraded)
     assert result.returncode != 0 and "scope" in result.stderr
+
+
+def test_cli_delete_ends_the_client(cli, upgraded, make_app):
+    created = json.loads(cli("clients", "create", "--name", "n", env=upgraded).stdout)
+    result = cli("clients", "delete", "--client-id", created["client_id"], env=upgraded)
+    assert result.returncode == 0, result.stderr
+    app = make_app(AUTHAPI_DATABASE_URL=upgraded["AUTHAPI_DATABASE_URL"])
+    response = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
+                                      headers=basic(created["client_id"], created["client_secret"]))
+    assert_oauth_error(response, 401, "invalid_client")

@@ -237,3 +237,25 @@ def test_an_access_token_is_no_refresh_grant(client, make_user, login):
     response = client.post("/oauth/token", data={"grant_type": "refresh_token",
                                                  "refresh_token": pair["access_token"]})
     assert_oauth_error(response, 400, "invalid_grant")
+
+
+def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair):
+    import threading
+
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from authapi import clients
+    keys_app = Flask("client-keys")
+    keys_app.get("/jwks.json")(lambda: keypair.jwks)
+    server = make_server("127.0.0.1", 0, keys_app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with app.app_context():
+            registered = clients.create("remote", "a", jwks_url=(
+                f"http://127.0.0.1:{server.server_port}/jwks.json"))
+            db.orm().commit()
+        form = assertion_form(keypair.assertion(registered["client_id"]))
+        assert client.post("/oauth/token", data=form).status_code == 200
+    finally:
+        server.shutdown()
