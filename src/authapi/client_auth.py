@@ -12,13 +12,14 @@ import hashlib
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_plus
 
 import jwt
 from flask import current_app
 from jwt import PyJWK, PyJWKClient
 from jwt.exceptions import PyJWKClientError, PyJWKError
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clients, db
@@ -140,13 +141,15 @@ def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) ->
 def _use_once(client_id: str, claims: dict[str, Any]) -> None:
     """Record the assertion's jti; a second use is refused (RFC 7523 §3, item 7).
 
-    One INSERT that does nothing on a conflict: its row count says whether this
-    request is the first to use the jti, even under concurrency.
+    One INSERT that does nothing on a conflict: whether it returns the row says
+    whether this request is the first to use the jti, even under concurrency. (A
+    Core statement with RETURNING: psycopg reports no row count for an ORM insert.)
     """
     key = hashlib.sha256(f"{client_id}\x00{claims['jti']}".encode()).hexdigest()
     expires_at = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_SKEW, UTC)
-    dialect = db.engine().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(UsedAssertion).values(key=key, expires_at=expires_at)
-    if not db.affected(statement.on_conflict_do_nothing(index_elements=["key"])):
+    insert = postgresql.insert if db.engine().dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, UsedAssertion.__table__)
+    statement = (insert(table).values(key=key, expires_at=expires_at)
+                 .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
+    if db.orm().execute(statement).first() is None:
         raise InvalidClient("This client assertion was already used.")
