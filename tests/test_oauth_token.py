@@ -65,6 +65,8 @@ def test_a_scope_beyond_the_clients_is_invalid_scope(make_client, client_token, 
     ("wrong-secret", {}),
     ({"Authorization": "Basic !!!notbase64"}, {}),
     ({"Authorization": "Basic " + "bm9jb2xvbg=="}, {}),  # "nocolon"
+    ({"Authorization": "Basic é"}, {}),
+    ({"Authorization": "Basic //79"}, {}),  # not UTF-8
     ({}, {}),
     ({}, {"client_id": "CLIENT"}),
     ({}, {"client_id": "CLIENT", "client_secret": ""}),
@@ -259,3 +261,15 @@ def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair)
         assert client.post("/oauth/token", data=form).status_code == 200
     finally:
         server.shutdown()
+
+
+def test_an_assertion_naming_an_algorithm_its_key_cannot_do_is_invalid_client(client,
+                                                                              make_client,
+                                                                              keypair):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    registered = make_client(jwks=keypair.jwks)  # an EC key
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims_of(keypair.assertion(registered["client_id"])), other,
+                        algorithm="RS256", headers={"kid": "k1"})
+    assert_oauth_error(client.post("/oauth/token", data=assertion_form(forged)),
+                       401, "invalid_client")

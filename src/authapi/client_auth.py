@@ -7,7 +7,6 @@ A client uses exactly one method per request (RFC 6749 §2.3).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import time
 from collections.abc import Mapping
@@ -51,7 +50,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, non-ASCII text, UnicodeDecodeError
         raise InvalidClient("The Basic credentials are malformed.") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
@@ -110,7 +109,7 @@ def _key(header: dict[str, Any], client: Caller) -> PyJWK:
         if len(candidates) != 1:
             raise InvalidClient("No single registered key matches the assertion's kid.")
         return PyJWK(candidates[0], algorithm=str(algorithm))
-    except (PyJWKError, PyJWKClientError):
+    except (PyJWKError, PyJWKClientError, jwt.PyJWTError):  # e.g. an EC key named for RS256
         raise InvalidClient("No registered key matches the assertion.") from None
 
 
@@ -129,7 +128,7 @@ def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) ->
             assertion, key, algorithms=[str(header["alg"])],
             audience=[issuer(), token_endpoint()], issuer=client.client_id, leeway=CLOCK_SKEW,
             options={"require": ["iss", "sub", "aud", "exp", "jti"]})
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+    except (jwt.PyJWTError, ValueError, TypeError):
         raise InvalidClient("The client assertion is invalid.") from None
     if claims["sub"] != client.client_id or not isinstance(claims["jti"], str):
         raise InvalidClient("The client assertion's sub must be the client_id.")

@@ -36,7 +36,7 @@ from typing import Any, TypeVar, cast
 from cachetools import TTLCache
 from flask import Flask, g
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWKError, PyJWTError
 
 from . import jws
 from .authz import check_roles, check_scopes
@@ -101,7 +101,7 @@ class Verifier:
             try:
                 if isinstance(jwk, dict) and jwk.get("alg") in self.algorithms:
                     keys[str(jwk["kid"])] = PyJWK(jwk)
-            except (PyJWKError, KeyError):
+            except (PyJWKError, PyJWTError, KeyError):
                 continue  # a key this verifier cannot use
         self.keys, self.keys_expire = keys, self.fetched_at + max_age
 
