@@ -53,7 +53,9 @@ def test_a_user_without_the_permission_is_refused(client, auth_headers, method, 
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"roles": ["admin"]}, "roles"), ({"name": ""}, "name"), ({"scope": "a\x01b"}, "scope")])
+    ({"roles": ["admin"]}, "roles"), ({"name": ""}, "name"), ({"scope": "a\x01b"}, "scope"),
+    ({"jwks": {}}, "jwks"), ({"jwks": {"keys": [{"kty": "oct", "k": "abc"}]}}, "jwks"),
+    ({"jwks_url": "ftp://example.com/jwks"}, "jwks_url")])
 def test_bad_bodies_are_422(client, admin, body, field):
     body = assert_problem(create(client, admin, **body), 422, "validation_error")
     assert field in body["errors"]

@@ -92,11 +92,12 @@ def check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
            jwks_url: str | None = None) -> dict[str, Any]:
     """Register a client; the answer holds its secret (None with a key set), shown once."""
-    secret = None if (jwks or jwks_url) else secrets.token_urlsafe(SECRET_BYTES)
+    keyed = jwks is not None or jwks_url is not None
+    secret = None if keyed else secrets.token_urlsafe(SECRET_BYTES)
     client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,
                     scope=normalize_scope(scope), exchange=exchange,
                     secret_hash=hash_secret(secret) if secret else None,
-                    jwks=check_jwks(jwks) if jwks else None, jwks_url=jwks_url)
+                    jwks=check_jwks(jwks) if jwks is not None else None, jwks_url=jwks_url)
     db.orm().add(client)
     db.orm().flush()
     audit.record("client_created", client_id=client.client_id,

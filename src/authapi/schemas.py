@@ -151,6 +151,7 @@ class ClientCreateSchema(StrictSchema):
     exchange = fields.Boolean(load_default=False)
     jwks = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
     jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False,
+                          schemes={"http", "https"},
                           validate=[storable, validate.Length(max=2048)])
 
 
