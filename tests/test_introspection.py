@@ -41,23 +41,24 @@ def forged(token: str) -> str:
     return f"{head}.{payload}.{signature[:-4]}AAAA"
 
 
+@pytest.fixture
+def dead_tokens(client, make_app, make_user, login) -> dict[str, str]:
+    """Tokens that must all introspect as inactive, by kind."""
+    pair = login(make_user(email="intro@example.com"))
+    unsigned = jwt.decode(pair["access_token"], options={"verify_signature": False})
+    expired = make_app(AUTHAPI_ACCESS_TTL=-1).test_client().post("/auth/login", json={
+        "email": "intro@example.com", "password": "correct horse battery staple"}).get_json()
+    logged_out = login("intro@example.com")["access_token"]
+    assert client.post("/auth/logout", headers=bearer(logged_out)).status_code == 204
+    return {"garbage": "%%%garbage", "empty": "", "forged": forged(pair["access_token"]),
+            "refresh": pair["refresh_token"], "logged_out": logged_out,
+            "expired": expired["access_token"], "none_alg": jwt.encode(unsigned, None, "none")}
+
+
 @pytest.mark.parametrize("kind", ["garbage", "empty", "forged", "refresh", "logged_out",
                                   "expired", "none_alg"])
-def test_anything_not_live_is_inactive_and_nothing_more(client, make_app, caller, make_user,
-                                                        login, kind):
-    pair = login(make_user(email="intro@example.com"))
-    token = {"garbage": "%%%garbage", "empty": "", "forged": forged(pair["access_token"]),
-             "refresh": pair["refresh_token"], "logged_out": pair["access_token"],
-             "none_alg": jwt.encode(jwt.decode(pair["access_token"],
-                                               options={"verify_signature": False}),
-                                    None, algorithm="none")}.get(kind)
-    if kind == "logged_out":
-        assert client.post("/auth/logout", headers=bearer(token)).status_code == 204
-    if kind == "expired":
-        token = make_app(AUTHAPI_ACCESS_TTL=-1).test_client().post("/auth/login", json={
-            "email": "intro@example.com", "password": "correct horse battery staple"}
-        ).get_json()["access_token"]
-    response = post(client, "/oauth/introspect", caller, token=token)
+def test_anything_not_live_is_inactive_and_nothing_more(client, caller, dead_tokens, kind):
+    response = post(client, "/oauth/introspect", caller, token=dead_tokens[kind])
     assert response.status_code == 200
     assert response.get_json() == {"active": False}
 

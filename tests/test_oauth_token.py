@@ -241,26 +241,29 @@ def test_an_access_token_is_no_refresh_grant(client, make_user, login):
     assert_oauth_error(response, 400, "invalid_grant")
 
 
-def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair):
+@pytest.fixture
+def jwks_url(keypair):
+    """The client's public keys, served over HTTP on loopback."""
     import threading
 
     from flask import Flask
     from werkzeug.serving import make_server
 
-    from authapi import clients
     keys_app = Flask("client-keys")
     keys_app.get("/jwks.json")(lambda: keypair.jwks)
     server = make_server("127.0.0.1", 0, keys_app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with app.app_context():
-            registered = clients.create("remote", "a", jwks_url=(
-                f"http://127.0.0.1:{server.server_port}/jwks.json"))
-            db.orm().commit()
-        form = assertion_form(keypair.assertion(registered["client_id"]))
-        assert client.post("/oauth/token", data=form).status_code == 200
-    finally:
-        server.shutdown()
+    yield f"http://127.0.0.1:{server.server_port}/jwks.json"
+    server.shutdown()
+
+
+def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair, jwks_url):
+    from authapi import clients
+    with app.app_context():
+        registered = clients.create("remote", "a", jwks_url=jwks_url)
+        db.orm().commit()
+    form = assertion_form(keypair.assertion(registered["client_id"]))
+    assert client.post("/oauth/token", data=form).status_code == 200
 
 
 def test_an_assertion_naming_an_algorithm_its_key_cannot_do_is_invalid_client(client,
