@@ -58,10 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
 
-    from .views import admin, auth, ops, passkeys, wellknown
+    from .views import admin, admin_clients, auth, oauth, ops, passkeys, wellknown
     from .views import oidc as oidc_views
 
-    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp):
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
+                      oauth.bp, admin_clients.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app

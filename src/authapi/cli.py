@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,13 +18,20 @@ from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, admin, bootstrap, create_app, db, keys, migrations, replay
+from . import accounts, admin, bootstrap, clients, create_app, db, keys, migrations, replay
 from . import roles as roles_
 from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, SigningKey, UserSession, WebauthnChallenge
+from .models import (
+    RevocationEvent,
+    RevokedToken,
+    SigningKey,
+    UsedAssertion,
+    UserSession,
+    WebauthnChallenge,
+)
 
 
 def _app() -> Flask:
@@ -198,6 +206,50 @@ def grant_role(name: str, permissions: tuple[str, ...]) -> None:
         role = roles_.grant(name, list(permissions))
         db.orm().commit()
         _print(roles_.view(role))
+@main.group(name="clients")
+def clients_group() -> None:
+    """Service clients (OAuth 2 client credentials)."""
+
+
+@clients_group.command(name="create")
+@click.option("--name", required=True)
+@click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
+@click.option("--exchange", is_flag=True, help="May exchange user tokens (RFC 8693).")
+@click.option("--jwks-file", type=click.File("r"),
+              help="Authenticates by private_key_jwt with these public keys; no secret.")
+@click.option("--jwks-url", help="Authenticates by private_key_jwt with keys fetched here.")
+def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[str] | None,
+                  jwks_url: str | None) -> None:
+    """Register a client; prints {"client_id", "client_secret"} (the secret only this once)."""
+    try:
+        jwks = json.load(jwks_file) if jwks_file else None
+    except ValueError:
+        raise click.ClickException("--jwks-file is not JSON") from None
+    app = _app()
+    with app.app_context():
+        try:
+            created = clients.create(name, scope, exchange, jwks, jwks_url)
+        except ApiError as exc:
+            raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
+        db.orm().commit()
+    answer = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+    if created["client_secret"] is None:
+        del answer["client_secret"]
+    click.echo(json.dumps(answer))
+
+
+@clients_group.command(name="delete")
+@click.option("--client-id", required=True)
+def delete_client(client_id: str) -> None:
+    """Delete a client; every token it holds stops working."""
+    app = _app()
+    with app.app_context():
+        client = clients.caller(client_id)
+        if client is None:
+            raise click.ClickException(f"no enabled client {client_id}")
+        clients.delete(client.id)
+        db.orm().commit()
+    click.echo(json.dumps({"deleted": client_id}))
 
 
 @main.group(name="keys")
@@ -240,6 +292,8 @@ def purge() -> None:
             "webauthn_challenges": db.affected(delete(WebauthnChallenge).where(
                 WebauthnChallenge.expires_at < now)),
             "dpop_proofs": replay.purge(),
+            "used_assertions": db.affected(delete(UsedAssertion).where(
+                UsedAssertion.expires_at < now)),
         }
         session.commit()
         click.echo(json.dumps(counts))

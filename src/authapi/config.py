@@ -47,6 +47,10 @@ DEFAULTS: dict[str, Any] = {
     # DPoP (RFC 9449): 1 makes proofs carry a server nonce, valid for one to two periods.
     "AUTHAPI_DPOP_NONCE": 0,
     "AUTHAPI_DPOP_NONCE_PERIOD": 300,
+    # Service clients (OAuth 2): failed /oauth/token requests per address, and how long
+    # verifiers may cache the JWKS (Cache-Control: max-age).
+    "AUTHAPI_TOKEN_FAILURE_RATE": "100 per minute",
+    "AUTHAPI_JWKS_MAX_AGE": 300,
 }
 
 INTEGER_KEYS = (
@@ -62,6 +66,7 @@ INTEGER_KEYS = (
     "AUTHAPI_ACCESS_LOG",
     "AUTHAPI_DPOP_NONCE",
     "AUTHAPI_DPOP_NONCE_PERIOD",
+    "AUTHAPI_JWKS_MAX_AGE",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
 

@@ -113,6 +113,32 @@ OidcStateInvalid = _error("OidcStateInvalid", 400, "invalid_state", "Sign-in sta
 Conflict = _error("Conflict", 409, "conflict", "Conflict",
                   "The request conflicts with the current state of the resource.")
 
+# --- OAuth 2 (RFC 6749 §5.2, RFC 8693 §2.2.2): rendered by `oauth_error`, not as problems ---
+BASIC = 'Basic realm="authapi"'
+InvalidOAuthRequest = _error("InvalidOAuthRequest", 400, "invalid_request", "Invalid request",
+                             "The request is missing a parameter or repeats one.")
+InvalidClient = _error("InvalidClient", 401, "invalid_client", "Invalid client",
+                       "Client authentication failed.", BASIC)
+InvalidGrant = _error("InvalidGrant", 400, "invalid_grant", "Invalid grant",
+                      "The grant is invalid, expired or revoked.")
+InvalidScope = _error("InvalidScope", 400, "invalid_scope", "Invalid scope",
+                      "The requested scope exceeds what may be granted.")
+UnauthorizedClient = _error("UnauthorizedClient", 400, "unauthorized_client",
+                            "Unauthorized client", "This client may not use this grant.")
+UnsupportedGrantType = _error("UnsupportedGrantType", 400, "unsupported_grant_type",
+                              "Unsupported grant type", "This grant type is not supported.")
+
+
+def oauth_error(error: ApiError) -> Response:
+    """Render an ApiError as RFC 6749 §5.2 JSON, keeping its headers."""
+    body = {"error": error.code, "error_description": error.detail}
+    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
 HTTP_ERRORS: dict[int, type[ApiError]] = {
     400: BadRequest,

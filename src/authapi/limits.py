@@ -70,3 +70,13 @@ def init_app(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["AUTHAPI_REDIS_URL"] or "memory://"
     app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
+
+
+def _token_failures() -> str:
+    return str(current_app.config["AUTHAPI_TOKEN_FAILURE_RATE"])
+
+
+def token_limits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """At most N failed /oauth/token requests per address in a window: no secret guessing."""
+    return limiter.limit(_token_failures, scope="oauth-token",
+                         deduct_when=lambda response: response.status_code in (400, 401))(view)

@@ -162,11 +162,19 @@ def is_revoked(claims: dict[str, Any], minted_ms: int) -> bool:
     """Whether a verified token has been revoked, by session or by jti."""
     state = cache()
     state.sync()
+    client_id = claims.get("client_id")
+    if isinstance(client_id, str) and state.jti_revoked(client_key(client_id)):
+        return True  # its client was deleted or disabled
     session_id = claims.get("sid")
     if session_id is None:
         return state.jti_revoked(claims["jti"])
     revoked, not_before = state.session_state(session_id)
     return revoked or (claims["type"] == "access" and minted_ms < not_before)
+
+
+def client_key(client_id: str) -> str:
+    """The revoked-token key that voids every token issued to a client."""
+    return "client:" + client_id
 
 
 def record(db_session: OrmSession, *, session_id: str | None = None,

@@ -185,6 +185,13 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
+class OAuthErrorSchema(Schema):
+    """An error of the /oauth/* endpoints (RFC 6749 §5.2), not a problem document."""
+
+    error = fields.String(required=True)
+    error_description = fields.String()
+
+
 class HealthSchema(Schema):
     """A health check's answer."""
 
@@ -303,6 +310,44 @@ class IdentityPageSchema(Schema):
     """A page of linked identities."""
 
     items = fields.List(fields.Nested(IdentitySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+# --- service clients (/admin/clients) ---
+
+
+class ClientCreateSchema(StrictSchema):
+    """POST /admin/clients: `scope` is space-separated, as on the command line."""
+
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    scope = Text(load_default="", validate=validate.Length(max=4096))
+    exchange = fields.Boolean(load_default=False)
+    jwks = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False,
+                          schemes={"http", "https"},
+                          validate=[storable, validate.Length(max=2048)])
+
+
+class ClientSchema(Schema):
+    """A service client; `client_secret` only in the answer that creates or rotates it."""
+
+    id = fields.String()
+    client_id = fields.String()
+    client_secret = fields.String(allow_none=True)
+    name = fields.String()
+    scope = fields.String()
+    exchange = fields.Boolean()
+    disabled = fields.Boolean()
+    token_endpoint_auth_method = fields.String()
+    created_at = fields.DateTime()
+
+
+class ClientPageSchema(Schema):
+    """A page of clients."""
+
+    items = fields.List(fields.Nested(ClientSchema))
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()

@@ -72,8 +72,9 @@ def load_signing_key() -> None:
 
 
 def issue_access(subject: Subject, session_id: str | None, jti: str | None = None,
-                 cnf: dict[str, str] | None = None) -> str:
-    """An access token with exactly the contract's claims (+ `cnf` when DPoP-bound)."""
+                 cnf: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> str:
+    """An access token with exactly the contract's claims (+ `cnf` when DPoP-bound, + `extra`
+    such as `client_id` or `act`)."""
     config = current_app.config
     jti = jti or new_jti()
     now = int(time.time())
@@ -86,6 +87,7 @@ def issue_access(subject: Subject, session_id: str | None, jti: str | None = Non
         claims["sid"] = session_id
     if cnf is not None:  # RFC 9449 §6.1: the key the token is bound to
         claims["cnf"] = cnf
+    claims.update(extra or {})
     return _encode(claims)
 
 
@@ -131,10 +133,9 @@ def _check_static(claims: dict[str, Any], token_type: str) -> None:
         raise TokenInvalid()
     if claims["iss"] != config["AUTHAPI_ISSUER"] or not isinstance(claims["sub"], str):
         raise TokenInvalid()
-    if token_type == ACCESS:
-        audience, expected = claims["aud"], config["AUTHAPI_AUDIENCE"]
-        if audience != expected and not (isinstance(audience, list) and expected in audience):
-            raise TokenInvalid()
+    if token_type == ACCESS and not (isinstance(claims["aud"], str) or (
+            isinstance(claims["aud"], list) and all(isinstance(a, str) for a in claims["aud"]))):
+        raise TokenInvalid()
     if not all(_number(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
         raise TokenInvalid()
     check_claims(claims, token_type)
@@ -149,11 +150,18 @@ def _check_times(claims: dict[str, Any]) -> None:
         raise TokenInvalid()
 
 
+def _check_audience(claims: dict[str, Any]) -> None:
+    """An access token must name our audience (RFC 7519 §4.1.3)."""
+    audience, expected = claims["aud"], current_app.config["AUTHAPI_AUDIENCE"]
+    if audience != expected and not (isinstance(audience, list) and expected in audience):
+        raise TokenInvalid()
+
+
 def _verified() -> LRUCache[str, dict[str, Any]]:
     return cast("LRUCache[str, dict[str, Any]]", current_app.extensions["authapi.verified"])
 
 
-def decode(token: str, expected_type: str) -> dict[str, Any]:
+def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dict[str, Any]:
     """The claims of a valid token of `expected_type`; else the contract's 401.
 
     The one place that decides validity, for every kind of token: signature with the
@@ -165,6 +173,9 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
     Fast path (bench/micro.py: 80 µs uncached, 2.4 µs cached): an access token whose
     signature and static claims were verified once is remembered by its exact text
     in a bounded LRU; the clock and revocation are still checked on every call.
+
+    `any_audience` is for introspection alone (RFC 7662): a token this server issued
+    for another audience (token exchange) is reported on, and its holder checks `aud`.
     """
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenInvalid()
@@ -177,6 +188,8 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
             verified[token] = claims  # only push hot access tokens out
     elif claims["type"] != expected_type:
         raise TokenInvalid()
+    if expected_type == ACCESS and not any_audience:
+        _check_audience(claims)
     _check_times(claims)
     if expected_type == ACCESS and revocation.is_revoked(claims, minted_ms(claims["jti"])):
         raise TokenRevoked()

@@ -1,4 +1,4 @@
-"""/.well-known: the public signing keys."""
+"""/.well-known: the public signing keys and the authorization server metadata."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 
-from .. import db, keys
+from .. import db, keys, oauth
 from . import Blueprint
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery.")
@@ -20,4 +20,14 @@ def jwks() -> Any:
     config = current_app.config
     lifetime = max(int(config["AUTHAPI_ACCESS_TTL"]), int(config["AUTHAPI_REFRESH_TTL"]))
     keys.keyring().signing_key(db.orm())  # a fresh install publishes its first key
-    return {"keys": keys.published(db.orm(), timedelta(seconds=lifetime))}
+    # Verifiers may cache this; they refetch on an unknown kid, so a rotation is seen at once.
+    cache = {"Cache-Control": f"public, max-age={int(config['AUTHAPI_JWKS_MAX_AGE'])}"}
+    return {"keys": keys.published(db.orm(), timedelta(seconds=lifetime))}, 200, cache
+
+
+@bp.get("/oauth-authorization-server")
+@bp.response(200)
+def authorization_server() -> Any:
+    """RFC 8414 authorization server metadata."""
+    cache = {"Cache-Control": f"public, max-age={int(current_app.config['AUTHAPI_JWKS_MAX_AGE'])}"}
+    return oauth.metadata(), 200, cache

@@ -1,0 +1,217 @@
+"""Verify authapi's access tokens in another Flask service, without authapi's database.
+
+    verifier = Verifier(issuer="https://auth.example.com", audience="https://orders.example",
+                        jwks_url="https://auth.example.com/.well-known/jwks.json")
+    verifier.init_app(app)            # its 401/403 answers are problem+json
+
+    @app.get("/orders")
+    @verifier.scopes_required("orders:read")
+    def orders(): return {"for": verifier.current_claims()["sub"]}
+
+Offline (the default), it verifies the signature with the published keys and checks
+`typ`, issuer, audience, expiry and `type` locally. The key set is cached for the
+server's `Cache-Control: max-age` (at most `jwks_max_age`) and fetched again at once
+for an unknown `kid`, but no more often than every `min_refetch_interval` seconds, so
+garbage kids cannot make it hammer the server. Offline checks cannot see a revocation
+before the token expires (15 minutes by default); with `introspection_url` and a
+client's credentials it asks the server instead (RFC 7662) and caches each answer for
+at most `introspection_ttl` seconds (and never past the token's `exp`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from cachetools import TTLCache
+from flask import Flask, g
+from jwt import PyJWK
+from jwt.exceptions import PyJWKError, PyJWTError
+
+from . import jws
+from .authz import check_roles, check_scopes
+from .errors import ApiError, TokenExpired, TokenInvalid, Unavailable, problem
+from .transport import bearer_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACCESS_TYP = "at+jwt"
+MAX_AGE = re.compile(r"max-age=(\d+)")
+CLOCK_SKEW = 60
+SLOT = "authapi_resource_verified"
+UNREACHABLE = "The authorization server is not answering."
+
+
+class Verifier:
+    """Checks authapi access tokens for one resource service (issuer and audience)."""
+
+    def __init__(self, issuer: str, audience: str, *, jwks_url: str | None = None,
+                 algorithms: Sequence[str] = ("RS256", "ES256", "EdDSA"),
+                 jwks_max_age: float = 300, min_refetch_interval: float = 10,
+                 introspection_url: str | None = None, client_id: str | None = None,
+                 client_secret: str | None = None, introspection_ttl: float = 10,
+                 timeout: float = 5) -> None:
+        if not jwks_url and not introspection_url:
+            raise ValueError("give jwks_url, or introspection_url with client credentials")
+        for url in (jwks_url, introspection_url):
+            if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"not an http(s) URL: {url}")
+        self.issuer, self.audience = issuer, audience
+        self.jwks_url, self.algorithms = jwks_url, tuple(algorithms)
+        self.jwks_max_age, self.min_refetch_interval = jwks_max_age, min_refetch_interval
+        self.introspection_url, self.timeout = introspection_url, timeout
+        self.credentials = (client_id or "", client_secret or "")
+        self.introspection_ttl = introspection_ttl
+        self.keys: dict[str, PyJWK] = {}
+        self.fetched_at = -1e9  # monotonic time of the last fetch attempt
+        self.keys_expire = -1e9
+        self.fetches = 0
+        self.lock = threading.Lock()
+        self.answers: TTLCache[str, dict[str, Any] | None] = TTLCache(
+            maxsize=10_000, ttl=max(introspection_ttl, 0.001))
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def _http(self, request: urllib.request.Request) -> tuple[dict[str, Any], str]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+                return json.loads(answer.read()), answer.headers.get("Cache-Control", "")
+        except (OSError, ValueError):
+            raise Unavailable(UNREACHABLE) from None
+
+    def refresh_keys(self) -> None:
+        """Fetch the key set now, honouring the server's max-age up to `jwks_max_age`."""
+        self.fetches += 1
+        self.fetched_at = time.monotonic()
+        request = urllib.request.Request(str(self.jwks_url))  # noqa: S310  (http(s), checked)
+        body, cache_control = self._http(request)
+        found = MAX_AGE.search(cache_control)
+        max_age = min(float(found.group(1)), self.jwks_max_age) if found else self.jwks_max_age
+        keys: dict[str, PyJWK] = {}
+        for jwk in body.get("keys", []) if isinstance(body, dict) else []:
+            try:
+                if isinstance(jwk, dict) and jwk.get("alg") in self.algorithms:
+                    keys[str(jwk["kid"])] = PyJWK(jwk)
+            except (PyJWKError, PyJWTError, KeyError):
+                continue  # a key this verifier cannot use
+        self.keys, self.keys_expire = keys, self.fetched_at + max_age
+
+    def _key(self, kid: str) -> PyJWK | None:
+        looked = time.monotonic()
+        stale = looked >= self.keys_expire
+        if stale or (kid not in self.keys
+                     and looked - self.fetched_at >= self.min_refetch_interval):
+            with self.lock:
+                if self.fetched_at < looked:  # no other thread fetched in the meantime
+                    try:
+                        self.refresh_keys()
+                    except ApiError:
+                        if not self.keys:
+                            raise
+                        # Keep verifying with the keys we have; retry at the bounded rate.
+                        self.keys_expire = looked + self.min_refetch_interval
+        return self.keys.get(kid)
+
+    # --- verification --------------------------------------------------------------------
+
+    def _key_for(self, header: dict[str, Any]) -> tuple[Any, str]:
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if header.get("typ") != ACCESS_TYP or algorithm not in self.algorithms:
+            raise TokenInvalid()
+        key = self._key(kid) if isinstance(kid, str) and len(kid) <= 64 else None
+        if key is None or key.algorithm_name != algorithm:
+            raise TokenInvalid()
+        return key.key, str(algorithm)
+
+    def _check(self, claims: dict[str, Any]) -> dict[str, Any]:
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if claims.get("iss") != self.issuer or self.audience not in audiences:
+            raise TokenInvalid()
+        if claims.get("type", "access") != "access" or not isinstance(claims.get("sub"), str):
+            raise TokenInvalid()
+        if "cnf" in claims:  # sender-constrained: needs a DPoP proof this verifier cannot check
+            raise TokenInvalid("This token must be presented with a DPoP proof.")
+        now, exp = time.time(), claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise TokenInvalid()
+        if exp <= now:
+            raise TokenExpired()
+        if claims.get("nbf", 0) > now + CLOCK_SKEW:
+            raise TokenInvalid()
+        return claims
+
+    def _introspect(self, token: str) -> dict[str, Any]:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        if digest in self.answers:
+            answer = self.answers[digest]
+        else:
+            raw = base64.b64encode(":".join(
+                urllib.parse.quote_plus(part) for part in self.credentials).encode()).decode()
+            request = urllib.request.Request(  # noqa: S310  (http(s), checked in __init__)
+                str(self.introspection_url), method="POST",
+                data=urllib.parse.urlencode({"token": token}).encode(),
+                headers={"Authorization": f"Basic {raw}",
+                         "Content-Type": "application/x-www-form-urlencoded"})
+            body, _ = self._http(request)
+            answer = body if isinstance(body, dict) and body.get("active") is True else None
+            self.answers[digest] = answer  # _check still looks at `exp` on every use
+        if answer is None:
+            raise TokenInvalid()
+        return answer
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token for this service; else a 401 ApiError."""
+        if len(token) > 8192:
+            raise TokenInvalid()
+        if self.introspection_url:
+            return self._check(dict(self._introspect(token)))
+        return self._check(jws.verify(token, self._key_for))
+
+    # --- Flask ---------------------------------------------------------------------------
+
+    def init_app(self, app: Flask) -> None:
+        """Answer this verifier's errors as problem+json with WWW-Authenticate."""
+        app.register_error_handler(ApiError, problem)
+
+    def current_claims(self) -> dict[str, Any]:
+        """The verified claims of this request's bearer token, verified once per request."""
+        token = bearer_token()
+        verified = g.get(SLOT)
+        if verified is not None and verified[0] == token:
+            return cast(dict[str, Any], verified[1])
+        claims = self.verify(token)
+        setattr(g, SLOT, (token, claims))
+        return claims
+
+    def _guard(self, check: Callable[[dict[str, Any]], None]) -> Callable[[F], F]:
+        def decorator(view: F) -> F:
+            @wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                check(self.current_claims())
+                return view(*args, **kwargs)
+
+            return cast(F, wrapper)
+
+        return decorator
+
+    def access_required(self, view: F) -> F:
+        """Any valid access token for this service."""
+        return self._guard(lambda _claims: None)(view)
+
+    def roles_required(self, *roles: str) -> Callable[[F], F]:
+        """A valid token holding all of `roles`."""
+        return self._guard(lambda claims: check_roles(claims, required=roles))
+
+    def scopes_required(self, *scopes: str) -> Callable[[F], F]:
+        """A valid token granting all of `scopes`."""
+        return self._guard(lambda claims: check_scopes(claims, scopes))

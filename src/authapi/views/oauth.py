@@ -1,0 +1,101 @@
+"""/oauth: the token endpoint, introspection and revocation, answering RFC 6749 §5.2 errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from .. import client_auth, db, limits, oauth, tokens
+from ..audit import request_meta
+from ..errors import (
+    ApiError,
+    InvalidOAuthRequest,
+    UnsupportedGrantType,
+    from_http_exception,
+    oauth_error,
+)
+from ..schemas import OAuthErrorSchema
+from . import Blueprint
+
+bp = Blueprint("oauth", __name__, url_prefix="/oauth",
+               description="OAuth 2 for services (form-encoded; errors as RFC 6749 §5.2).")
+FORM = "application/x-www-form-urlencoded"
+FORM_BODY = {"required": True, "content": {FORM: {"schema": {
+    "type": "object", "additionalProperties": {"type": "string"}}}}}
+# Every error status these endpoints answer, documented with its real media type.
+OAUTH_ERRORS = {str(status): {"description": description, "content": {
+    "application/json": {"schema": OAuthErrorSchema}}} for status, description in (
+    (400, "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, ..."),
+    (401, "invalid_client (with WWW-Authenticate: Basic)"),
+    (413, "the body is over 64 KiB"),
+    (429, "too many failed requests from this address (with Retry-After)"),
+    (503, "the database is not answering (with Retry-After)"),
+)}
+# Errors from inside this blueprint are RFC 6749 §5.2 JSON, not problems.
+bp.register_error_handler(ApiError, oauth_error)
+bp.register_error_handler(HTTPException, lambda exc: oauth_error(from_http_exception(exc)))
+
+
+def _form() -> dict[str, str]:
+    """The form parameters; none may repeat (RFC 6749 §3.2) or hold a NUL."""
+    if request.mimetype != FORM:
+        raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
+    form = request.form
+    for name in form:
+        values = form.getlist(name)
+        if len(values) > 1 or "\x00" in values[0] or "\x00" in name:
+            raise InvalidOAuthRequest(f"The parameter {name!r} is repeated or malformed.")
+    return form.to_dict()
+
+
+def _client(form: dict[str, str]) -> Any:
+    return client_auth.authenticate(request.headers.get("Authorization"), form)
+
+
+@bp.post("/token")
+@limits.token_limits
+@bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
+@bp.response(200)
+def token() -> Any:
+    """Issue a token: client_credentials, refresh_token or token exchange (RFC 8693)."""
+    tokens.load_signing_key()
+    form = _form()
+    grant = form.get("grant_type")
+    if grant == oauth.REFRESH_TOKEN:
+        answer = oauth.refresh(form, request_meta())
+    elif grant == oauth.CLIENT_CREDENTIALS:
+        answer = oauth.client_credentials(_client(form), form)
+    elif grant == oauth.TOKEN_EXCHANGE:
+        answer = oauth.exchange(_client(form), form)
+    elif not grant:
+        raise InvalidOAuthRequest("grant_type is required.")
+    else:
+        raise UnsupportedGrantType()
+    db.orm().commit()
+    return answer
+
+
+@bp.post("/introspect")
+@bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
+@bp.response(200)
+def introspect() -> Any:
+    """RFC 7662: whether a token is active, and its claims if it is."""
+    form = _form()
+    _client(form)
+    db.orm().commit()  # the assertion's jti, if the client used private_key_jwt
+    return oauth.introspect(form.get("token", ""))
+
+
+@bp.post("/revoke")
+@bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
+@bp.response(200)
+def revoke() -> Response:
+    """RFC 7009: revoke an access or refresh token; 200 whether or not it was valid."""
+    form = _form()
+    client = _client(form)
+    if form.get("token"):
+        oauth.revoke(client, form["token"])
+    db.orm().commit()
+    return Response(status=200)

@@ -1,0 +1,137 @@
+"""authapi.resource: a separate Flask service verifying a live authapi's tokens over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import jwt
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from authapi.resource import Verifier
+from conftest import PASSWORD
+
+ISSUER = AUDIENCE = "http://localhost:8000"  # the server's defaults
+
+
+@pytest.fixture
+def authapi_server(serve):
+    """A real `authapi serve` that picks up a rotated key on the next token it signs."""
+    return serve("--workers", "1", env={"AUTHAPI_KEY_REFRESH_INTERVAL": "0"})
+
+
+@pytest.fixture
+def user_token(authapi_server) -> Callable[[], str]:
+    credentials = {"email": "svc-user@example.com", "password": PASSWORD}
+    assert authapi_server.request("POST", "/auth/register", credentials)[0] == 201
+    return lambda: authapi_server.request("POST", "/auth/login", credentials)[1]["access_token"]
+
+
+@pytest.fixture
+def resource(authapi_server) -> Iterator[Callable[..., tuple[Verifier, str]]]:
+    """Start a resource service on loopback with a Verifier; returns (verifier, base URL)."""
+    servers = []
+
+    def start(**options) -> tuple[Verifier, str]:
+        options.setdefault("jwks_url", authapi_server.base_url + "/.well-known/jwks.json")
+        verifier = Verifier(ISSUER, options.pop("audience", AUDIENCE), **options)
+        app = Flask("orders")
+        verifier.init_app(app)
+        for path, guard in (("/me", verifier.access_required),
+                            ("/admin", verifier.roles_required("admin")),
+                            ("/scoped", verifier.scopes_required("orders:read"))):
+            app.add_url_rule(path, path, guard(verifier.current_claims))
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return verifier, f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def get(url: str, token: str | None) -> tuple[int, dict, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310  (loopback)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        body, headers = json.loads(exc.read()), dict(exc.headers)
+        exc.close()
+        return exc.code, body, headers
+
+
+def test_a_user_token_is_verified_through_the_jwks(resource, user_token):
+    _, base = resource()
+    token = user_token()
+    status, body, _ = get(base + "/me", token)
+    assert status == 200 and body["sub"] == jwt.decode(
+        token, options={"verify_signature": False})["sub"]
+
+
+@pytest.mark.parametrize("path, token, status, code", [
+    ("/me", None, 401, "token_missing"),
+    ("/me", "garbage", 401, "token_invalid"),
+    ("/admin", "USER", 403, "insufficient_role"),
+    ("/scoped", "USER", 403, "insufficient_scope"),
+])
+def test_the_verifiers_refusals_are_the_contracts(resource, user_token, path, token, status,
+                                                  code):
+    _, base = resource()
+    answer = get(base + path, user_token() if token == "USER" else token)
+    assert (answer[0], answer[1]["code"]) == (status, code)
+    assert answer[2]["Content-Type"] == "application/problem+json"
+    assert answer[2]["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_for_another_audience_is_refused(resource, user_token):
+    _, base = resource(audience="https://orders.example")
+    assert get(base + "/me", user_token())[1]["code"] == "token_invalid"
+
+
+def test_old_and_new_keys_verify_across_a_rotation(resource, user_token, cli):
+    verifier, base = resource(min_refetch_interval=0)
+    old = user_token()
+    assert get(base + "/me", old)[0] == 200
+    assert cli("keys", "rotate").returncode == 0
+    new = user_token()
+    assert jwt.get_unverified_header(new)["kid"] != jwt.get_unverified_header(old)["kid"]
+    assert get(base + "/me", new)[0] == 200  # unknown kid: the key set is fetched again
+    assert get(base + "/me", old)[0] == 200
+    assert verifier.fetches == 2
+
+
+def test_unknown_kids_refetch_at_a_bounded_rate(resource, user_token):
+    verifier, base = resource(min_refetch_interval=3600)
+    token = user_token()
+    head, payload, signature = token.split(".")
+    header = jwt.get_unverified_header(token)
+    for n in range(3):
+        fake = jwt.utils.base64url_encode(json.dumps({**header, "kid": f"nope{n}"}).encode())
+        assert get(base + "/me", f"{fake.decode()}.{payload}.{signature}")[0] == 401
+    assert verifier.fetches == 1
+
+
+def test_introspection_mode_sees_a_logout_at_once(resource, user_token, authapi_server, cli):
+    created = json.loads(cli("clients", "create", "--name", "orders").stdout)
+    _, base = resource(jwks_url=None, introspection_ttl=0,
+                       introspection_url=authapi_server.base_url + "/oauth/introspect",
+                       client_id=created["client_id"], client_secret=created["client_secret"])
+    token = user_token()
+    assert get(base + "/me", token)[0] == 200
+    assert authapi_server.request("POST", "/auth/logout", token=token)[0] == 204
+    assert get(base + "/me", token)[1]["code"] == "token_invalid"
+
+
+def test_a_verifier_needs_a_source_of_truth():
+    with pytest.raises(ValueError):
+        Verifier(ISSUER, AUDIENCE)
+    with pytest.raises(ValueError):
+        Verifier(ISSUER, AUDIENCE, jwks_url="file:///etc/passwd")

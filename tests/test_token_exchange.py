@@ -1,0 +1,132 @@
+"""Token exchange (RFC 8693): a service acting for a user, never wider than both."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from authapi import accounts, db
+from conftest import PASSWORD
+from fixtures.oauth import ACCESS_TYPE, EXCHANGE, assert_oauth_error, basic
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+@pytest.fixture
+def user_token(make_user, login) -> str:
+    return login(make_user(roles=("admin",)))["access_token"]
+
+
+@pytest.fixture
+def exchanger(make_client) -> dict:
+    return make_client(scope="users:read clients:read orders:read", exchange=True)
+
+
+def exchange(client, registered, subject_token, **form):
+    return client.post("/oauth/token", headers=basic(registered["client_id"],
+                                                     registered["client_secret"]),
+                       data={"grant_type": EXCHANGE, "subject_token": subject_token,
+                             "subject_token_type": ACCESS_TYPE, **form})
+
+
+def test_exchange_issues_a_token_for_the_user_naming_the_actor(client, exchanger, user_token):
+    response = exchange(client, exchanger, user_token, audience="https://orders.example")
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["issued_token_type"] == ACCESS_TYPE and body["token_type"] == "Bearer"
+    assert response.headers["Cache-Control"] == "no-store"
+    subject, issued = claims_of(user_token), claims_of(body["access_token"])
+    assert (issued["sub"], issued["sid"]) == (subject["sub"], subject["sid"])
+    assert issued["aud"] == "https://orders.example"
+    assert issued["act"] == {"sub": exchanger["client_id"]}
+    assert issued["roles"] == ["admin"]
+
+
+def test_the_scope_is_no_wider_than_both_the_users_and_the_clients(client, exchanger,
+                                                                    user_token):
+    body = exchange(client, exchanger, user_token).get_json()
+    assert body["scope"] == "clients:read users:read"  # orders:read is not the user's
+
+
+def test_the_audience_defaults_to_the_configured_one(client, exchanger, user_token):
+    token = exchange(client, exchanger, user_token).get_json()["access_token"]
+    assert claims_of(token)["aud"] == "http://localhost:8000"
+
+
+@pytest.mark.parametrize("scope", ["orders:read", "users:write", "users:read roles:write"])
+def test_an_exchange_that_widens_scope_is_invalid_scope(client, exchanger, user_token, scope):
+    assert_oauth_error(exchange(client, exchanger, user_token, scope=scope), 400,
+                       "invalid_scope")
+
+
+def test_a_second_exchange_nests_the_earlier_actor(client, make_client, exchanger, user_token):
+    first = exchange(client, exchanger, user_token).get_json()["access_token"]
+    second_client = make_client(scope="users:read", exchange=True)
+    second = exchange(client, second_client, first).get_json()["access_token"]
+    assert claims_of(second)["act"] == {"sub": second_client["client_id"],
+                                        "act": {"sub": exchanger["client_id"]}}
+
+
+def test_a_client_without_exchange_is_unauthorized_client(client, make_client, user_token):
+    plain = make_client(scope="users:read")
+    assert_oauth_error(exchange(client, plain, user_token), 400, "unauthorized_client")
+
+
+def test_an_unauthenticated_exchange_is_invalid_client(client, exchanger, user_token):
+    response = client.post("/oauth/token", data={
+        "grant_type": EXCHANGE, "subject_token": user_token, "subject_token_type": ACCESS_TYPE})
+    assert_oauth_error(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("kind", ["garbage", "refresh", "expired", "logged_out", "client"])
+def test_a_bad_subject_token_is_invalid_grant(client, make_app, make_user, login, exchanger,
+                                              client_token, kind):
+    pair = login(make_user(email="subject@example.com"))
+    subject = {"garbage": "not.a.token", "refresh": pair["refresh_token"],
+               "client": client_token(exchanger).get_json()["access_token"],
+               "logged_out": pair["access_token"]}.get(kind)
+    if kind == "expired":
+        subject = make_app(AUTHAPI_ACCESS_TTL=-1).test_client().post("/auth/login", json={
+            "email": "subject@example.com", "password": PASSWORD}).get_json()["access_token"]
+    if kind == "logged_out":
+        client.post("/auth/logout", headers={"Authorization": f"Bearer {subject}"})
+    assert_oauth_error(exchange(client, exchanger, subject), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("token_type, empty", [("urn:other", False), (ACCESS_TYPE, True)])
+def test_a_missing_subject_parameter_is_invalid_request(client, exchanger, user_token,
+                                                        token_type, empty):
+    response = exchange(client, exchanger, "" if empty else user_token,
+                        subject_token_type=token_type)
+    assert_oauth_error(response, 400, "invalid_request")
+
+
+def test_an_exchanged_token_dies_with_its_users_session(client, exchanger, user_token):
+    exchanged = exchange(client, exchanger, user_token).get_json()["access_token"]
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {exchanged}"}
+                      ).status_code == 200
+    assert client.post("/auth/logout", headers={"Authorization": f"Bearer {user_token}"}
+                       ).status_code == 204
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {exchanged}"})
+    assert response.status_code == 401 and response.get_json()["code"] == "token_revoked"
+
+
+def test_an_exchanged_token_dies_with_its_client(app, client, exchanger, user_token):
+    from authapi import clients
+    exchanged = exchange(client, exchanger, user_token).get_json()["access_token"]
+    with app.app_context():
+        clients.delete(exchanger["id"])
+        db.orm().commit()
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {exchanged}"})
+    assert response.status_code == 401 and response.get_json()["code"] == "token_revoked"
+
+
+def test_a_role_change_voids_an_exchanged_token(app, client, exchanger, user_token):
+    exchanged = exchange(client, exchanger, user_token).get_json()["access_token"]
+    with app.app_context():
+        accounts.set_roles(claims_of(user_token)["sub"], ("user",))
+        db.orm().commit()
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {exchanged}"})
+    assert response.status_code == 401
