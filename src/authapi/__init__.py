@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, revocation, tokens, transport
+from . import cors, db, errors, limits, outbox, revocation, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     transport.init_app(app)
     limits.init_app(app)
     cors.init_app(app)
+    outbox.init_app(app)
     proxies = int(values["AUTHAPI_PROXY_COUNT"])
     if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
@@ -55,10 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_check_body)
     app.after_request(_no_store)
 
-    from .views import auth, ops, wellknown
+    from .views import account, auth, ops, wellknown
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(account.bp)
     app.register_blueprint(ops.assets)
     return app
 

@@ -8,7 +8,13 @@ from flask import Response, after_this_request, request
 
 from .. import accounts, audit, authz, db, limits, sessions, transport, users
 from ..audit import request_meta
-from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
+from ..errors import (
+    AccountDisabled,
+    EmailUnverified,
+    InvalidCredentials,
+    MfaRequired,
+    TokenInvalid,
+)
 from ..schemas import (
     LoginSchema,
     PageArgsSchema,
@@ -61,8 +67,8 @@ def register(body: dict[str, Any]) -> Any:
 def login(body: dict[str, Any]) -> Any:
     """Exchange an email and password for an access and a refresh token."""
     try:
-        user = accounts.authenticate(body["email"], body["password"])
-    except (InvalidCredentials, AccountDisabled):
+        user = accounts.authenticate(body["email"], body["password"], body.get("otp"))
+    except (InvalidCredentials, AccountDisabled, EmailUnverified, MfaRequired):
         db.orm().commit()  # keep the login_failed audit event
         raise
     pair = sessions.start(user, request_meta(), cookies=body["use_cookies"])
