@@ -160,3 +160,12 @@ def test_an_expired_change_link_is_refused(mail_app, make_user, login):
     link = next(m for m in (inbox.next(), inbox.next()) if m["To"] == "new@example.com")
     assert_problem(client.post("/auth/email/confirm", json={"token": token_of(link)}), 400,
                    "link_invalid")
+
+
+def test_a_login_refused_as_unverified_mails_a_fresh_link(mail_app, make_user):
+    app, inbox = mail_app(AUTHAPI_REQUIRE_VERIFIED_EMAIL=True)
+    make_user(email="ada@example.com")
+    client = app.test_client()
+    assert_problem(login(client), 403, "email_unverified")
+    client.post("/auth/verify-email/confirm", json={"token": token_of(inbox.next())})
+    assert login(client).status_code == 200

@@ -114,23 +114,25 @@ def test_a_wrong_password_with_a_right_code_is_refused(mfa_user, client):
     assert_problem(response, 401, "invalid_credentials")
 
 
-def test_wrong_codes_count_toward_the_lockout(frozen, make_app, make_user, login):
-    app = make_app(AUTHAPI_LOGIN_MAX_FAILURES=2)
-    client = app.test_client()
+@pytest.fixture
+def strict_app(frozen, make_app, make_user, login):
+    """An app locking an account after 2 failures, and the secret of its MFA user."""
+    client = make_app(AUTHAPI_LOGIN_MAX_FAILURES=2).test_client()
     access = login(make_user(email="ada@example.com"))["access_token"]
     secret = setup(client, access)["secret"]
     enable(client, access, code(secret, -1))
+    return client, secret
+
+
+def test_wrong_codes_count_toward_the_lockout(strict_app):
+    client, secret = strict_app
     for _ in range(2):
         assert_problem(post_login(client, "000000"), 401, "invalid_credentials")
     assert_problem(post_login(client, code(secret)), 429, "account_locked")
 
 
-def test_mfa_required_does_not_count_toward_the_lockout(frozen, make_app, make_user, login):
-    app = make_app(AUTHAPI_LOGIN_MAX_FAILURES=2)
-    client = app.test_client()
-    access = login(make_user(email="ada@example.com"))["access_token"]
-    secret = setup(client, access)["secret"]
-    enable(client, access, code(secret, -1))
+def test_mfa_required_does_not_count_toward_the_lockout(strict_app):
+    client, secret = strict_app
     for _ in range(3):
         assert_problem(post_login(client), 401, "mfa_required")
     assert post_login(client, code(secret)).status_code == 200

@@ -62,6 +62,7 @@ def authenticate(email: str, password: str, otp: str | None = None) -> User:
         raise AccountDisabled()
     if current_app.config["AUTHAPI_REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
         audit.record("login_failed", user_id=user.id, detail={"reason": "email_unverified"})
+        addresses.send_verification(user)  # the password was right: a fresh link helps
         raise EmailUnverified()
     mfa.check_login(user, otp)
     if new_hash:
