@@ -38,9 +38,14 @@ def frontend(path: str, **query: str) -> str:
     return base + path + (f"?{urlencode(query)}" if query else "")
 
 
+def new_token() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 def issue(user_id: str, purpose: str, email: str) -> str:
     """A new token for `email` (added to the transaction); returns the link to mail."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     db.orm().add(LinkToken(token_hash=secretbox.keyed_hash(token, HASHED), user_id=user_id,
                            purpose=purpose, email=email,
                            expires_at=utcnow() + timedelta(seconds=ttl(purpose))))

@@ -29,12 +29,17 @@ LEASE = timedelta(seconds=120)  # a mail claimed by a sender that died is retrie
 PENDING = (OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None))
 
 
-def queue(recipient: str, template: str, **context: Any) -> None:
-    """Add a mail to the current transaction; it is sent only if the transaction commits."""
+def compose(recipient: str, template: str, **context: Any) -> OutboxMail:
+    """A rendered mail with its bodies sealed, not yet queued."""
     rendered = mail.render(template, **context)
     body = json.dumps({"text": rendered.text, "html": rendered.html})
-    db.orm().add(OutboxMail(recipient=recipient, subject=rendered.subject,
-                            body=secretbox.seal(body, SEALED), next_attempt_at=utcnow()))
+    return OutboxMail(recipient=recipient, subject=rendered.subject,
+                      body=secretbox.seal(body, SEALED), next_attempt_at=utcnow())
+
+
+def queue(recipient: str, template: str, **context: Any) -> None:
+    """Add a mail to the current transaction; it is sent only if the transaction commits."""
+    db.orm().add(compose(recipient, template, **context))
     setattr(g, QUEUED, True)
 
 

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from . import audit, links, outbox, passwords, sessions
+from sqlalchemy import select
+
+from . import audit, db, links, outbox, passwords, sessions
 from .errors import LinkInvalid
-from .users import by_email, get
+from .models import User
+from .users import get, normalize_email
 
 
 def request_reset(email: str) -> None:
     """Mail a reset link if the account exists; the caller answers the same either way.
 
-    The mail goes through the outbox, so neither path waits on SMTP.
+    The mail goes through the outbox, so neither path waits on SMTP; both read the
+    same columns and render and seal a mail, so neither takes noticeably longer
+    (README: measured).
     """
-    user = by_email(email)
-    if user is None or user.disabled:
+    address = normalize_email(email)
+    found = db.orm().execute(select(User.id, User.disabled).where(User.email == address)).first()
+    hours = max(1, links.ttl(links.PASSWORD_RESET) // 3600)
+    if found is None or found.disabled:
+        outbox.compose(address, "password_reset", email=address, hours=hours,
+                       link=links.frontend("/reset-password", token=links.new_token()))
         audit.record("password_reset_requested", detail={"sent": False})
         return
-    link = links.issue(user.id, links.PASSWORD_RESET, user.email)
-    outbox.queue(user.email, "password_reset", email=user.email, link=link,
-                 hours=links.ttl(links.PASSWORD_RESET) // 3600 or 1)
-    audit.record("password_reset_requested", user_id=user.id, detail={"sent": True})
+    link = links.issue(found.id, links.PASSWORD_RESET, address)
+    outbox.queue(address, "password_reset", email=address, link=link, hours=hours)
+    audit.record("password_reset_requested", user_id=found.id, detail={"sent": True})
 
 
 def confirm_reset(token: str, new_password: str) -> None:
