@@ -17,7 +17,14 @@ from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, SigningKey, UserSession
+from .models import (
+    LinkToken,
+    OutboxMail,
+    RevocationEvent,
+    RevokedToken,
+    SigningKey,
+    UserSession,
+)
 
 
 def _app() -> Flask:
@@ -139,7 +146,7 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, and keys no live token can need."""
+    """Delete expired revocations, sessions, links, old mail, and keys no token can need."""
     app = _app()
     now = utcnow()
     config = app.config
@@ -156,6 +163,11 @@ def purge() -> None:
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
+            # Account lifecycle: dead links, and mail sent a day ago or given up a week ago.
+            "link_tokens": db.affected(delete(LinkToken).where(LinkToken.expires_at < now)),
+            "mail_outbox": db.affected(delete(OutboxMail).where(or_(
+                OutboxMail.sent_at < now - timedelta(days=1),
+                OutboxMail.failed_at < now - timedelta(days=7)))),
         }
         session.commit()
         click.echo(json.dumps(counts))
