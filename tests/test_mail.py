@@ -91,6 +91,24 @@ def test_a_server_refusing_the_first_tries_gets_the_mail_later(mail_app):
     assert row.attempts == 3 and row.sent_at is not None
 
 
+def test_credentials_in_the_url_log_in_to_the_server(make_app, smtp_server):
+    inbox, url = smtp_server(login=("mailer", "p@ss:word"))
+    host = url.removeprefix("smtp://")
+    app = make_app(AUTHAPI_MAIL_URL=f"smtp://mailer:p%40ss%3Aword@{host}")
+    queue_one(app)
+    assert drain(app) is None
+    assert inbox.next()["To"] == "ada@example.com"
+
+
+def test_wrong_credentials_are_a_failed_attempt(make_app, smtp_server):
+    inbox, url = smtp_server(login=("mailer", "secret"))
+    app = make_app(AUTHAPI_MAIL_URL=url.replace("smtp://", "smtp://mailer:wrong@"))
+    queue_one(app)
+    drain(app)
+    assert rows(app)[0].last_error.startswith("SMTPAuthenticationError")
+    assert inbox.empty()
+
+
 def test_a_server_that_is_down_leaves_the_mail_pending_with_its_error(make_app):
     app = make_app(AUTHAPI_MAIL_URL=f"smtp://127.0.0.1:{free_port()}")
     queue_one(app)
