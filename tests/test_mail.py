@@ -1,6 +1,14 @@
 """Mail: the outbox, its worker, retries with back-off, and a real SMTP server on loopback."""
 
+import datetime
+import ipaddress
+import ssl
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from authapi import config, db, mail, outbox
@@ -109,6 +117,30 @@ def test_wrong_credentials_are_a_failed_attempt(make_app, smtp_server):
     assert inbox.empty()
 
 
+def test_smtps_sends_over_tls_with_credentials(make_app, smtp_server, tmp_path, monkeypatch):
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's trust store, not authapi's
+    inbox, url = smtp_server(login=("mailer", "secret"), tls=context)
+    app = make_app(AUTHAPI_MAIL_URL=url.replace("smtps://", "smtps://mailer:secret@"))
+    queue_one(app)
+    assert drain(app) is None
+    assert inbox.next()["To"] == "ada@example.com"
+
+
+def test_smtps_refuses_an_untrusted_certificate(make_app, smtp_server, tmp_path):
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox, url = smtp_server(tls=context)
+    app = make_app(AUTHAPI_MAIL_URL=url)
+    queue_one(app)
+    drain(app)
+    assert "CERTIFICATE_VERIFY_FAILED" in rows(app)[0].last_error
+    assert inbox.empty()
+
+
 def test_a_server_that_is_down_leaves_the_mail_pending_with_its_error(make_app):
     app = make_app(AUTHAPI_MAIL_URL=f"smtp://127.0.0.1:{free_port()}")
     queue_one(app)
@@ -150,3 +182,23 @@ def test_console_mail_is_written_to_stderr_and_marked_sent(app, capsys):
     assert drain(app) is None
     assert "http://x/?token=t" in capsys.readouterr().err
     assert rows(app)[0].sent_at is not None
+
+
+def self_signed(tmp_path):
+    """A certificate and key for 127.0.0.1, written as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return tmp_path / "cert.pem", tmp_path / "key.pem"
