@@ -169,3 +169,12 @@ def test_a_login_refused_as_unverified_mails_a_fresh_link(mail_app, make_user):
     assert_problem(login(client), 403, "email_unverified")
     client.post("/auth/verify-email/confirm", json={"token": token_of(inbox.next())})
     assert login(client).status_code == 200
+
+
+def test_at_most_five_changes_an_hour_are_mailed(client, make_user, login):
+    access = login(make_user(email="ada@example.com"))["access_token"]
+    for number in range(5):
+        assert change(client, access, new_email=f"new{number}@example.com").status_code == 202
+    response = change(client, access)
+    assert_problem(response, 429, "rate_limited")
+    assert response.headers["Retry-After"] == "3600"

@@ -138,3 +138,11 @@ def test_a_link_sent_before_a_change_of_address_is_refused(mail_app, make_user):
         db.orm().execute(LinkToken.__table__.update().values(email="old@example.com"))
         db.orm().commit()
     assert_problem(confirm(app.test_client(), token), 400, "link_invalid")
+
+
+def test_at_most_five_reset_mails_an_hour_reach_one_account(app, client, make_user):
+    make_user(email="ada@example.com")
+    for _ in range(7):
+        assert ask(client).status_code == 202
+    with app.app_context():
+        assert len(db.orm().scalars(select(OutboxMail)).all()) == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, db, links, notices, outbox, passwords
-from .errors import EmailTaken, InvalidCredentials, LinkInvalid, ValidationError
+from .errors import EmailTaken, InvalidCredentials, LinkInvalid, RateLimited, ValidationError
 from .models import User
 from .users import by_email, get, normalize_email
 
@@ -15,8 +15,8 @@ def _hours(purpose: str) -> int:
 
 
 def send_verification(user: User) -> None:
-    """Mail a verification link to the user's address, unless it is verified already."""
-    if user.email_verified:
+    """Mail a verification link to the user's address, unless verified or throttled."""
+    if user.email_verified or links.throttled(user.id, links.VERIFY_EMAIL):
         return
     link = links.issue(user.id, links.VERIFY_EMAIL, user.email)
     outbox.queue(user.email, "verify_email", email=user.email, link=link,
@@ -53,6 +53,9 @@ def request_change(user_id: str, new_email: str, password: str) -> None:
         raise ValidationError(errors={"new_email": ["This is already the account's address."]})
     if by_email(email) is not None:
         raise EmailTaken()
+    if links.throttled(user.id, links.CHANGE_EMAIL):
+        raise RateLimited("Too many changes of address asked for; retry in an hour.",
+                          headers={"Retry-After": "3600"})
     link = links.issue(user.id, links.CHANGE_EMAIL, email)
     outbox.queue(email, "email_change", email=email, old_email=user.email, link=link,
                  hours=_hours(links.CHANGE_EMAIL))

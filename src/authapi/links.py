@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import db, secretbox
 from .db import utcnow
@@ -25,6 +25,7 @@ PURPOSES = {
     CHANGE_EMAIL: ("AUTHAPI_EMAIL_CHANGE_TTL", "/confirm-email"),
 }
 MAX_TOKEN_LENGTH = 128
+PER_HOUR = 5  # links of one purpose mailed to one account per hour: no mail bombing
 
 
 def ttl(purpose: str) -> int:
@@ -41,6 +42,15 @@ def frontend(path: str, **query: str) -> str:
 def new_token() -> str:
     """256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def throttled(user_id: str, purpose: str) -> bool:
+    """Whether this account was mailed PER_HOUR links of this purpose in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    recent = db.orm().scalar(select(func.count()).select_from(LinkToken).where(
+        LinkToken.user_id == user_id, LinkToken.purpose == purpose,
+        LinkToken.created_at > since)) or 0
+    return recent >= PER_HOUR
 
 
 def issue(user_id: str, purpose: str, email: str) -> str:

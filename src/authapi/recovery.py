@@ -20,10 +20,11 @@ def request_reset(email: str) -> None:
     address = normalize_email(email)
     found = db.orm().execute(select(User.id, User.disabled).where(User.email == address)).first()
     hours = max(1, links.ttl(links.PASSWORD_RESET) // 3600)
-    if found is None or found.disabled:
+    if found is None or found.disabled or links.throttled(found.id, links.PASSWORD_RESET):
         outbox.compose(address, "password_reset", email=address, hours=hours,
                        link=links.frontend("/reset-password", token=links.new_token()))
-        audit.record("password_reset_requested", detail={"sent": False})
+        audit.record("password_reset_requested", user_id=found and found.id,
+                     detail={"sent": False})
         return
     link = links.issue(found.id, links.PASSWORD_RESET, address)
     outbox.queue(address, "password_reset", email=address, link=link, hours=hours)
