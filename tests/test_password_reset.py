@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from authapi import db
+from authapi import db, outbox
 from authapi.models import AuditEvent, LinkToken, OutboxMail
 from conftest import PASSWORD, assert_problem, bearer
 from fixtures.smtp import free_port, html_of, text_of, token_of
@@ -146,3 +146,14 @@ def test_at_most_five_reset_mails_an_hour_reach_one_account(app, client, make_us
         assert ask(client).status_code == 202
     with app.app_context():
         assert len(db.orm().scalars(select(OutboxMail)).all()) == 5
+
+
+def test_through_smtp_only_the_known_email_gets_a_mail(mail_app, make_user):
+    app, inbox = mail_app()
+    make_user(email="ada@example.com")
+    client = app.test_client()
+    assert ask(client, "nobody@example.com").status_code == 202
+    assert ask(client).status_code == 202
+    assert inbox.next()["To"] == "ada@example.com"
+    outbox.worker(app).stop()
+    assert inbox.empty()
