@@ -19,7 +19,9 @@ def request_reset(email: str) -> None:
     address = normalize_email(email)
     found = db.orm().execute(select(User.id, User.disabled).where(User.email == address)).first()
     hours = max(1, links.ttl(links.PASSWORD_RESET) // 3600)
-    if found is None or found.disabled or links.throttled(found.id, links.PASSWORD_RESET):
+    # The throttle is read on either path, for an unknown email with an id that matches none.
+    throttled = links.throttled(found.id if found else "", links.PASSWORD_RESET)
+    if found is None or found.disabled or throttled:
         # The same work as a real request, thrown away: only the rows written differ.
         outbox.compose(address, "password_reset", email=address, hours=hours,
                        link=links.decoy(links.PASSWORD_RESET))
