@@ -14,9 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from authapi import bootstrap, create_app, db
+from authapi import bootstrap, create_app, db, outbox
 
-pytest_plugins = ["fixtures.databases", "fixtures.cli", "fixtures.servers", "fixtures.oauth"]
+pytest_plugins = [
+    "fixtures.databases", "fixtures.cli", "fixtures.servers", "fixtures.oauth", "fixtures.smtp",
+]
 
 PASSWORD = "correct horse battery staple"
 PROBLEM = "application/problem+json"
@@ -32,6 +34,7 @@ def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "AUTHAPI_DATABASE_URL": database_url,
         "AUTHAPI_BCRYPT_ROUNDS": 4,
         "AUTHAPI_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AUTHAPI_MAIL_WORKER": False,  # tests that send mail turn it on (tests/fixtures/smtp.py)
     }
 
 
@@ -48,6 +51,7 @@ def make_app(settings: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
+        outbox.worker(app).stop()
         db.dispose(app)
 
 

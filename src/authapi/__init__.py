@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, oidc, revocation, telemetry, tokens, transport
+from . import cors, db, errors, limits, oidc, outbox, revocation, telemetry, tokens, transport
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     transport.init_app(app)
     limits.init_app(app)
     cors.init_app(app)
+    outbox.init_app(app)
     proxies = int(values["AUTHAPI_PROXY_COUNT"])
     if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
@@ -58,11 +59,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
 
-    from .views import admin, admin_clients, auth, oauth, ops, passkeys, wellknown
+    from .views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
     from .views import oidc as oidc_views
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
-                      oauth.bp, admin_clients.bp):
+                      oauth.bp, admin_clients.bp, account.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app

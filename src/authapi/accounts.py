@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, db, passwords, sessions
-from .errors import AccountDisabled, EmailTaken, InvalidCredentials, NotFound
+from . import addresses, audit, db, mfa, passwords, sessions
+from .errors import AccountDisabled, EmailTaken, EmailUnverified, InvalidCredentials, NotFound
 from .models import DEFAULT_ROLE, Role, User
 from .users import by_email, get, normalize_email
 
@@ -41,11 +42,12 @@ def register(email: str, password: str, display_name: str | None = None) -> User
     """Self-service sign-up: the `user` role, nothing more."""
     user = create(email, password, display_name)
     audit.record("register", user_id=user.id)
+    addresses.send_verification(user)
     return user
 
 
-def authenticate(email: str, password: str) -> User:
-    """The user whose credentials these are; the same error, in the same time, otherwise."""
+def authenticate(email: str, password: str, otp: str | None = None) -> User:
+    """The user whose credentials (and second factor) these are; one error otherwise."""
     user = by_email(email)
     if user is None:
         passwords.verify_dummy(password)
@@ -58,6 +60,11 @@ def authenticate(email: str, password: str) -> User:
     if user.disabled:
         audit.record("login_failed", user_id=user.id, detail={"reason": "disabled"})
         raise AccountDisabled()
+    if current_app.config["AUTHAPI_REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
+        audit.record("login_failed", user_id=user.id, detail={"reason": "email_unverified"})
+        addresses.send_verification(user)  # the password was right: a fresh link helps
+        raise EmailUnverified()
+    mfa.check_login(user, otp)
     if new_hash:
         user.password_hash = new_hash  # an old scheme or cost, upgraded transparently
     return user

@@ -25,6 +25,8 @@ from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
 from .models import (
+    LinkToken,
+    OutboxMail,
     RevocationEvent,
     RevokedToken,
     SigningKey,
@@ -272,7 +274,8 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, challenges, DPoP proofs, and keys no token needs."""
+    """Delete what has expired: revocations, sessions, challenges, DPoP proofs, links, old
+    mail, used assertions, and keys no live token can need."""
     app = _app()
     now = utcnow()
     config = app.config
@@ -294,6 +297,11 @@ def purge() -> None:
             "dpop_proofs": replay.purge(),
             "used_assertions": db.affected(delete(UsedAssertion).where(
                 UsedAssertion.expires_at < now)),
+            # Account lifecycle: dead links, and mail sent a day ago or given up a week ago.
+            "link_tokens": db.affected(delete(LinkToken).where(LinkToken.expires_at < now)),
+            "mail_outbox": db.affected(delete(OutboxMail).where(or_(
+                OutboxMail.sent_at < now - timedelta(days=1),
+                OutboxMail.failed_at < now - timedelta(days=7)))),
         }
         session.commit()
         click.echo(json.dumps(counts))

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 DEV_SECRET_KEY = "authapi-development-secret-key-do-not-use-in-production"  # noqa: S105
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
@@ -53,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_JWKS_MAX_AGE": 300,
 }
 
-INTEGER_KEYS = (
+INTEGER_KEYS: tuple[str, ...] = (
     "AUTHAPI_ACCESS_TTL",
     "AUTHAPI_REFRESH_TTL",
     "AUTHAPI_BCRYPT_ROUNDS",
@@ -68,7 +69,54 @@ INTEGER_KEYS = (
     "AUTHAPI_DPOP_NONCE_PERIOD",
     "AUTHAPI_JWKS_MAX_AGE",
 )
-FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
+FLOAT_KEYS: tuple[str, ...] = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
+
+# --- account lifecycle (mail outbox, one-time links, MFA): beyond the contract's table ---
+DEFAULTS.update({
+    "AUTHAPI_MAIL_FROM": "authapi <noreply@localhost>",
+    "AUTHAPI_MAIL_WORKER": True,  # drain the outbox in a background thread of each process
+    "AUTHAPI_MAIL_RETRY_BASE": 2.0,  # seconds before the first retry; doubles each attempt
+    "AUTHAPI_MAIL_RETRY_MAX": 900.0,  # the back-off never waits longer than this
+    "AUTHAPI_MAIL_MAX_ATTEMPTS": 10,  # then the mail is marked failed
+    "AUTHAPI_MAIL_POLL_INTERVAL": 30.0,  # how often an idle worker looks for due mail
+    "AUTHAPI_MAIL_TIMEOUT": 10.0,  # seconds per SMTP connection
+    "AUTHAPI_PASSWORD_RESET_TTL": 3600,
+    "AUTHAPI_VERIFY_EMAIL_TTL": 86400,
+    "AUTHAPI_EMAIL_CHANGE_TTL": 3600,
+    "AUTHAPI_REQUIRE_VERIFIED_EMAIL": False,
+})
+INTEGER_KEYS += ("AUTHAPI_MAIL_MAX_ATTEMPTS", "AUTHAPI_PASSWORD_RESET_TTL",
+                 "AUTHAPI_VERIFY_EMAIL_TTL", "AUTHAPI_EMAIL_CHANGE_TTL")
+FLOAT_KEYS += ("AUTHAPI_MAIL_RETRY_BASE", "AUTHAPI_MAIL_RETRY_MAX", "AUTHAPI_MAIL_POLL_INTERVAL",
+               "AUTHAPI_MAIL_TIMEOUT")
+BOOL_KEYS = ("AUTHAPI_MAIL_WORKER", "AUTHAPI_REQUIRE_VERIFIED_EMAIL")
+MAIL_SCHEMES = ("smtp", "smtps")
+
+
+def coerce_flags(values: dict[str, Any]) -> None:
+    """Turn on/off settings given as text (1/0, true/false, yes/no, on/off) into booleans."""
+    for key in BOOL_KEYS:
+        value = values[key]
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+                raise ConfigError(f"{key} must be true or false, got {value!r}")
+            values[key] = word in ("1", "true", "yes", "on")
+
+
+def validate_mail(values: Mapping[str, Any]) -> None:
+    """AUTHAPI_MAIL_URL is `console`, smtp://host[:port] or smtps://[user:pass@]host[:port]."""
+    url = str(values["AUTHAPI_MAIL_URL"])
+    if url == "console":
+        return
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise ConfigError("AUTHAPI_MAIL_URL has a bad port") from None
+    if parts.scheme not in MAIL_SCHEMES or not parts.hostname:
+        raise ConfigError("AUTHAPI_MAIL_URL must be console, smtp://host:port or "
+                          "smtps://user:pass@host:port")
 
 
 class ConfigError(ValueError):
@@ -124,6 +172,7 @@ def coerce(values: dict[str, Any]) -> None:
                 values[key] = kind(values[key])
             except (TypeError, ValueError):
                 raise ConfigError(f"{key} must be a number, got {values[key]!r}") from None
+    coerce_flags(values)
 
 
 def validate(values: Mapping[str, Any]) -> None:
@@ -153,3 +202,4 @@ def validate(values: Mapping[str, Any]) -> None:
     if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:
         raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     _validate_oidc(values)
+    validate_mail(values)

@@ -139,6 +139,16 @@ def oauth_error(error: ApiError) -> Response:
     return response
 
 
+# --- account lifecycle (links, MFA, verified email) ---
+MfaRequired = _error("MfaRequired", 401, "mfa_required", "MFA required",
+                     "This account has MFA on: send `otp`, a TOTP code or a recovery code.")
+EmailUnverified = _error("EmailUnverified", 403, "email_unverified", "Email not verified",
+                         "Verify the email address of this account before logging in.")
+LinkInvalid = _error("LinkInvalid", 400, "link_invalid", "Invalid link",
+                     "This link is invalid, expired or already used.")
+Conflict = _error("Conflict", 409, "conflict", "Conflict",
+                  "The request conflicts with the current state of the resource.")
+
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
 HTTP_ERRORS: dict[int, type[ApiError]] = {
     400: BadRequest,

@@ -12,7 +12,7 @@ from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 from . import metrics
-from .errors import AccountLocked
+from .errors import AccountLocked, MfaRequired
 from .users import normalize_email
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
@@ -31,7 +31,11 @@ def _account_key() -> str:
 
 
 def _failed(response: Response) -> bool:
-    return response.status_code == 401
+    # A right password without its second factor is a step of the login, not a failure.
+    if response.status_code != 401:
+        return False
+    body = response.get_json(silent=True)
+    return not (isinstance(body, dict) and body.get("code") == MfaRequired.code)
 
 
 def _per_address() -> str:

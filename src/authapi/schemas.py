@@ -59,6 +59,7 @@ class LoginSchema(StrictSchema):
 
     email = Text(required=True, validate=validate.Length(min=1, max=320))
     password = Text(required=True)
+    otp = Text(validate=validate.Length(min=1, max=64))
     use_cookies = fields.Boolean(load_default=False)
 
 
@@ -351,3 +352,60 @@ class ClientPageSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()
+
+
+class PasswordResetSchema(StrictSchema):
+    """POST /auth/password-reset."""
+
+    email = EmailText(required=True)
+
+
+class LinkTokenSchema(StrictSchema):
+    """POST /auth/verify-email/confirm and /auth/email/confirm: the token of a mailed link."""
+
+    token = Text(required=True, validate=validate.Length(min=1, max=128))
+
+
+class PasswordResetConfirmSchema(LinkTokenSchema):
+    """POST /auth/password-reset/confirm."""
+
+    new_password = Text(required=True)
+
+
+class EmailChangeSchema(StrictSchema):
+    """POST /auth/email (beyond the contract): ask to move the account to a new address."""
+
+    new_email = EmailText(required=True)
+    password = Text(required=True)
+
+
+class OtpSchema(StrictSchema):
+    """POST /auth/mfa/totp/enable."""
+
+    otp = Text(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PasswordSchema(StrictSchema):
+    """POST /auth/mfa/totp/disable."""
+
+    password = Text(required=True)
+
+
+class TotpSetupSchema(Schema):
+    """A pending TOTP secret, shown once."""
+
+    secret = fields.String(required=True)
+    otpauth_uri = fields.String(required=True)
+    qr_svg = fields.String(metadata={"description": "the otpauth URI as a QR code (SVG)"})
+
+
+class RecoveryCodesSchema(Schema):
+    """The one-time recovery codes, shown once."""
+
+    recovery_codes = fields.List(fields.String(), required=True)
+
+
+class AcceptedSchema(Schema):
+    """A 202: the request is taken; any mail follows."""
+
+    status = fields.String()

@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import audit, db, dpop, grace, revocation, tokens, users
+from . import audit, db, dpop, grace, notices, revocation, tokens, users
 from .audit import ClientMeta
 from .db import utcnow
 from .errors import AccountDisabled, InvalidDpopProof, NotFound, TokenReused, TokenRevoked
@@ -107,6 +107,7 @@ def _refuse(session_id: str, user_id: str, jti: str) -> None:
     # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
     revoke(session_id, REUSED)
     audit.record(REUSED, user_id=user_id, detail={"session_id": session_id})
+    notices.session_stolen(row)
     db.orm().commit()  # the revocation must outlive the error below
     raise TokenReused()
 

@@ -8,7 +8,13 @@ from flask import Response, after_this_request, request
 
 from .. import accounts, audit, authz, db, dpop, limits, sessions, transport, users
 from ..audit import request_meta
-from ..errors import AccountDisabled, InvalidCredentials, TokenInvalid
+from ..errors import (
+    AccountDisabled,
+    EmailUnverified,
+    InvalidCredentials,
+    MfaRequired,
+    TokenInvalid,
+)
 from ..schemas import (
     HealthSchema,
     LoginSchema,
@@ -70,8 +76,8 @@ def login(body: dict[str, Any]) -> Any:
     """Exchange an email and password for an access and a refresh token (DPoP-bound by a proof)."""
     jkt = dpop.proof_key_thumbprint()
     try:
-        user = accounts.authenticate(body["email"], body["password"])
-    except (InvalidCredentials, AccountDisabled):
+        user = accounts.authenticate(body["email"], body["password"], body.get("otp"))
+    except (InvalidCredentials, AccountDisabled, EmailUnverified, MfaRequired):
         db.orm().commit()  # keep the login_failed audit event
         raise
     pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], jkt=jkt)

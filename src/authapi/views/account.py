@@ -1,0 +1,112 @@
+"""/auth: password reset, email verification and change, TOTP MFA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import addresses, authz, db, mfa, recovery
+from ..schemas import (
+    AcceptedSchema,
+    EmailChangeSchema,
+    LinkTokenSchema,
+    OtpSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetSchema,
+    PasswordSchema,
+    RecoveryCodesSchema,
+    TotpSetupSchema,
+)
+from . import Blueprint
+
+bp = Blueprint("account", __name__, url_prefix="/auth",
+               description="Account recovery, email addresses and MFA.")
+ACCEPTED = {"status": "accepted"}
+
+
+@bp.post("/password-reset")
+@bp.arguments(PasswordResetSchema)
+@bp.response(202, AcceptedSchema)
+def password_reset(body: dict[str, Any]) -> Any:
+    """Mail a reset link if the account exists; 202 either way."""
+    recovery.request_reset(body["email"])
+    db.orm().commit()
+    return ACCEPTED
+
+
+@bp.post("/password-reset/confirm")
+@bp.arguments(PasswordResetConfirmSchema)
+@bp.response(204)
+def password_reset_confirm(body: dict[str, Any]) -> None:
+    """Set a new password with a reset link's token; every session is revoked."""
+    recovery.confirm_reset(body["token"], body["new_password"])
+    db.orm().commit()
+
+
+@bp.post("/verify-email")
+@authz.access_required
+@bp.response(202, AcceptedSchema)
+def verify_email() -> Any:
+    """Mail the caller a verification link (nothing when already verified)."""
+    addresses.request_verification(authz.current_claims()["sub"])
+    db.orm().commit()
+    return ACCEPTED
+
+
+@bp.post("/verify-email/confirm")
+@bp.arguments(LinkTokenSchema)
+@bp.response(204)
+def verify_email_confirm(body: dict[str, Any]) -> None:
+    """Mark the address as verified with a verification link's token."""
+    addresses.confirm_verification(body["token"])
+    db.orm().commit()
+
+
+@bp.post("/email")
+@authz.access_required
+@bp.arguments(EmailChangeSchema)
+@bp.response(202, AcceptedSchema)
+def change_email(body: dict[str, Any]) -> Any:
+    """Ask to change the address: a link to the new one, a notice to the old one."""
+    addresses.request_change(authz.current_claims()["sub"], body["new_email"], body["password"])
+    db.orm().commit()
+    return ACCEPTED
+
+
+@bp.post("/email/confirm")
+@bp.arguments(LinkTokenSchema)
+@bp.response(204)
+def change_email_confirm(body: dict[str, Any]) -> None:
+    """Switch to the new address with the token of the link sent to it."""
+    addresses.confirm_change(body["token"])
+    db.orm().commit()
+
+
+@bp.post("/mfa/totp/setup")
+@authz.access_required
+@bp.response(200, TotpSetupSchema)
+def totp_setup() -> Any:
+    """A new pending TOTP secret, its otpauth:// URI and QR code."""
+    secret = mfa.setup(authz.current_claims()["sub"])
+    db.orm().commit()
+    return secret
+
+
+@bp.post("/mfa/totp/enable")
+@authz.access_required
+@bp.arguments(OtpSchema)
+@bp.response(200, RecoveryCodesSchema)
+def totp_enable(body: dict[str, Any]) -> Any:
+    """Turn MFA on with a current code; returns 10 one-time recovery codes."""
+    codes = mfa.enable(authz.current_claims()["sub"], body["otp"])
+    db.orm().commit()
+    return {"recovery_codes": codes}
+
+
+@bp.post("/mfa/totp/disable")
+@authz.access_required
+@bp.arguments(PasswordSchema)
+@bp.response(204)
+def totp_disable(body: dict[str, Any]) -> None:
+    """Turn MFA off; needs the password."""
+    mfa.disable(authz.current_claims()["sub"], body["password"])
+    db.orm().commit()
