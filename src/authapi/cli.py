@@ -59,6 +59,7 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
             "--no-control-socket",
+            "--config", "python:authapi.gunicorn_conf",
             "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             "authapi.wsgi:app"]
     os.execv(sys.executable, argv)  # noqa: S606  (replaces this process with gunicorn)

@@ -89,6 +89,12 @@ InternalError = _error("InternalError", 500, "internal_error", "Internal error",
                        "The server could not complete the request.")
 Unavailable = _error("Unavailable", 503, "service_unavailable", "Service unavailable",
                      "The database is not answering.")
+# --- hardening: what gunicorn refuses before the app runs (gunicorn_conf.py) ---
+UriTooLong = _error("UriTooLong", 414, "uri_too_long", "URI too long",
+                    "The request line is too long.")
+HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large",
+                         "Request header fields too large",
+                         "The request has too many or too large header fields.")
 
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
 HTTP_ERRORS: dict[int, type[ApiError]] = {
