@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
+    # --- hardening ---
+    # While the database is down, /auth/check answers from cached session state this long.
+    "AUTHAPI_OUTAGE_GRACE": 60.0,
 }
 
 INTEGER_KEYS = (
@@ -43,7 +46,7 @@ INTEGER_KEYS = (
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
 )
-FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
+FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE")
 
 
 class ConfigError(ValueError):

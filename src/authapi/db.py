@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable, Select
 
+from .errors import Unavailable
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -114,8 +116,12 @@ class Read:
 
 
 def _fetch(engine: Engine, sql: str, bound: Any) -> list[Any]:
+    dbapi = engine.dialect.loaded_dbapi
     for attempt in (1, 2):
-        conn = engine.raw_connection()
+        try:
+            conn = engine.raw_connection()  # the pool raises the driver's own error
+        except (dbapi.OperationalError, dbapi.InterfaceError):
+            raise Unavailable() from None
         try:
             cursor = conn.cursor()
             try:
@@ -123,10 +129,14 @@ def _fetch(engine: Engine, sql: str, bound: Any) -> list[Any]:
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
-        except engine.dialect.loaded_dbapi.Error as exc:
-            if attempt == 2 or not engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+        except dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+                if isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError):
+                    raise Unavailable() from None  # the server, not the query, failed
                 raise
             conn.invalidate()
+            if attempt == 2:
+                raise Unavailable() from None
         finally:
             conn.close()
     raise AssertionError("unreachable")

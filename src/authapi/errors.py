@@ -7,11 +7,14 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = "5"  # seconds; a 503 without a hint invites clients to hammer
 BEARER = "Bearer"
 INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105  (not a secret)
 INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
@@ -122,6 +125,8 @@ def problem(error: ApiError) -> Response:
     response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_JSON)
     for name, value in error.headers.items():
         response.headers[name] = value
+    if error.status == 503:
+        response.headers.setdefault("Retry-After", RETRY_AFTER)
     return response
 
 
@@ -158,6 +163,14 @@ def init_app(app: Flask) -> None:
     def _schema_error(exc: SchemaError) -> Response:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return problem(ValidationError(errors=messages))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception) -> Response:
+        # The database (or the way to it) failed, not the request: 503, never its text.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem(Unavailable())
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -15,6 +15,7 @@ read. Neither depends on how many tokens or sessions were ever revoked.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import struct
@@ -29,12 +30,15 @@ from cachetools import LRUCache
 from flask import Flask, current_app
 from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 
 from . import db
 from .broadcast import Nudge
+from .errors import Unavailable
 from .models import RevocationEvent, RevokedToken, UserSession
 
+log = logging.getLogger(__name__)
 # Commits that took longer than this to become visible after taking their event id
 # could be skipped by an id-only poll; re-reading this window covers them.
 LOOKBACK_SECONDS = 2.0
@@ -83,11 +87,13 @@ class RevocationCache:
     counter: SharedCounter
     poll_interval: float
     nudge: Nudge | None = None
+    outage_grace: float = 60.0
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     seen_count: int = -1
     last_poll: float = 0.0
+    synced_at: float = 0.0
     floor_id: int = 0
     history: deque[tuple[float, int]] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,20 +104,38 @@ class RevocationCache:
             self.floor_id = int(conn.scalar(
                 select(func.coalesce(func.max(RevocationEvent.id), 0))) or 0)
         self.seen_count = self.counter.read()
-        self.last_poll = time.monotonic()
+        self.last_poll = self.synced_at = time.monotonic()
 
     def sync(self) -> None:
-        """Drop entries that other processes have made stale since the last look."""
+        """Drop entries that other processes have made stale since the last look.
+
+        While the feed cannot be read (the database is down), cached answers are
+        still given for `outage_grace` seconds after the last good look: no
+        revocation can be recorded without the database, so they can only have
+        missed one written from a place that still reaches it. After that, 503.
+        A cache miss always needs the database: it fails closed (503) at once.
+        """
         if self.seen_count < 0:
             self.start()
         now = time.monotonic()
         count = self.counter.read()
         nudged = self.nudge is not None and self.nudge.take()
         if count == self.seen_count and not nudged and now - self.last_poll < self.poll_interval:
+            if now - self.synced_at > self.outage_grace:
+                raise Unavailable()
             return
+        try:
+            self._poll(now, count)
+        except (Unavailable, SQLAlchemyError):
+            self.last_poll, self.seen_count = now, count  # retry after an interval, not per request
+            if now - self.synced_at > self.outage_grace:
+                raise Unavailable() from None
+            log.warning("revocation feed unreadable; answering from the cache")
+
+    def _poll(self, now: float, count: int) -> None:
         with self.lock:
-            self.seen_count = count
             rows = FEED.rows({"floor": self.floor_id}, engine=self.engine)
+            self.seen_count = count
             newest = self.floor_id
             for event_id, session_id, jti in rows:
                 self.forget(session_id, jti)
@@ -119,7 +143,7 @@ class RevocationCache:
             self.history.append((now, newest))
             while self.history and now - self.history[0][0] > LOOKBACK_SECONDS:
                 self.floor_id = self.history.popleft()[1]
-            self.last_poll = now
+            self.last_poll = self.synced_at = now
 
     def forget(self, session_id: str | None, jti: str | None) -> None:
         """Drop what is cached for a session or a jti."""
@@ -199,6 +223,7 @@ def init_app(app: Flask, instance_path: Path) -> None:
         engine=app.extensions["authapi.read_engine"],
         counter=SharedCounter(instance_path / "revocation.seq"),
         poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
+        outage_grace=float(app.config["AUTHAPI_OUTAGE_GRACE"]),
         nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
     )
     app.extensions["authapi.revocation"] = state

@@ -1,0 +1,141 @@
+"""Database outage: a private PostgreSQL is stopped under a running app, then started again.
+
+Never the shared server: each module run makes its own cluster with initdb on a free
+port, owned by the `postgres` OS user (initdb refuses root).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+
+from authapi.db import Model
+from conftest import PASSWORD, assert_problem, bearer
+
+BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+pytestmark = pytest.mark.skipif(not BINS, reason="no PostgreSQL server binaries")
+
+
+class PrivatePostgres:
+    """One throwaway PostgreSQL cluster on 127.0.0.1:<port>."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="authapi-pg-")
+        shutil.chown(self.folder, "postgres")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.running = False
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", f"{self.folder}/data", "-A", "trust", "-U", "postgres")
+
+    def _run(self, tool: str, *args: str) -> None:
+        user = [] if os.geteuid() else ["runuser", "-u", "postgres", "--"]
+        subprocess.run([*user, f"{BINS[-1]}/{tool}", *args], check=True,  # noqa: S603
+                       capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", f"{self.folder}/data", "-o", options, "-w",
+                  "-l", f"{self.folder}/log", "start")
+
+    def stop(self) -> None:
+        self.running = False
+        self._run("pg_ctl", "-D", f"{self.folder}/data", "-m", "fast", "-w", "stop")
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres()
+    pg.start()
+    engine = create_engine(pg.url)
+    Model.metadata.create_all(engine)
+    engine.dispose()
+    yield pg
+    pg.stop()
+    shutil.rmtree(pg.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def down(private_pg, make_app):
+    """An app on the private server, with one token checked (cached) and one not."""
+    app = make_app(AUTHAPI_DATABASE_URL=private_pg.url)
+    client = app.test_client()
+    tokens = []
+    for name in ("cached", "uncached"):
+        email = f"{name}-{os.urandom(4).hex()}@example.com"
+        assert client.post("/auth/register", json={"email": email, "password": PASSWORD}
+                           ).status_code == 201
+        tokens.append(client.post("/auth/login", json={"email": email, "password": PASSWORD}
+                                  ).get_json()["access_token"])
+    assert client.get("/auth/check", headers=bearer(tokens[0])).status_code == 200
+    private_pg.stop()
+    try:
+        yield client, private_pg, tokens
+    finally:
+        private_pg.start()
+
+
+def assert_unavailable(response) -> None:
+    assert_problem(response, 503, "service_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert "psycopg" not in response.get_data(as_text=True).lower()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/readyz", None),
+    ("POST", "/auth/register", {"email": "new@example.com", "password": PASSWORD}),
+    ("POST", "/auth/login", {"email": "new@example.com", "password": PASSWORD}),
+])
+def test_routes_that_need_the_database_answer_503(down, method, path, body):
+    client, _, _ = down
+    assert_unavailable(client.open(path, method=method, json=body))
+
+
+def test_me_and_an_uncached_check_answer_503(down):
+    client, _, (_, uncached) = down
+    assert_unavailable(client.get("/auth/me", headers=bearer(uncached)))
+    assert_unavailable(client.get("/auth/check", headers=bearer(uncached)))
+
+
+def test_check_with_cached_session_state_keeps_answering(down):
+    client, _, (cached, _) = down
+    for _ in range(3):
+        response = client.get("/auth/check", headers=bearer(cached))
+        assert response.status_code == 200
+        assert response.headers["X-Auth-Roles"] == "user"
+
+
+def test_cached_answers_stop_after_the_outage_grace(private_pg, make_app):
+    app = make_app(AUTHAPI_DATABASE_URL=private_pg.url, AUTHAPI_OUTAGE_GRACE=-1)
+    client = app.test_client()
+    client.post("/auth/register", json={"email": "g@example.com", "password": PASSWORD})
+    token = client.post("/auth/login", json={"email": "g@example.com", "password": PASSWORD}
+                        ).get_json()["access_token"]
+    private_pg.stop()
+    try:
+        assert_unavailable(client.get("/auth/check", headers=bearer(token)))
+    finally:
+        private_pg.start()
+
+
+def test_the_same_process_recovers_without_a_restart(down):
+    client, pg, (_, uncached) = down
+    assert_unavailable(client.get("/readyz"))
+    pg.start()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/auth/me", headers=bearer(uncached)).status_code == 200
+    body = {"email": "after@example.com", "password": PASSWORD}
+    assert client.post("/auth/register", json=body).status_code == 201
+    assert client.post("/auth/login", json=body).status_code == 200
