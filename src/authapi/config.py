@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     # --- hardening ---
     # While the database is down, /auth/check answers from cached session state this long.
     "AUTHAPI_OUTAGE_GRACE": 60.0,
+    # Login back-off (lockout.py): free failures, first wait, and the longest lock.
+    "AUTHAPI_LOGIN_BACKOFF_AFTER": 5,
+    "AUTHAPI_LOGIN_BACKOFF_BASE": 1.0,
+    "AUTHAPI_LOGIN_LOCKOUT_CAP": 900.0,
+    "AUTHAPI_REGISTER_RATE_PER_ADDRESS": "20 per hour",
 }
 
 INTEGER_KEYS = (
@@ -45,8 +50,10 @@ INTEGER_KEYS = (
     "AUTHAPI_LOGIN_FAILURE_WINDOW",
     "AUTHAPI_KEY_REFRESH_INTERVAL",
     "AUTHAPI_PROXY_COUNT",
+    "AUTHAPI_LOGIN_BACKOFF_AFTER",
 )
-FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE")
+FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE",
+              "AUTHAPI_LOGIN_BACKOFF_BASE", "AUTHAPI_LOGIN_LOCKOUT_CAP")
 
 
 class ConfigError(ValueError):
