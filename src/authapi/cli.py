@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from flask import Flask
@@ -17,7 +18,15 @@ from . import users as users_
 from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
-from .models import RevocationEvent, RevokedToken, SigningKey, UserSession
+from .models import (
+    AuditEvent,
+    LoginFailure,
+    RateLimit,
+    RevocationEvent,
+    RevokedToken,
+    SigningKey,
+    UserSession,
+)
 
 
 def _app() -> Flask:
@@ -140,7 +149,11 @@ def rotate() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired revocations, sessions, and keys no live token can need."""
+    """Delete expired revocations, sessions, keys, counters and old audit events.
+
+    Run it hourly (cron, a systemd timer, a Kubernetes CronJob): every table it
+    trims grows with traffic, and each delete is one indexed range.
+    """
     app = _app()
     now = utcnow()
     config = app.config
@@ -157,6 +170,24 @@ def purge() -> None:
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
                 SigningKey.retired_at < now - lifetime)),
+            **purge_hardening(config, now),
         }
         session.commit()
         click.echo(json.dumps(counts))
+
+
+def purge_hardening(config: Any, now: datetime) -> dict[str, int]:
+    """Expired rate-limit windows, forgotten login failures, audit events past retention."""
+    epoch = now.timestamp()
+    quiet = max(float(config["AUTHAPI_LOGIN_FAILURE_WINDOW"]),
+                float(config["AUTHAPI_LOGIN_LOCKOUT_CAP"]))
+    counts = {
+        "rate_limits": db.affected(delete(RateLimit).where(RateLimit.expires_at < epoch)),
+        "login_failures": db.affected(delete(LoginFailure).where(
+            LoginFailure.last_at < epoch - quiet)),
+    }
+    days = int(config["AUTHAPI_AUDIT_RETENTION_DAYS"])
+    if days > 0:
+        counts["audit_events"] = db.affected(delete(AuditEvent).where(
+            AuditEvent.at < now - timedelta(days=days)))
+    return counts
