@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 
 from authapi import bootstrap, create_app, db
 
-pytest_plugins = ["fixtures.databases", "fixtures.cli", "fixtures.servers"]
+pytest_plugins = ["fixtures.databases", "fixtures.cli", "fixtures.servers",
+                  "fixtures.private_servers"]
 
 PASSWORD = "correct horse battery staple"
 PROBLEM = "application/problem+json"

@@ -6,12 +6,7 @@ port, owned by the `postgres` OS user (initdb refuses root).
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -19,40 +14,9 @@ from sqlalchemy import create_engine
 
 from authapi.db import Model
 from conftest import PASSWORD, assert_problem, bearer
+from fixtures.private_servers import PG_BINS, PrivatePostgres
 
-BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-pytestmark = pytest.mark.skipif(not BINS, reason="no PostgreSQL server binaries")
-
-
-class PrivatePostgres:
-    """One throwaway PostgreSQL cluster on 127.0.0.1:<port>."""
-
-    def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="authapi-pg-")
-        shutil.chown(self.folder, "postgres")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.running = False
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        self._run("initdb", "-D", f"{self.folder}/data", "-A", "trust", "-U", "postgres")
-
-    def _run(self, tool: str, *args: str) -> None:
-        user = [] if os.geteuid() else ["runuser", "-u", "postgres", "--"]
-        subprocess.run([*user, f"{BINS[-1]}/{tool}", *args], check=True,  # noqa: S603
-                       capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self.running = True
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", f"{self.folder}/data", "-o", options, "-w",
-                  "-l", f"{self.folder}/log", "start")
-
-    def stop(self) -> None:
-        self.running = False
-        self._run("pg_ctl", "-D", f"{self.folder}/data", "-m", "fast", "-w", "stop")
+pytestmark = pytest.mark.skipif(not PG_BINS, reason="no PostgreSQL server binaries")
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +27,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
     Model.metadata.create_all(engine)
     engine.dispose()
     yield pg
-    pg.stop()
-    shutil.rmtree(pg.folder, ignore_errors=True)
+    pg.remove()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_LOGIN_FAILURE_WINDOW": 900,
     "AUTHAPI_LOGIN_RATE_PER_ADDRESS": "100 per minute",
     "AUTHAPI_KEY_REFRESH_INTERVAL": 60,
-    "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
+    "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.2,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
     # --- hardening ---
@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_LOGIN_BACKOFF_BASE": 1.0,
     "AUTHAPI_LOGIN_LOCKOUT_CAP": 900.0,
     "AUTHAPI_REGISTER_RATE_PER_ADDRESS": "20 per hour",
+    # Feed polls while Redis nudges arrive: a safety net, not the signal.
+    "AUTHAPI_REVOCATION_SAFETY_POLL": 5.0,
     "AUTHAPI_AUDIT_RETENTION_DAYS": 365,  # `authapi purge` drops older audit events; 0 keeps all
 }
 
@@ -55,7 +57,8 @@ INTEGER_KEYS = (
     "AUTHAPI_AUDIT_RETENTION_DAYS",
 )
 FLOAT_KEYS = ("AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE",
-              "AUTHAPI_LOGIN_BACKOFF_BASE", "AUTHAPI_LOGIN_LOCKOUT_CAP")
+              "AUTHAPI_LOGIN_BACKOFF_BASE", "AUTHAPI_LOGIN_LOCKOUT_CAP",
+              "AUTHAPI_REVOCATION_SAFETY_POLL")
 
 
 class ConfigError(ValueError):

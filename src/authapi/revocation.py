@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # could be skipped by an id-only poll; re-reading this window covers them.
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
+SLOTS, HEARTBEAT, GOOD_POLL = 3, 1, 2  # SharedCounter: value, watcher alive, feed read
+LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
 
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
                         .where(UserSession.id == bindparam("sid")))
@@ -52,15 +54,17 @@ FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, Revocation
 
 
 class SharedCounter:
-    """A 64-bit counter in a memory-mapped file, shared by the workers of one host."""
+    """A 64-bit counter and two timestamps in a memory-mapped file, shared by the workers
+    of one host: the counter changes when something was revoked; the host's feed
+    watcher (hostwatch.py) stamps when it was last alive and last read the feed."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if os.fstat(fd).st_size < 8:
-                os.ftruncate(fd, 8)
-            self._map = mmap.mmap(fd, 8)
+            if os.fstat(fd).st_size < 8 * SLOTS:
+                os.ftruncate(fd, 8 * SLOTS)
+            self._map = mmap.mmap(fd, 8 * SLOTS)
         finally:
             os.close(fd)
 
@@ -78,6 +82,14 @@ class SharedCounter:
         value = int.from_bytes(os.urandom(8), "little")
         struct.pack_into("<Q", self._map, 0, value or 1)
 
+    def stamp(self, slot: int, at: float) -> None:
+        """Record a wall-clock time in a slot (HEARTBEAT or GOOD_POLL)."""
+        struct.pack_into("<d", self._map, 8 * slot, at)
+
+    def stamped(self, slot: int) -> float:
+        """The time last recorded in a slot (0 if never)."""
+        return float(struct.unpack_from("<d", self._map, 8 * slot)[0])
+
 
 @dataclass
 class RevocationCache:
@@ -88,6 +100,7 @@ class RevocationCache:
     poll_interval: float
     nudge: Nudge | None = None
     outage_grace: float = 60.0
+    safety_poll: float = 5.0
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
@@ -120,17 +133,34 @@ class RevocationCache:
         now = time.monotonic()
         count = self.counter.read()
         nudged = self.nudge is not None and self.nudge.take()
-        if count == self.seen_count and not nudged and now - self.last_poll < self.poll_interval:
-            if now - self.synced_at > self.outage_grace:
+        if count == self.seen_count and not nudged and not self.due(now):
+            if now - self.synced_at > self.outage_grace and self._stale():
                 raise Unavailable()
             return
         try:
             self._poll(now, count)
         except (Unavailable, SQLAlchemyError):
             self.last_poll, self.seen_count = now, count  # retry after an interval, not per request
-            if now - self.synced_at > self.outage_grace:
+            if now - self.synced_at > self.outage_grace and self._stale():
                 raise Unavailable() from None
             log.warning("revocation feed unreadable; answering from the cache")
+
+    def due(self, now: float) -> bool:
+        """Whether this process must read the feed itself because time passed.
+
+        Not while the host's watcher is alive: it reads the feed for every worker and
+        bumps the counter when there is news. Otherwise every `poll_interval`, or every
+        `safety_poll` while Redis nudges arrive (the nudge is then the signal).
+        """
+        healthy = self.nudge is not None and self.nudge.healthy
+        interval = self.safety_poll if healthy else self.poll_interval
+        if now - self.last_poll < interval:
+            return False
+        return time.time() - self.counter.stamped(HEARTBEAT) > LEADER_TIMEOUT
+
+    def _stale(self) -> bool:
+        """Whether the host's watcher has not read the feed within the outage grace either."""
+        return time.time() - self.counter.stamped(GOOD_POLL) > self.outage_grace
 
     def _poll(self, now: float, count: int) -> None:
         with self.lock:
@@ -224,6 +254,7 @@ def init_app(app: Flask, instance_path: Path) -> None:
         counter=SharedCounter(instance_path / "revocation.seq"),
         poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
         outage_grace=float(app.config["AUTHAPI_OUTAGE_GRACE"]),
+        safety_poll=float(app.config["AUTHAPI_REVOCATION_SAFETY_POLL"]),
         nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
     )
     app.extensions["authapi.revocation"] = state

@@ -1,5 +1,6 @@
-"""The WSGI entry point gunicorn serves."""
+"""The WSGI entry point gunicorn serves (one import per worker: the app is not preloaded)."""
 
-from authapi import create_app
+from authapi import create_app, hostwatch
 
 app = create_app()
+hostwatch.start(app)  # one of the host's workers polls the revocation feed for all
