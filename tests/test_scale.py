@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from authapi import revocation
+from authapi import sharedcounter
 from conftest import PASSWORD, bearer
 
 FEED_SQL = re.compile(r"FROM revocation_events\s+WHERE revocation_events\.id >")
@@ -115,5 +115,5 @@ def test_without_a_watcher_or_redis_each_process_polls_on_its_interval(app):
         state.sync()
         state.last_poll -= state.poll_interval
         assert state.due(time.monotonic())
-        state.counter.stamp(revocation.HEARTBEAT, time.time())  # a live watcher on the host
+        state.counter.stamp(sharedcounter.HEARTBEAT, time.time())  # a live watcher on the host
         assert not state.due(time.monotonic())

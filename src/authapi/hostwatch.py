@@ -24,7 +24,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from .revocation import FEED, GOOD_POLL, HEARTBEAT, LOOKBACK_SECONDS, RevocationCache
+from .revocation import FEED, LOOKBACK_SECONDS, RevocationCache
+from .sharedcounter import GOOD_POLL, HEARTBEAT
 
 log = logging.getLogger(__name__)
 BEAT = 0.1  # seconds between heartbeats; well under revocation.LEADER_TIMEOUT

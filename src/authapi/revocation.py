@@ -6,9 +6,10 @@ and the instant before which its access tokens are void), and drops stale entrie
 - at once after its own commits;
 - at once when a sibling worker on this host commits one, through a shared
   counter file in the instance folder that every worker maps into memory;
-- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.05) for any other
-  instance sharing the database, by polling the feed; with AUTHAPI_REDIS_URL set,
-  a pub/sub nudge (broadcast.py) makes them look at once.
+- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.2) for any other
+  instance sharing the database: one watcher per host polls the feed and bumps the
+  counter (hostwatch.py); with AUTHAPI_REDIS_URL set, a pub/sub nudge
+  (broadcast.py) makes them look at once, and polling slows to a safety net.
 A check that hits the cache costs two dict look-ups; a miss costs one primary-key
 read. Neither depends on how many tokens or sessions were ever revoked.
 """
@@ -16,9 +17,6 @@ read. Neither depends on how many tokens or sessions were ever revoked.
 from __future__ import annotations
 
 import logging
-import mmap
-import os
-import struct
 import threading
 import time
 from collections import deque
@@ -37,13 +35,13 @@ from . import db
 from .broadcast import Nudge
 from .errors import Unavailable
 from .models import RevocationEvent, RevokedToken, UserSession
+from .sharedcounter import GOOD_POLL, HEARTBEAT, SharedCounter
 
 log = logging.getLogger(__name__)
 # Commits that took longer than this to become visible after taking their event id
 # could be skipped by an id-only poll; re-reading this window covers them.
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
-SLOTS, HEARTBEAT, GOOD_POLL = 3, 1, 2  # SharedCounter: value, watcher alive, feed read
 LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
 
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
@@ -51,44 +49,6 @@ SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_be
 JTI_REVOKED = db.Read(select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")))
 FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
                .where(RevocationEvent.id > bindparam("floor")))
-
-
-class SharedCounter:
-    """A 64-bit counter and two timestamps in a memory-mapped file, shared by the workers
-    of one host: the counter changes when something was revoked; the host's feed
-    watcher (hostwatch.py) stamps when it was last alive and last read the feed."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < 8 * SLOTS:
-                os.ftruncate(fd, 8 * SLOTS)
-            self._map = mmap.mmap(fd, 8 * SLOTS)
-        finally:
-            os.close(fd)
-
-    def read(self) -> int:
-        """The current value."""
-        return int(struct.unpack_from("<Q", self._map)[0])
-
-    def bump(self) -> None:
-        """Change the value, so every reader notices.
-
-        A fresh random value rather than an increment: one store and no read, so two
-        workers bumping at once cannot cancel each other out; each reader only asks
-        whether the value differs from what it last saw.
-        """
-        value = int.from_bytes(os.urandom(8), "little")
-        struct.pack_into("<Q", self._map, 0, value or 1)
-
-    def stamp(self, slot: int, at: float) -> None:
-        """Record a wall-clock time in a slot (HEARTBEAT or GOOD_POLL)."""
-        struct.pack_into("<d", self._map, 8 * slot, at)
-
-    def stamped(self, slot: int) -> float:
-        """The time last recorded in a slot (0 if never)."""
-        return float(struct.unpack_from("<d", self._map, 8 * slot)[0])
 
 
 @dataclass
