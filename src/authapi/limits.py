@@ -67,7 +67,11 @@ def email_limits(setting: str, scope: str) -> Callable[[F], F]:
 
 
 def with_lockout(view: F) -> F:
-    """Refuse a locked account before its password is looked at; count judged failures."""
+    """Refuse a locked account before its password is looked at; count judged failures.
+
+    The count is written on its own connection: a view must have committed (or rolled
+    back) before it raises InvalidCredentials, or SQLite would make the two wait.
+    """
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
