@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DataError, OperationalError
 
 from authapi.db import Model
 from conftest import PASSWORD, assert_problem, bearer
@@ -102,3 +103,21 @@ def test_the_same_process_recovers_without_a_restart(down):
     body = {"email": "after@example.com", "password": PASSWORD}
     assert client.post("/auth/register", json=body).status_code == 201
     assert client.post("/auth/login", json=body).status_code == 200
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (DataError("SELECT 1", {}, Exception("text fields cannot contain NUL")), 422,
+     "validation_error"),
+    (OperationalError("SELECT 1", {}, Exception("connection refused")), 503,
+     "service_unavailable"),
+])
+def test_database_errors_become_problems_without_driver_text(make_app, error, status, code):
+    app = make_app()
+
+    def fail():
+        raise error
+
+    app.add_url_rule("/boom", view_func=fail)
+    response = app.test_client().get("/boom")
+    body = assert_problem(response, status, code)
+    assert "SELECT" not in str(body) and "NUL" not in str(body)

@@ -26,7 +26,10 @@ class ChunkedBodyLimit:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """Pass the request on, its chunked body made an ordinary one (or flagged)."""
-        if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        # Without Content-Length or Transfer-Encoding an HTTP/1.1 request has no body
+        # (RFC 9112 §6.3): GETs pass without a read.
+        if ("HTTP_TRANSFER_ENCODING" in environ and not environ.get("CONTENT_LENGTH")
+                and environ.get("wsgi.input_terminated")):
             data = environ["wsgi.input"].read(self.limit + 1)
             if len(data) > self.limit:
                 environ[TOO_LARGE] = True

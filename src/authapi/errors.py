@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -171,6 +171,12 @@ def init_app(app: Flask) -> None:
         # The database (or the way to it) failed, not the request: 503, never its text.
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem(Unavailable())
+
+    @app.errorhandler(DataError)
+    def _unstorable(exc: DataError) -> Response:
+        # A value the database refuses to hold (a NUL byte in PostgreSQL text): the input's
+        # fault, so 422, and never the driver's text.
+        return problem(ValidationError("A field holds a value that cannot be stored."))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

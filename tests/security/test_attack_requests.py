@@ -106,3 +106,14 @@ def test_an_access_token_is_never_read_from_a_cookie(client, make_user, login):
     client.set_cookie("access_token_cookie", token)
     assert_problem(client.get("/auth/me"), 401, "token_missing")
     assert client.get("/auth/me", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/auth/login", {"email": "a\u0000b@example.com", "password": PASSWORD}),
+    ("POST", "/auth/register", {"email": "a@example.com", "password": PASSWORD,
+                                "display_name": "nul\u0000byte"}),
+    ("DELETE", "/auth/sessions/a%00b", None),
+])
+def test_a_nul_byte_is_a_4xx_on_every_database(client, auth_headers, method, path, body):
+    response = client.open(path, method=method, json=body, headers=auth_headers())
+    assert 400 <= response.status_code < 500, response.get_json()
