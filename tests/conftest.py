@@ -18,6 +18,7 @@ from authapi import bootstrap, create_app, db, outbox
 
 pytest_plugins = [
     "fixtures.databases", "fixtures.cli", "fixtures.servers", "fixtures.oauth", "fixtures.smtp",
+    "fixtures.private_servers",
 ]
 
 PASSWORD = "correct horse battery staple"

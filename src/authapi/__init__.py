@@ -10,11 +10,23 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from . import cors, db, errors, limits, oidc, outbox, revocation, telemetry, tokens, transport
+from . import (
+    cors,
+    db,
+    errors,
+    headers,
+    limits,
+    oidc,
+    outbox,
+    revocation,
+    telemetry,
+    tokens,
+    transport,
+)
+from .bodylimit import TOO_LARGE, ChunkedBodyLimit
 from .keys import Keyring
 
 MAX_BODY = 64 * 1024
-CACHEABLE_PREFIXES = ("/docs", "/openapi.json", "/.well-known/")
 
 API_SETTINGS = {
     "API_TITLE": "authapi",
@@ -53,8 +65,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
                                 x_host=proxies)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)  # type: ignore[method-assign]
     app.before_request(_check_body)
-    app.after_request(_no_store)
+    app.after_request(_vary)
+    headers.init_app(app)
     telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
@@ -71,16 +85,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _check_body() -> None:
     length = request.content_length
-    if length is not None and length > MAX_BODY:
+    if (length is not None and length > MAX_BODY) or TOO_LARGE in request.environ:
         raise errors.PayloadTooLarge()
 
 
-def _no_store(response: Response) -> Response:
-    # Token responses must not be cached (RFC 6749 §5.1); nothing here is worth caching.
+def _vary(response: Response) -> Response:
+    # Caching rules and security headers: headers.py.
     response.vary.add("Origin")
     if response.status_code == 204:
         response.headers.pop("Content-Type", None)  # no content, no content type
-    if not request.path.startswith(CACHEABLE_PREFIXES):
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
     return response

@@ -9,7 +9,7 @@ import sys
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,11 @@ from .config import ConfigError
 from .db import utcnow
 from .errors import ApiError
 from .models import (
+    AuditEvent,
     LinkToken,
+    LoginFailure,
     OutboxMail,
+    RateLimit,
     RevocationEvent,
     RevokedToken,
     SigningKey,
@@ -275,7 +278,11 @@ def rotate() -> None:
 @main.command()
 def purge() -> None:
     """Delete what has expired: revocations, sessions, challenges, DPoP proofs, links, old
-    mail, used assertions, and keys no live token can need."""
+    mail, used assertions, counters, old audit events, and keys no live token can need.
+
+    Run it hourly (cron, a systemd timer, a Kubernetes CronJob): every table it
+    trims grows with traffic, and each delete is one indexed range.
+    """
     app = _app()
     now = utcnow()
     config = app.config
@@ -302,6 +309,24 @@ def purge() -> None:
             "mail_outbox": db.affected(delete(OutboxMail).where(or_(
                 OutboxMail.sent_at < now - timedelta(days=1),
                 OutboxMail.failed_at < now - timedelta(days=7)))),
+            **purge_hardening(config, now),
         }
         session.commit()
         click.echo(json.dumps(counts))
+
+
+def purge_hardening(config: Any, now: datetime) -> dict[str, int]:
+    """Expired rate-limit windows, forgotten login failures, audit events past retention."""
+    epoch = now.timestamp()
+    quiet = max(float(config["AUTHAPI_LOGIN_FAILURE_WINDOW"]),
+                float(config["AUTHAPI_LOGIN_LOCKOUT_CAP"]))
+    counts = {
+        "rate_limits": db.affected(delete(RateLimit).where(RateLimit.expires_at < epoch)),
+        "login_failures": db.affected(delete(LoginFailure).where(
+            LoginFailure.last_at < epoch - quiet)),
+    }
+    days = int(config["AUTHAPI_AUDIT_RETENTION_DAYS"])
+    if days > 0:
+        counts["audit_events"] = db.affected(delete(AuditEvent).where(
+            AuditEvent.at < now - timedelta(days=days)))
+    return counts

@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTHAPI_LOGIN_FAILURE_WINDOW": 900,
     "AUTHAPI_LOGIN_RATE_PER_ADDRESS": "100 per minute",
     "AUTHAPI_KEY_REFRESH_INTERVAL": 60,
-    "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.05,
+    "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.2,
     "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
     "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
     # Passkeys (WebAuthn): the relying party, and how long a ceremony's challenge lives.
@@ -52,6 +52,17 @@ DEFAULTS: dict[str, Any] = {
     # verifiers may cache the JWKS (Cache-Control: max-age).
     "AUTHAPI_TOKEN_FAILURE_RATE": "100 per minute",
     "AUTHAPI_JWKS_MAX_AGE": 300,
+    # --- hardening ---
+    # While the database is down, /auth/check answers from cached session state this long.
+    "AUTHAPI_OUTAGE_GRACE": 60.0,
+    # Login back-off (lockout.py): free failures, first wait, and the longest lock.
+    "AUTHAPI_LOGIN_BACKOFF_AFTER": 5,
+    "AUTHAPI_LOGIN_BACKOFF_BASE": 1.0,
+    "AUTHAPI_LOGIN_LOCKOUT_CAP": 900.0,
+    "AUTHAPI_REGISTER_RATE_PER_ADDRESS": "20 per hour",
+    # Feed polls while Redis nudges arrive: a safety net, not the signal.
+    "AUTHAPI_REVOCATION_SAFETY_POLL": 5.0,
+    "AUTHAPI_AUDIT_RETENTION_DAYS": 365,  # `authapi purge` drops older audit events; 0 keeps all
 }
 
 INTEGER_KEYS: tuple[str, ...] = (
@@ -68,8 +79,13 @@ INTEGER_KEYS: tuple[str, ...] = (
     "AUTHAPI_DPOP_NONCE",
     "AUTHAPI_DPOP_NONCE_PERIOD",
     "AUTHAPI_JWKS_MAX_AGE",
+    "AUTHAPI_LOGIN_BACKOFF_AFTER",
+    "AUTHAPI_AUDIT_RETENTION_DAYS",
 )
-FLOAT_KEYS: tuple[str, ...] = ("AUTHAPI_REVOCATION_POLL_INTERVAL",)
+FLOAT_KEYS: tuple[str, ...] = (
+    "AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE", "AUTHAPI_LOGIN_BACKOFF_BASE",
+    "AUTHAPI_LOGIN_LOCKOUT_CAP", "AUTHAPI_REVOCATION_SAFETY_POLL",
+)
 
 # --- account lifecycle (mail outbox, one-time links, MFA): beyond the contract's table ---
 DEFAULTS.update({

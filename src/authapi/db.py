@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import CursorResult, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable, Select
+
+from .errors import Unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -114,8 +116,12 @@ class Read:
 
 
 def _fetch(engine: Engine, sql: str, bound: Any) -> list[Any]:
+    dbapi = engine.dialect.loaded_dbapi
     for attempt in (1, 2):
-        conn = engine.raw_connection()
+        try:
+            conn = engine.raw_connection()  # the pool raises the driver's own error
+        except (dbapi.OperationalError, dbapi.InterfaceError):
+            raise Unavailable() from None
         try:
             cursor = conn.cursor()
             try:
@@ -123,10 +129,14 @@ def _fetch(engine: Engine, sql: str, bound: Any) -> list[Any]:
                 return list(cursor.fetchall())
             finally:
                 cursor.close()
-        except engine.dialect.loaded_dbapi.Error as exc:
-            if attempt == 2 or not engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+        except dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
+                if isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError):
+                    raise Unavailable() from None  # the server, not the query, failed
                 raise
             conn.invalidate()
+            if attempt == 2:
+                raise Unavailable() from None
         finally:
             conn.close()
     raise AssertionError("unreachable")
@@ -177,3 +187,15 @@ def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()  # rolls back anything not committed
+
+
+def upsert(engine: Engine, table: Table) -> Any:
+    """An INSERT with the dialect's ON CONFLICT clauses (PostgreSQL and SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[engine.dialect.name](table)
+
+
+def app_engine() -> Engine:
+    """The current app's engine (for work on its own short transactions)."""
+    return cast(Engine, current_app.extensions["authapi.engine"])

@@ -7,11 +7,14 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = "5"  # seconds; a 503 without a hint invites clients to hammer
 BEARER = "Bearer"
 INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105  (not a secret)
 INSUFFICIENT_SCOPE = 'Bearer error="insufficient_scope"'
@@ -148,6 +151,12 @@ LinkInvalid = _error("LinkInvalid", 400, "link_invalid", "Invalid link",
                      "This link is invalid, expired or already used.")
 Conflict = _error("Conflict", 409, "conflict", "Conflict",
                   "The request conflicts with the current state of the resource.")
+# --- hardening: what gunicorn refuses before the app runs (gunicorn_conf.py) ---
+UriTooLong = _error("UriTooLong", 414, "uri_too_long", "URI too long",
+                    "The request line is too long.")
+HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large",
+                         "Request header fields too large",
+                         "The request has too many or too large header fields.")
 
 # werkzeug exceptions by status; anything else keeps its status with a generic code.
 HTTP_ERRORS: dict[int, type[ApiError]] = {
@@ -175,6 +184,8 @@ def problem(error: ApiError) -> Response:
     response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_JSON)
     for name, value in error.headers.items():
         response.headers[name] = value
+    if error.status == 503:
+        response.headers.setdefault("Retry-After", RETRY_AFTER)
     return response
 
 
@@ -228,6 +239,20 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SchemaError)
     def _schema_error(exc: SchemaError) -> Response:
         return problem(ValidationError(errors=flat_errors(exc.messages)))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception) -> Response:
+        # The database (or the way to it) failed, not the request: 503, never its text.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem(Unavailable())
+
+    @app.errorhandler(DataError)
+    def _unstorable(exc: DataError) -> Response:
+        # A value the database refuses to hold (a NUL byte in PostgreSQL text): the input's
+        # fault, so 422, and never the driver's text.
+        return problem(ValidationError("A field holds a value that cannot be stored."))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -156,7 +156,7 @@ class Keyring:
         return key if key_algorithm == algorithm else None
 
     def _load_public(self, kid: str) -> tuple[str, Any] | None:
-        if len(kid) > 64:
+        if len(kid) > 64 or not kid.isprintable():  # NUL: PostgreSQL refuses the query
             return None
         with current_app.extensions["authapi.sessionmaker"]() as own:
             row = own.get(SigningKey, kid)

@@ -1,86 +1,180 @@
-"""Rate limits (Flask-Limiter): login attempts per address and failures per account."""
+"""Rate limits and lockout, shared by every worker and instance, paid only where they apply.
+
+Counters live in Redis when AUTHAPI_REDIS_URL is set and otherwise in the app's
+database (limitstore.py), never in process memory, so `--workers 4` does not make a
+limit four times looser. Per-account lockout is lockout.py's back-off.
+
+Built on `limits`, the engine under Flask-Limiter, called from the decorators of
+the routes that carry a limit. Flask-Limiter's extension installs a before-request,
+an after-request and a teardown hook on every route of the app; on authapi's
+/healthz they cost 67 + 9 + 4 µs of CPU, more than a whole bare Flask request
+(bench/RESULTS.md, "Hook split"). Here a route without a limit pays nothing.
+
+The decorators other modules apply: `login_limits` (login, passkey sign-in),
+`register_limits`, `token_limits` (failed /oauth/token requests),
+`address_limits(setting, scope)` for any per-address rate, and
+`email_limits(setting, scope)` for a rate per email (password reset). Every breach
+is 429 with Retry-After; X-Forwarded-For counts only behind AUTHAPI_PROXY_COUNT
+trusted proxies (ProxyFix in create_app).
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter, RequestLimit
-from flask_limiter.util import get_remote_address
+from flask import Flask, current_app, request
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
-from . import metrics
-from .errors import AccountLocked, MfaRequired
-from .users import normalize_email
+from . import db, limitstore, lockout, metrics
+from .errors import AccountLocked, ApiError, InvalidCredentials, RateLimited
 
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+F = Callable[..., Any]
 
 
-def _account_key() -> str:
+@dataclass(frozen=True)
+class Limiter:
+    """The app's counters: one `limits` strategy over the shared storage."""
+
+    strategy: FixedWindowRateLimiter
+
+    def rule(self, setting: str) -> RateLimitItem:
+        """The rate in config `setting` ("N per minute"), parsed (cached by `limits`)."""
+        return parse(str(current_app.config[setting]))
+
+    def hit(self, setting: str, scope: str, key: str) -> None:
+        """Count one request; raise RateLimited (with Retry-After) once over the rate."""
+        rule = self.rule(setting)
+        if not self.strategy.hit(rule, scope, key):
+            self.refuse(rule, scope, key)
+
+    def test(self, setting: str, scope: str, key: str) -> None:
+        """Raise RateLimited if the rate is used up, without counting this request."""
+        rule = self.rule(setting)
+        if not self.strategy.test(rule, scope, key):
+            self.refuse(rule, scope, key)
+
+    def refuse(self, rule: RateLimitItem, scope: str, key: str) -> None:
+        """429 with the seconds until the window resets."""
+        reset_at, _remaining = self.strategy.get_window_stats(rule, scope, key)
+        metrics.RATE_LIMIT_HITS.labels(scope).inc()
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(headers={"Retry-After": str(retry_after)})
+
+
+def limiter() -> Limiter:
+    """The current app's limiter."""
+    return current_app.extensions["authapi.limiter"]
+
+
+def client_address() -> str:
+    """The caller's address (the proxy-corrected one behind AUTHAPI_PROXY_COUNT)."""
+    return request.remote_addr or "unknown"
+
+
+def _body_email() -> str | None:
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # absurdly nested JSON: the view answers 400 for it
         body = None
     email = body.get("email") if isinstance(body, dict) else None
-    if not isinstance(email, str):
-        return f"addr:{get_remote_address()}"
-    # Keyed on the email whether or not it exists, so a lock reveals nothing.
-    return "acct:" + normalize_email(email[:320])
+    return email if isinstance(email, str) else None
 
 
-def _failed(response: Response) -> bool:
-    # A right password without its second factor is a step of the login, not a failure.
-    if response.status_code != 401:
-        return False
-    body = response.get_json(silent=True)
-    return not (isinstance(body, dict) and body.get("code") == MfaRequired.code)
+def _email_key() -> str:
+    email = _body_email()
+    return f"email:{lockout.key(email)}" if email else f"addr:{client_address()}"
 
 
-def _per_address() -> str:
-    return str(current_app.config["AUTHAPI_LOGIN_RATE_PER_ADDRESS"])
+def _limited(setting: str, scope: str, key: Callable[[], str]) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            limiter().hit(setting, scope, key())
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorator
 
 
-def _per_account() -> str:
-    config = current_app.config
-    window = int(config["AUTHAPI_LOGIN_FAILURE_WINDOW"])
-    return f"{int(config['AUTHAPI_LOGIN_MAX_FAILURES'])} per {window} seconds"
+def address_limits(setting: str, scope: str) -> Callable[[F], F]:
+    """At most the rate in config `setting` ("N per minute") per client address."""
+    return _limited(setting, scope, client_address)
 
 
-def _locked(limit: RequestLimit) -> None:
-    # Flask-Limiter's breach hook: this limit is a lockout, not a request rate.
-    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
-    metrics.RATE_LIMIT_HITS.labels("login-account").inc()
-    metrics.LOGINS.labels("password", "account_locked").inc()
-    raise AccountLocked(headers={"Retry-After": str(retry_after)})
+def email_limits(setting: str, scope: str) -> Callable[[F], F]:
+    """At most the rate in config `setting` per email in the JSON body, known or not."""
+    return _limited(setting, scope, _email_key)
 
 
-def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """At most N login attempts per address, and M failures per account, in their windows."""
-    view = limiter.limit(_per_account, key_func=_account_key, deduct_when=_failed,
-                         on_breach=_locked, scope="login-account")(view)
-    return limiter.limit(_per_address, scope="login-address", on_breach=_throttled)(view)
+def with_lockout(view: F) -> F:
+    """Refuse a locked account before its password is looked at; count judged failures.
+
+    The count is written on its own connection: a view must have committed (or rolled
+    back) before it raises InvalidCredentials, or SQLite would make the two wait. A
+    right password that still needs its second factor (mfa_required) is not a failure.
+    """
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        # A sign-in that names no account (a discoverable passkey) backs off per address.
+        account = lockout.key(_body_email() or f"addr:{client_address()}")
+        try:
+            lockout.check(account)
+        except AccountLocked:
+            metrics.RATE_LIMIT_HITS.labels("login-account").inc()
+            metrics.LOGINS.labels("password", "account_locked").inc()
+            raise
+        try:
+            result = view(*args, **kwargs)
+        except InvalidCredentials:
+            lockout.failed(account)
+            raise
+        lockout.succeeded(account)
+        return result
+
+    return guarded
 
 
-def _throttled(_limit: RequestLimit) -> None:
-    # Flask-Limiter's breach hook; returning None keeps its 429 (rendered as rate_limited).
-    metrics.RATE_LIMIT_HITS.labels("login-address").inc()
-    metrics.LOGINS.labels("password", "rate_limited").inc()
+def login_limits(view: F) -> F:
+    """Login: N attempts per address, then the account back-off (lockout.py)."""
+    return address_limits("AUTHAPI_LOGIN_RATE_PER_ADDRESS", "login-address")(with_lockout(view))
+
+
+def register_limits(view: F) -> F:
+    """Registration: N attempts per address, so accounts cannot be minted in bulk."""
+    return address_limits("AUTHAPI_REGISTER_RATE_PER_ADDRESS", "register-address")(view)
+
+
+def token_limits(view: F) -> F:
+    """At most N failed /oauth/token requests per address in a window: no secret guessing."""
+    setting, scope = "AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token"
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        address = client_address()
+        limiter().test(setting, scope, address)
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            if error.status in (400, 401):  # a failed request counts; a good one never does
+                # End the request's transaction first (teardown would roll it back anyway):
+                # on SQLite the counter's own connection would otherwise wait for its lock.
+                db.orm().rollback()
+                limiter().strategy.hit(limiter().rule(setting), scope, address)
+            raise
+
+    return limited
 
 
 def init_app(app: Flask) -> None:
-    """Shared counters in Redis when AUTHAPI_REDIS_URL is set, else in process memory."""
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["AUTHAPI_REDIS_URL"] or "memory://"
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
-
-
-def _token_failures() -> str:
-    return str(current_app.config["AUTHAPI_TOKEN_FAILURE_RATE"])
-
-
-def token_limits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """At most N failed /oauth/token requests per address in a window: no secret guessing."""
-    return limiter.limit(_token_failures, scope="oauth-token",
-                         deduct_when=lambda response: response.status_code in (400, 401))(view)
+    """Counters in Redis when AUTHAPI_REDIS_URL is set, else in the app's database."""
+    uri = app.config["AUTHAPI_REDIS_URL"] or f"{limitstore.SqlStorage.STORAGE_SCHEME[0]}://"
+    app.extensions["authapi.limiter"] = Limiter(FixedWindowRateLimiter(storage_from_string(uri)))

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -369,3 +370,29 @@ class RecoveryCode(Model):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- hardening: shared rate-limit counters and the login back-off ---
+
+
+class RateLimit(Model):
+    """A rate-limit counter (a `limits` fixed window) shared by every worker and
+    instance on the database when there is no Redis; the key is a SHA-256 of the limit's."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds
+
+
+class LoginFailure(Model):
+    """Consecutive failed logins of one account (SHA-256 of its normalized email, which
+    need not exist), the source of its back-off."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[float] = mapped_column(Float)  # epoch seconds
+    last_at: Mapped[float] = mapped_column(Float, index=True)

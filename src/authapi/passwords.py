@@ -44,6 +44,8 @@ def check_policy(password: str) -> None:
         raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.")
+    if not password.strip():
+        raise WeakPassword("The password must not be only spaces.")
     if password.lower() in COMMON_PASSWORDS:
         raise WeakPassword("This password is too common.")
 

@@ -6,18 +6,17 @@ and the instant before which its access tokens are void), and drops stale entrie
 - at once after its own commits;
 - at once when a sibling worker on this host commits one, through a shared
   counter file in the instance folder that every worker maps into memory;
-- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.05) for any other
-  instance sharing the database, by polling the feed; with AUTHAPI_REDIS_URL set,
-  a pub/sub nudge (broadcast.py) makes them look at once.
+- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.2) for any other
+  instance sharing the database: one watcher per host polls the feed and bumps the
+  counter (hostwatch.py); with AUTHAPI_REDIS_URL set, a pub/sub nudge
+  (broadcast.py) makes them look at once, and polling slows to a safety net.
 A check that hits the cache costs two dict look-ups; a miss costs one primary-key
 read. Neither depends on how many tokens or sessions were ever revoked.
 """
 
 from __future__ import annotations
 
-import mmap
-import os
-import struct
+import logging
 import threading
 import time
 from collections import deque
@@ -29,50 +28,27 @@ from cachetools import LRUCache
 from flask import Flask, current_app
 from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 
 from . import db, metrics
 from .broadcast import Nudge
+from .errors import Unavailable
 from .models import RevocationEvent, RevokedToken, UserSession
+from .sharedcounter import GOOD_POLL, HEARTBEAT, SharedCounter
 
+log = logging.getLogger(__name__)
 # Commits that took longer than this to become visible after taking their event id
 # could be skipped by an id-only poll; re-reading this window covers them.
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
+LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
 
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
                         .where(UserSession.id == bindparam("sid")))
 JTI_REVOKED = db.Read(select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")))
 FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
                .where(RevocationEvent.id > bindparam("floor")))
-
-
-class SharedCounter:
-    """A 64-bit counter in a memory-mapped file, shared by the workers of one host."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < 8:
-                os.ftruncate(fd, 8)
-            self._map = mmap.mmap(fd, 8)
-        finally:
-            os.close(fd)
-
-    def read(self) -> int:
-        """The current value."""
-        return int(struct.unpack_from("<Q", self._map)[0])
-
-    def bump(self) -> None:
-        """Change the value, so every reader notices.
-
-        A fresh random value rather than an increment: one store and no read, so two
-        workers bumping at once cannot cancel each other out; each reader only asks
-        whether the value differs from what it last saw.
-        """
-        value = int.from_bytes(os.urandom(8), "little")
-        struct.pack_into("<Q", self._map, 0, value or 1)
 
 
 @dataclass
@@ -83,11 +59,14 @@ class RevocationCache:
     counter: SharedCounter
     poll_interval: float
     nudge: Nudge | None = None
+    outage_grace: float = 60.0
+    safety_poll: float = 5.0
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     seen_count: int = -1
     last_poll: float = 0.0
+    synced_at: float = 0.0
     floor_id: int = 0
     history: deque[tuple[float, int]] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,20 +77,55 @@ class RevocationCache:
             self.floor_id = int(conn.scalar(
                 select(func.coalesce(func.max(RevocationEvent.id), 0))) or 0)
         self.seen_count = self.counter.read()
-        self.last_poll = time.monotonic()
+        self.last_poll = self.synced_at = time.monotonic()
 
     def sync(self) -> None:
-        """Drop entries that other processes have made stale since the last look."""
+        """Drop entries that other processes have made stale since the last look.
+
+        While the feed cannot be read (the database is down), cached answers are
+        still given for `outage_grace` seconds after the last good look: no
+        revocation can be recorded without the database, so they can only have
+        missed one written from a place that still reaches it. After that, 503.
+        A cache miss always needs the database: it fails closed (503) at once.
+        """
         if self.seen_count < 0:
             self.start()
         now = time.monotonic()
         count = self.counter.read()
         nudged = self.nudge is not None and self.nudge.take()
-        if count == self.seen_count and not nudged and now - self.last_poll < self.poll_interval:
+        if count == self.seen_count and not nudged and not self.due(now):
+            if now - self.synced_at > self.outage_grace and self._stale():
+                raise Unavailable()
             return
+        try:
+            self._poll(now, count)
+        except (Unavailable, SQLAlchemyError):
+            self.last_poll, self.seen_count = now, count  # retry after an interval, not per request
+            if now - self.synced_at > self.outage_grace and self._stale():
+                raise Unavailable() from None
+            log.warning("revocation feed unreadable; answering from the cache")
+
+    def due(self, now: float) -> bool:
+        """Whether this process must read the feed itself because time passed.
+
+        Not while the host's watcher is alive: it reads the feed for every worker and
+        bumps the counter when there is news. Otherwise every `poll_interval`, or every
+        `safety_poll` while Redis nudges arrive (the nudge is then the signal).
+        """
+        healthy = self.nudge is not None and self.nudge.healthy
+        interval = self.safety_poll if healthy else self.poll_interval
+        if now - self.last_poll < interval:
+            return False
+        return time.time() - self.counter.stamped(HEARTBEAT) > LEADER_TIMEOUT
+
+    def _stale(self) -> bool:
+        """Whether the host's watcher has not read the feed within the outage grace either."""
+        return time.time() - self.counter.stamped(GOOD_POLL) > self.outage_grace
+
+    def _poll(self, now: float, count: int) -> None:
         with self.lock:
-            self.seen_count = count
             rows = FEED.rows({"floor": self.floor_id}, engine=self.engine)
+            self.seen_count = count
             newest = self.floor_id
             for event_id, session_id, jti in rows:
                 self.forget(session_id, jti)
@@ -119,7 +133,7 @@ class RevocationCache:
             self.history.append((now, newest))
             while self.history and now - self.history[0][0] > LOOKBACK_SECONDS:
                 self.floor_id = self.history.popleft()[1]
-            self.last_poll = now
+            self.last_poll = self.synced_at = now
 
     def forget(self, session_id: str | None, jti: str | None) -> None:
         """Drop what is cached for a session or a jti."""
@@ -221,6 +235,8 @@ def init_app(app: Flask, instance_path: Path) -> None:
         engine=app.extensions["authapi.read_engine"],
         counter=SharedCounter(instance_path / "revocation.seq"),
         poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
+        outage_grace=float(app.config["AUTHAPI_OUTAGE_GRACE"]),
+        safety_poll=float(app.config["AUTHAPI_REVOCATION_SAFETY_POLL"]),
         nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
     )
     app.extensions["authapi.revocation"] = state

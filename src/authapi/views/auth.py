@@ -59,6 +59,7 @@ def deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
 
 
 @bp.post("/register")
+@limits.register_limits
 @bp.arguments(RegisterSchema)
 @bp.response(201, UserSchema)
 def register(body: dict[str, Any]) -> Any:

@@ -71,7 +71,7 @@ def remove(passkey_id: str) -> None:
 
 
 @bp.post("/login/options")
-@limits.login_limits
+@limits.address_limits("AUTHAPI_LOGIN_RATE_PER_ADDRESS", "login-address")
 @bp.arguments(PasskeyLoginOptionsSchema)
 @bp.response(200, PasskeyOptionsSchema)
 def login_options(body: dict[str, Any]) -> Any:

@@ -1,0 +1,123 @@
+"""Database outage: a private PostgreSQL is stopped under a running app, then started again.
+
+Never the shared server: each module run makes its own cluster with initdb on a free
+port, owned by the `postgres` OS user (initdb refuses root).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DataError, OperationalError
+
+from authapi.db import Model
+from conftest import PASSWORD, assert_problem, bearer
+from fixtures.private_servers import PG_BINS, PrivatePostgres
+
+pytestmark = pytest.mark.skipif(not PG_BINS, reason="no PostgreSQL server binaries")
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    pg = PrivatePostgres()
+    pg.start()
+    engine = create_engine(pg.url)
+    Model.metadata.create_all(engine)
+    engine.dispose()
+    yield pg
+    pg.remove()
+
+
+@pytest.fixture
+def down(private_pg, make_app):
+    """An app on the private server, with one token checked (cached) and one not."""
+    app = make_app(AUTHAPI_DATABASE_URL=private_pg.url)
+    client = app.test_client()
+    tokens = []
+    for name in ("cached", "uncached"):
+        email = f"{name}-{os.urandom(4).hex()}@example.com"
+        assert client.post("/auth/register", json={"email": email, "password": PASSWORD}
+                           ).status_code == 201
+        tokens.append(client.post("/auth/login", json={"email": email, "password": PASSWORD}
+                                  ).get_json()["access_token"])
+    assert client.get("/auth/check", headers=bearer(tokens[0])).status_code == 200
+    private_pg.stop()
+    try:
+        yield client, private_pg, tokens
+    finally:
+        private_pg.start()
+
+
+def assert_unavailable(response) -> None:
+    assert_problem(response, 503, "service_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert "psycopg" not in response.get_data(as_text=True).lower()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/readyz", None),
+    ("POST", "/auth/register", {"email": "new@example.com", "password": PASSWORD}),
+    ("POST", "/auth/login", {"email": "new@example.com", "password": PASSWORD}),
+])
+def test_routes_that_need_the_database_answer_503(down, method, path, body):
+    client, _, _ = down
+    assert_unavailable(client.open(path, method=method, json=body))
+
+
+def test_me_and_an_uncached_check_answer_503(down):
+    client, _, (_, uncached) = down
+    assert_unavailable(client.get("/auth/me", headers=bearer(uncached)))
+    assert_unavailable(client.get("/auth/check", headers=bearer(uncached)))
+
+
+def test_check_with_cached_session_state_keeps_answering(down):
+    client, _, (cached, _) = down
+    for _ in range(3):
+        response = client.get("/auth/check", headers=bearer(cached))
+        assert response.status_code == 200
+        assert response.headers["X-Auth-Roles"] == "user"
+
+
+def test_cached_answers_stop_after_the_outage_grace(private_pg, make_app):
+    app = make_app(AUTHAPI_DATABASE_URL=private_pg.url, AUTHAPI_OUTAGE_GRACE=-1)
+    client = app.test_client()
+    client.post("/auth/register", json={"email": "g@example.com", "password": PASSWORD})
+    token = client.post("/auth/login", json={"email": "g@example.com", "password": PASSWORD}
+                        ).get_json()["access_token"]
+    private_pg.stop()
+    try:
+        assert_unavailable(client.get("/auth/check", headers=bearer(token)))
+    finally:
+        private_pg.start()
+
+
+def test_the_same_process_recovers_without_a_restart(down):
+    client, pg, (_, uncached) = down
+    assert_unavailable(client.get("/readyz"))
+    pg.start()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/auth/me", headers=bearer(uncached)).status_code == 200
+    body = {"email": "after@example.com", "password": PASSWORD}
+    assert client.post("/auth/register", json=body).status_code == 201
+    assert client.post("/auth/login", json=body).status_code == 200
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (DataError("SELECT 1", {}, Exception("text fields cannot contain NUL")), 422,
+     "validation_error"),
+    (OperationalError("SELECT 1", {}, Exception("connection refused")), 503,
+     "service_unavailable"),
+])
+def test_database_errors_become_problems_without_driver_text(make_app, error, status, code):
+    app = make_app()
+
+    def fail():
+        raise error
+
+    app.add_url_rule("/boom", view_func=fail)
+    response = app.test_client().get("/boom")
+    body = assert_problem(response, status, code)
+    assert "SELECT" not in str(body) and "NUL" not in str(body)
