@@ -135,3 +135,48 @@ def test_a_verifier_needs_a_source_of_truth():
         Verifier(ISSUER, AUDIENCE)
     with pytest.raises(ValueError):
         Verifier(ISSUER, AUDIENCE, jwks_url="file:///etc/passwd")
+
+
+# --- DPoP-bound tokens (RFC 9449 §7): the verifier checks the proof itself -------------------
+
+def dpop_login(server, key) -> str:
+    """A user's access token bound to `key`, from the live server."""
+    credentials = {"email": "dpop-svc@example.com", "password": PASSWORD}
+    assert server.request("POST", "/auth/register", credentials)[0] == 201
+    url = server.base_url + "/auth/login"
+    request = urllib.request.Request(  # noqa: S310  (loopback)
+        url, data=json.dumps(credentials).encode(), method="POST",
+        headers={"Content-Type": "application/json", "DPoP": key.proof("POST", url)})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        body = json.loads(answer.read())
+    assert body["token_type"] == "DPoP"
+    return str(body["access_token"])
+
+
+def get_with(url: str, headers: dict[str, str]) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310  (loopback)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, json.loads(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as exc:
+        body, headers = json.loads(exc.read()), dict(exc.headers)
+        exc.close()
+        return exc.code, body, headers
+
+
+def test_a_bound_token_needs_a_proof_by_its_key_at_the_resource(resource, authapi_server):
+    from fixtures.dpop import DpopClient
+
+    key, thief = DpopClient(), DpopClient()
+    token = dpop_login(authapi_server, key)
+    _, base = resource()
+    proof = key.proof("GET", base + "/me", token)
+    assert get_with(base + "/me", {"Authorization": f"DPoP {token}", "DPoP": proof})[0] == 200
+    replayed = get_with(base + "/me", {"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert (replayed[0], replayed[1]["code"]) == (401, "invalid_dpop_proof")
+    stolen = get_with(base + "/me", {"Authorization": f"DPoP {token}",
+                                     "DPoP": thief.proof("GET", base + "/me", token)})
+    assert (stolen[0], stolen[1]["code"]) == (401, "invalid_dpop_proof")
+    as_bearer = get(base + "/me", token)
+    assert (as_bearer[0], as_bearer[1]["code"]) == (401, "token_invalid")
+    assert as_bearer[2]["WWW-Authenticate"].startswith("DPoP")

@@ -154,7 +154,7 @@ def _key_cache() -> LRUCache[str, Any]:
         "authapi.dpop_keys", LRUCache(maxsize=KEY_CACHE_SIZE)))
 
 
-def _public_key(header: dict[str, Any]) -> tuple[Any, str, str]:
+def _public_key(header: dict[str, Any], cache: LRUCache[str, Any]) -> tuple[Any, str, str]:
     """(key, alg, jkt) from a proof header: explicit type, asymmetric alg, public JWK."""
     alg, jwk = header.get("alg"), header.get("jwk")
     if header.get("typ") != PROOF_TYPE:
@@ -169,7 +169,7 @@ def _public_key(header: dict[str, Any]) -> tuple[Any, str, str]:
         jkt = keys.thumbprint(jwk)
     except (KeyError, TypeError):
         raise InvalidDpopProof("The proof's jwk is incomplete.") from None
-    key = _key_cache().get(jkt)
+    key = cache.get(jkt)
     if key is None:
         try:
             key = CODECS[jwk["kty"]].from_jwk(jwk)
@@ -177,23 +177,37 @@ def _public_key(header: dict[str, Any]) -> tuple[Any, str, str]:
             raise InvalidDpopProof("The proof's jwk is not a valid key.") from None
         if jwk["kty"] == "RSA" and key.key_size < MIN_RSA_BITS:
             raise InvalidDpopProof(f"RSA proof keys need at least {MIN_RSA_BITS} bits.")
-        _key_cache()[jkt] = key
+        cache[jkt] = key
     return key, alg, jkt
 
 
-def verify(proof: str, target: Target, access_token: str | None = None) -> str:
-    """The JWK thumbprint of a valid, fresh, first-seen proof for `target`; else 401.
+@dataclass(frozen=True)
+class Proof:
+    """What a checked proof tells: its key's thumbprint, its jti, and when it was made."""
 
-    RFC 9449 §4.3: header, signature, htm, htu, iat, ath when a token comes with it,
-    the server nonce when AUTHAPI_DPOP_NONCE is on, and last (so only valid proofs
-    fill it) the jti, once per key across every instance.
+    jkt: str
+    jti: str
+    iat: float
+    claims: dict[str, Any]
+
+    def replay_key(self) -> str:
+        """The proof's identity in a replay cache: its key and jti (RFC 9449 §11.1)."""
+        return hashlib.sha256(f"{self.jkt} {self.jti}".encode()).hexdigest()
+
+
+def check_proof(proof: str, target: Target, access_token: str | None,
+                keys_cache: LRUCache[str, Any]) -> Proof:
+    """RFC 9449 §4.3 steps that need no server state: header, signature, htm, htu, iat, ath.
+
+    Shared by authapi's own checks (`verify`, which adds the nonce and the replay
+    cache) and by `authapi.resource`, which keeps its own replay cache.
     """
     if len(proof) > MAX_PROOF_LENGTH:
         raise InvalidDpopProof()
     found: list[str] = []
 
     def key_for(header: dict[str, Any]) -> tuple[Any, str]:
-        key, alg, jkt = _public_key(header)
+        key, alg, jkt = _public_key(header, keys_cache)
         found.append(jkt)
         return key, alg
 
@@ -216,12 +230,22 @@ def verify(proof: str, target: Target, access_token: str | None = None) -> str:
     if access_token is not None and not (
             isinstance(ath, str) and hmac.compare_digest(ath, token_hash(access_token))):
         raise InvalidDpopProof("The proof's ath is not the hash of this access token.")
+    return Proof(jkt=jkt, jti=jti, iat=float(iat), claims=claims)
+
+
+def verify(proof: str, target: Target, access_token: str | None = None) -> str:
+    """The JWK thumbprint of a valid, fresh, first-seen proof for `target`; else 401.
+
+    `check_proof`, then the server nonce when AUTHAPI_DPOP_NONCE is on, and last (so
+    only valid proofs fill it) the jti, once per key across every instance.
+    """
+    checked = check_proof(proof, target, access_token, _key_cache())
+    claims, jkt, iat = checked.claims, checked.jkt, checked.iat
     if current_app.config["AUTHAPI_DPOP_NONCE"]:
         after_this_request(_send_nonce)  # RFC 9449 §8.2: a fresh nonce with every answer
         if not _nonce_valid(claims.get("nonce")):
             raise UseDpopNonce(headers={NONCE_HEADER: nonce()})
-    seen = hashlib.sha256(f"{jkt} {jti}".encode()).hexdigest()
-    if not replay.first_use(seen, float(iat) + MAX_AGE + 1):
+    if not replay.first_use(checked.replay_key(), iat + MAX_AGE + 1):
         raise InvalidDpopProof("This proof was already used.")
     return jkt
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import audit, db, models, revocation, sessions, tokens, transport
+from . import audit, db, dpop, models, revocation, sessions, tokens, transport
 from .audit import ClientMeta
 from .client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from .clients import Caller
@@ -44,29 +44,39 @@ def _granted(requested: str | None, allowed: set[str]) -> str:
     return " ".join(sorted(wanted))
 
 
-def _answer(access_token: str, scope: str, **extra: Any) -> dict[str, Any]:
-    return {"access_token": access_token, "token_type": "Bearer",
+def _answer(access_token: str, scope: str, jkt: str | None, **extra: Any) -> dict[str, Any]:
+    return {"access_token": access_token, "token_type": dpop.token_type(jkt),
             "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]), "scope": scope, **extra}
 
 
-def client_credentials(client: Caller, form: Mapping[str, str]) -> dict[str, Any]:
-    """RFC 6749 §4.4: a token for the client itself, no wider than its registered scope."""
+def client_credentials(client: Caller, form: Mapping[str, str],
+                       jkt: str | None = None) -> dict[str, Any]:
+    """RFC 6749 §4.4: a token for the client itself, no wider than its registered scope.
+
+    With a DPoP proof (`jkt`, RFC 9449 §5) the token is bound to the proof's key.
+    """
     scope = _granted(form.get("scope"), set(client.scope.split()))
     subject = tokens.Subject(sub=client.client_id, roles=[], scope=scope)
     jti = tokens.new_jti()
-    token = tokens.issue_access(subject, None, jti, extra={"client_id": client.client_id})
+    token = tokens.issue_access(subject, None, jti, cnf=dpop.confirmation(jkt),
+                                extra={"client_id": client.client_id})
     audit.record("client_token", client_id=client.client_id, detail={"scope": scope, "jti": jti})
-    return _answer(token, scope)
+    return _answer(token, scope, jkt)
 
 
-def refresh(form: Mapping[str, str], meta: ClientMeta) -> dict[str, Any]:
-    """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation and reuse rules."""
+def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
+            ) -> dict[str, Any]:
+    """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation, reuse and DPoP rules."""
     token = form.get("refresh_token")
     if not token:
         raise InvalidOAuthRequest("refresh_token is required.")
     try:
         claims, _ = transport.refresh_claims({"refresh_token": token})
-        pair = sessions.rotate(claims, meta)
+    except ApiError as exc:
+        raise InvalidGrant(exc.detail) from None
+    jkt = sessions.dpop_key(claims["sid"], jkt)  # a bound session needs a proof by its key
+    try:
+        pair = sessions.rotate(claims, meta, jkt)
     except ApiError as exc:
         if exc.status != 401 and exc.status != 403:
             raise
@@ -88,7 +98,8 @@ def _subject_claims(form: Mapping[str, str]) -> dict[str, Any]:
     return claims
 
 
-def exchange(client: Caller, form: Mapping[str, str]) -> dict[str, Any]:
+def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
+             ) -> dict[str, Any]:
     """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor."""
     if not client.exchange:
         raise UnauthorizedClient("This client may not exchange tokens.")
@@ -103,11 +114,11 @@ def exchange(client: Caller, form: Mapping[str, str]) -> dict[str, Any]:
     if isinstance(subject.get("act"), dict):
         act["act"] = subject["act"]
     who = tokens.Subject(sub=subject["sub"], roles=list(subject.get("roles", [])), scope=scope)
-    token = tokens.issue_access(who, subject["sid"], extra={
+    token = tokens.issue_access(who, subject["sid"], cnf=dpop.confirmation(jkt), extra={
         "aud": audience, "act": act, "client_id": client.client_id})
     audit.record("token_exchanged", user_id=subject["sub"], client_id=client.client_id,
                  detail={"audience": audience, "scope": scope, "session_id": subject["sid"]})
-    return _answer(token, scope, issued_token_type=ACCESS_TOKEN_TYPE)
+    return _answer(token, scope, jkt, issued_token_type=ACCESS_TOKEN_TYPE)
 
 
 def _access_claims(token: str) -> dict[str, Any] | None:
@@ -170,5 +181,6 @@ def metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": list(METHODS),
         "revocation_endpoint_auth_methods_supported": list(METHODS),
         "scopes_supported": list(models.PERMISSIONS),
+        "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS),
     }
 

@@ -16,12 +16,19 @@ garbage kids cannot make it hammer the server. Offline checks cannot see a revoc
 before the token expires (15 minutes by default); with `introspection_url` and a
 client's credentials it asks the server instead (RFC 7662) and caches each answer for
 at most `introspection_ttl` seconds (and never past the token's `exp`).
+
+A DPoP-bound token (`cnf.jkt`, RFC 9449) is accepted only as `Authorization: DPoP`
+with a proof by its key for this very request (method and URL, `ath`, `iat` within
+60 s); the verifier remembers the proofs it has seen for two minutes, so a replayed
+proof is refused. Behind a proxy, give the service the URL the client used
+(werkzeug's ProxyFix), since the proof names it.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 import threading
@@ -33,14 +40,23 @@ from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from cachetools import TTLCache
-from flask import Flask, g
+from cachetools import LRUCache, TTLCache
+from flask import Flask, g, request
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
-from . import jws
+from . import dpop, jws
 from .authz import check_roles, check_scopes
-from .errors import ApiError, TokenExpired, TokenInvalid, Unavailable, problem
+from .errors import (
+    DPOP_INVALID_TOKEN,
+    ApiError,
+    DpopTokenInvalid,
+    InvalidDpopProof,
+    TokenExpired,
+    TokenInvalid,
+    Unavailable,
+    problem,
+)
 from .transport import bearer_token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +94,11 @@ class Verifier:
         self.lock = threading.Lock()
         self.answers: TTLCache[str, dict[str, Any] | None] = TTLCache(
             maxsize=10_000, ttl=max(introspection_ttl, 0.001))
+        # DPoP (RFC 9449 §11.1): the proofs this service has seen, for as long as an iat
+        # stays acceptable, and the parsed proof keys.
+        self.seen_proofs: TTLCache[str, bool] = TTLCache(maxsize=100_000,
+                                                         ttl=2 * dpop.MAX_AGE + 1)
+        self.proof_keys: LRUCache[str, Any] = LRUCache(maxsize=dpop.KEY_CACHE_SIZE)
 
     # --- HTTP ----------------------------------------------------------------------------
 
@@ -139,8 +160,6 @@ class Verifier:
             raise TokenInvalid()
         if claims.get("type", "access") != "access" or not isinstance(claims.get("sub"), str):
             raise TokenInvalid()
-        if "cnf" in claims:  # sender-constrained: needs a DPoP proof this verifier cannot check
-            raise TokenInvalid("This token must be presented with a DPoP proof.")
         now, exp = time.time(), claims.get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise TokenInvalid()
@@ -184,14 +203,47 @@ class Verifier:
         app.register_error_handler(ApiError, problem)
 
     def current_claims(self) -> dict[str, Any]:
-        """The verified claims of this request's bearer token, verified once per request."""
-        token = bearer_token()
+        """The verified claims of this request's token, verified once per request.
+
+        A bearer token as `Authorization: Bearer`; a DPoP-bound one (`cnf.jkt`) only as
+        `Authorization: DPoP` with a fresh proof by its key (RFC 9449 §7).
+        """
+        scheme, _, rest = request.headers.get("Authorization", "").partition(" ")
+        by_dpop = scheme.lower() == dpop.SCHEME
+        token = rest.strip() if by_dpop else bearer_token()
         verified = g.get(SLOT)
         if verified is not None and verified[0] == token:
             return cast(dict[str, Any], verified[1])
-        claims = self.verify(token)
+        try:
+            claims = self.verify(token)
+        except ApiError as exc:
+            if by_dpop:  # RFC 9449 §7.1: challenge with the scheme the client used
+                exc.headers["WWW-Authenticate"] = DPOP_INVALID_TOKEN
+            raise
+        self._check_binding(claims, token, by_dpop)
         setattr(g, SLOT, (token, claims))
         return claims
+
+    def _check_binding(self, claims: dict[str, Any], token: str, by_dpop: bool) -> None:
+        cnf = claims.get("cnf")
+        bound = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(bound, str):
+            if by_dpop:
+                raise DpopTokenInvalid("Only a DPoP-bound token may be sent with the DPoP scheme.")
+            return
+        if not by_dpop:
+            raise DpopTokenInvalid("This token is bound to a key: send it as DPoP with a proof.")
+        proof = request.headers.get(dpop.HEADER)
+        if not proof:
+            raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
+        target = dpop.Target(request.method, dpop.normalize_url(request.base_url))
+        checked = dpop.check_proof(proof.strip(), target, token, self.proof_keys)
+        if not hmac.compare_digest(checked.jkt, bound):
+            raise InvalidDpopProof("The proof is signed by another key than the token is bound to.")
+        with self.lock:
+            if checked.replay_key() in self.seen_proofs:
+                raise InvalidDpopProof("This proof was already used.")
+            self.seen_proofs[checked.replay_key()] = True
 
     def _guard(self, check: Callable[[dict[str, Any]], None]) -> Callable[[F], F]:
         def decorator(view: F) -> F:

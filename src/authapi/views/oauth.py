@@ -7,12 +7,14 @@ from typing import Any
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from .. import client_auth, db, limits, oauth, tokens
+from .. import client_auth, db, dpop, limits, oauth, tokens
 from ..audit import request_meta
 from ..errors import (
     ApiError,
+    InvalidDpopProof,
     InvalidOAuthRequest,
     UnsupportedGrantType,
+    UseDpopNonce,
     from_http_exception,
     oauth_error,
 )
@@ -50,6 +52,30 @@ def _form() -> dict[str, str]:
     return form.to_dict()
 
 
+def _grant(form: dict[str, str]) -> dict[str, Any]:
+    """Run the requested grant, bound to the DPoP proof's key when one came (RFC 9449 §5).
+
+    At the token endpoint a bad or nonce-less proof is 400 `invalid_dpop_proof` or
+    `use_dpop_nonce` (RFC 9449 §5, §8), with the DPoP-Nonce header when one is due.
+    """
+    grant = form.get("grant_type")
+    try:
+        jkt = dpop.proof_key_thumbprint()
+        if grant == oauth.REFRESH_TOKEN:
+            return oauth.refresh(form, request_meta(), jkt)
+        if grant == oauth.CLIENT_CREDENTIALS:
+            return oauth.client_credentials(_client(form), form, jkt)
+        if grant == oauth.TOKEN_EXCHANGE:
+            return oauth.exchange(_client(form), form, jkt)
+    except (InvalidDpopProof, UseDpopNonce) as error:
+        error.status = 400
+        error.headers.pop("WWW-Authenticate", None)
+        raise
+    if not grant:
+        raise InvalidOAuthRequest("grant_type is required.")
+    raise UnsupportedGrantType()
+
+
 def _client(form: dict[str, str]) -> Any:
     return client_auth.authenticate(request.headers.get("Authorization"), form)
 
@@ -61,18 +87,7 @@ def _client(form: dict[str, str]) -> Any:
 def token() -> Any:
     """Issue a token: client_credentials, refresh_token or token exchange (RFC 8693)."""
     tokens.load_signing_key()
-    form = _form()
-    grant = form.get("grant_type")
-    if grant == oauth.REFRESH_TOKEN:
-        answer = oauth.refresh(form, request_meta())
-    elif grant == oauth.CLIENT_CREDENTIALS:
-        answer = oauth.client_credentials(_client(form), form)
-    elif grant == oauth.TOKEN_EXCHANGE:
-        answer = oauth.exchange(_client(form), form)
-    elif not grant:
-        raise InvalidOAuthRequest("grant_type is required.")
-    else:
-        raise UnsupportedGrantType()
+    answer = _grant(_form())
     db.orm().commit()
     return answer
 
