@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
@@ -67,7 +67,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                 x_host=proxies)
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)  # type: ignore[method-assign]
     app.before_request(_check_body)
-    app.after_request(_vary)
     headers.init_app(app)
     telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
@@ -87,11 +86,3 @@ def _check_body() -> None:
     length = request.content_length
     if (length is not None and length > MAX_BODY) or TOO_LARGE in request.environ:
         raise errors.PayloadTooLarge()
-
-
-def _vary(response: Response) -> Response:
-    # Caching rules and security headers: headers.py.
-    response.vary.add("Origin")
-    if response.status_code == 204:
-        response.headers.pop("Content-Type", None)  # no content, no content type
-    return response

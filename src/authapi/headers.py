@@ -14,25 +14,38 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-ALWAYS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
+API_HEADERS = (*ALWAYS, ("Content-Security-Policy", API_CSP))
+DOCS_HEADERS = (*ALWAYS, ("Content-Security-Policy", DOCS_CSP))
 # Public documents with nothing personal in them; everything else may carry a token.
 CACHEABLE_PREFIXES = ("/docs", "/openapi.json", "/.well-known/")
 
 
 def secure(response: Response) -> Response:
-    """Add the security headers; no-store unless the path is a public document."""
+    """Add the security headers; no-store unless the path is a public document.
+
+    Also `Vary: Origin` on every answer (so no cache hands one origin's CORS answer
+    to another), and no Content-Type on a 204. No view sets the security headers, so
+    they are appended (`extend`) rather than replaced one by one: 17 -> 6 µs a request
+    (bench/hooks.py).
+    """
     headers = response.headers
-    headers.update(ALWAYS)
     path = request.path
-    headers["Content-Security-Policy"] = DOCS_CSP if path.startswith("/docs") else API_CSP
+    headers.extend(DOCS_HEADERS if path.startswith("/docs") else API_HEADERS)
     if not path.startswith(CACHEABLE_PREFIXES):
-        headers.update(NO_STORE)
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    if "Vary" in headers:  # Flask-CORS may have said it already
+        response.vary.add("Origin")
+    else:
+        headers.add("Vary", "Origin")
+    if response.status_code == 204:
+        headers.pop("Content-Type", None)  # no content, no content type
     return response
 
 

@@ -20,10 +20,12 @@ from .client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from .clients import Caller
 from .errors import (
     ApiError,
+    InvalidDpopProof,
     InvalidGrant,
     InvalidOAuthRequest,
     InvalidScope,
     UnauthorizedClient,
+    UseDpopNonce,
 )
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -74,9 +76,10 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
         claims, _ = transport.refresh_claims({"refresh_token": token})
     except ApiError as exc:
         raise InvalidGrant(exc.detail) from None
-    jkt = sessions.dpop_key(claims["sid"], jkt)  # a bound session needs a proof by its key
     try:
         pair = sessions.rotate(claims, meta, jkt)
+    except (InvalidDpopProof, UseDpopNonce):
+        raise  # the token endpoint answers these as themselves (RFC 9449 §5)
     except ApiError as exc:
         if exc.status != 401 and exc.status != 403:
             raise

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from . import audit, db, dpop, grace, notices, revocation, tokens, users
 from .audit import ClientMeta
@@ -62,23 +62,45 @@ def start(user: User, meta: ClientMeta, cookies: bool = False,
     return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt)
 
 
+# The one statement that consumes a refresh token (prebuilt: bound per call, compiled once).
+# It binds an unbound session to the proof's key in the same write (RFC 9449 §5), and
+# returns the key the session is bound to, so no read comes before it.
+ROTATE = (
+    update(UserSession)
+    .where(UserSession.id == bindparam("sid"), UserSession.refresh_jti == bindparam("jti"),
+           UserSession.user_id == bindparam("sub"), UserSession.revoked_at.is_(None))
+    .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
+            ip=bindparam("ip"), user_agent=bindparam("agent"),
+            expires_at=bindparam("expires_at"),
+            dpop_jkt=func.coalesce(UserSession.dpop_jkt, bindparam("jkt")))
+    .returning(UserSession.dpop_jkt)
+    .execution_options(synchronize_session=False)
+)
+
+
 def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> TokenPair:
-    """Consume a refresh token once; presenting a used one revokes its whole session."""
+    """Consume a refresh token once; presenting a used one revokes its whole session.
+
+    One conditional UPDATE decides: it consumes the token, binds the session to a
+    DPoP key if it was not yet (`jkt`), and returns the key it is bound to. A proof by
+    another key (or none for a bound session) raises before the commit, so the
+    request rolls back and the token stays usable by its rightful holder.
+    """
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
-    consumed = db.affected(
-        update(UserSession)
-        .where(UserSession.id == session_id, UserSession.refresh_jti == old_jti,
-               UserSession.user_id == claims["sub"], UserSession.revoked_at.is_(None))
-        .values(refresh_jti=new_jti, last_used_at=utcnow(), ip=meta.ip,
-                user_agent=meta.user_agent, expires_at=_expiry())
-    )
-    if not consumed:
+    bound = db.orm().execute(ROTATE, {
+        "sid": session_id, "jti": old_jti, "sub": claims["sub"], "new_jti": new_jti,
+        "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent, "expires_at": _expiry(),
+        "jkt": jkt}).first()
+    if bound is None:
+        dpop_key(session_id, jkt)  # a grace replay, too, needs a proof by the session's key
         replayed = grace.replay(claims)  # the just-rotated token, inside the grace window
         if replayed is not None:
             return replayed
         _refuse(session_id, claims["sub"], old_jti)
+    else:
+        _check_key(bound[0], jkt)
     # Roles and permissions as the database says now: one Core query, no ORM objects.
     try:
         profile = users.profile(claims["sub"])
@@ -90,9 +112,15 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
         raise AccountDisabled()
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
-    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims, jkt=jkt)
+    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
+                 jkt=bound[0] if bound is not None else jkt)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
+
+
+def _check_key(bound: str | None, jkt: str | None) -> None:
+    if bound is not None and (jkt is None or not hmac.compare_digest(bound, jkt)):
+        raise InvalidDpopProof("This session is bound to a DPoP key: refresh with a proof by it.")
 
 
 def _refuse(session_id: str, user_id: str, jti: str) -> None:
@@ -193,14 +221,9 @@ def list_active(user_id: str, current: str | None, page: int,
 def dpop_key(session_id: str, jkt: str | None) -> str | None:
     """The key a refresh of this session binds to (RFC 9449 §5); 401 if it proves another.
 
-    A bound session's refresh token needs a proof by its key; an unbound session is
-    bound by the first refresh that comes with a proof.
+    For the paths that do not consume the token (a grace replay); `rotate` does the
+    same in its UPDATE.
     """
     bound = db.orm().scalar(select(UserSession.dpop_jkt).where(UserSession.id == session_id))
-    if bound is not None and (jkt is None or not hmac.compare_digest(bound, jkt)):
-        raise InvalidDpopProof("This session is bound to a DPoP key: refresh with a proof by it.")
-    if bound is None and jkt is not None:
-        db.affected(update(UserSession).where(UserSession.id == session_id,
-                                              UserSession.dpop_jkt.is_(None))
-                    .values(dpop_jkt=jkt))
-    return jkt
+    _check_key(bound, jkt)
+    return bound or jkt

@@ -96,7 +96,6 @@ def refresh() -> Any:
     if request.get_data(cache=True):
         body = RefreshSchema(partial=True).load(require_json_body())
     claims, by_cookie = transport.refresh_claims(body)
-    jkt = sessions.dpop_key(claims["sid"], jkt)
     pair = sessions.rotate(claims, request_meta(), jkt)
     db.orm().commit()
     return deliver(pair, by_cookie)
