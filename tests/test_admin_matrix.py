@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from authapi import db, roles
+from authapi import clients, db, roles
 from authapi.models import PERMISSIONS
 from conftest import assert_problem, bearer
 
-# (method, path, permission, body, success status); {user} and {role} are fresh targets.
+# (method, path, permission, body, success status); {user}, {role}, {client}: fresh targets.
 ENDPOINTS = [
     ("get", "/admin/users", "users:read", None, 200),
     ("get", "/admin/users/{user}", "users:read", None, 200),
@@ -21,7 +21,20 @@ ENDPOINTS = [
     ("patch", "/admin/roles/{role}", "roles:write", {"permissions": ["a:c"]}, 200),
     ("delete", "/admin/roles/{role}", "roles:write", None, 204),
     ("get", "/admin/audit", "audit:read", None, 200),
+    ("get", "/admin/clients", "clients:read", None, 200),
+    ("post", "/admin/clients", "clients:write", {"name": "made", "scope": "a:b"}, 201),
+    ("delete", "/admin/clients/{client}", "clients:write", None, 204),
+    ("post", "/admin/clients/{client}/secret", "clients:write", None, 200),
 ]
+ADMIN_TAGS = {"admin", "admin_clients"}
+PLACEHOLDERS = {"{user}": "{user_id}", "{role}": "{name}", "{client}": "{client_row_id}"}
+
+
+def template(path: str) -> str:
+    """The path as the OpenAPI document spells it."""
+    for ours, documented in PLACEHOLDERS.items():
+        path = path.replace(ours, documented)
+    return path
 CALLERS = ["anonymous", "user", "admin", "exactly_it", "all_but_it"]
 ALLOWED = {"admin", "exactly_it"}
 
@@ -47,8 +60,9 @@ def test_permission_matrix(app, client, make_user, login, kind, method, path, pe
                            success):
     with app.app_context():
         roles.create("target", ["x:y"])
+        client_row = clients.create("target", "x:y", False, None)["id"]
         db.orm().commit()
-    url = path.format(user=make_user(), role="target")
+    url = path.format(user=make_user(), role="target", client=client_row)
     headers = caller_headers(app, make_user, login, kind, permission)
     response = getattr(client, method)(url, json=body, headers=headers)
     if kind in ALLOWED:
@@ -65,9 +79,8 @@ def test_the_matrix_covers_every_admin_operation(client):
     document = client.get("/openapi.json").get_json()
     documented = {(method, path) for path, item in document["paths"].items()
                   for method, operation in item.items()
-                  if method != "parameters" and "admin" in operation.get("tags", [])}
-    covered = {(m, p.replace("{user}", "{user_id}").replace("{role}", "{name}"))
-               for m, p, *_ in ENDPOINTS}
+                  if method != "parameters" and ADMIN_TAGS & set(operation.get("tags", []))}
+    covered = {(m, template(p)) for m, p, *_ in ENDPOINTS}
     assert documented == covered
 
 
@@ -75,7 +88,6 @@ def test_the_matrix_covers_every_admin_operation(client):
                          ids=[f"{m.upper()} {p}" for m, p, *_ in ENDPOINTS])
 def test_each_operation_names_its_permission(client, method, path, permission, body, success):
     document = client.get("/openapi.json").get_json()
-    template = path.replace("{user}", "{user_id}").replace("{role}", "{name}")
-    operation = document["paths"][template][method]
+    operation = document["paths"][template(path)][method]
     assert f"Requires permission `{permission}`." in operation["description"]
     assert operation["security"] == [{"bearerAuth": []}]

@@ -57,7 +57,10 @@ def resource(authapi_server) -> Iterator[Callable[..., tuple[Verifier, str]]]:
 
 
 def get(url: str, token: str | None) -> tuple[int, dict, dict]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return get_with(url, {"Authorization": f"Bearer {token}"} if token else {})
+
+
+def get_with(url: str, headers: dict[str, str]) -> tuple[int, dict, dict]:
     request = urllib.request.Request(url, headers=headers)  # noqa: S310  (loopback)
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
@@ -151,17 +154,6 @@ def dpop_login(server, key) -> str:
         body = json.loads(answer.read())
     assert body["token_type"] == "DPoP"
     return str(body["access_token"])
-
-
-def get_with(url: str, headers: dict[str, str]) -> tuple[int, dict, dict]:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310  (loopback)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-            return answer.status, json.loads(answer.read()), dict(answer.headers)
-    except urllib.error.HTTPError as exc:
-        body, headers = json.loads(exc.read()), dict(exc.headers)
-        exc.close()
-        return exc.code, body, headers
 
 
 def test_a_bound_token_needs_a_proof_by_its_key_at_the_resource(resource, authapi_server):
