@@ -2,8 +2,8 @@
 
 Reviewed by hand: timestamps are naive UTC (authapi.models.UTCDateTime), as in 0001.
 
-Revision ID: 0011
-Revises: 0001
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 08:36:36.413768
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011'
-down_revision: str | None = '0007'
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ The data step rewrites every stored email into the one form authapi compares
 neither is changed: the migration stops with an error that lists them, so an
 operator decides (rename one, or delete a duplicate) and runs it again.
 
-Revision ID: 0010
-Revises: 0001
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 08:45:00
 """
 import unicodedata
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0011"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

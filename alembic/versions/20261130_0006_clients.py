@@ -1,7 +1,7 @@
 """Service clients (OAuth 2 client credentials) and used private_key_jwt assertions.
 
-Revision ID: 0007
-Revises: 0001
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 08:50:00
 """
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0015"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

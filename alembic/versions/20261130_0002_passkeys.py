@@ -3,7 +3,7 @@
 Reviewed by hand: a credential id is unique across every user (WebAuthn §7.1
 step 26), and challenges are read and consumed by primary key.
 
-Revision ID: 0014
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30 08:50:00.000000
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0014'
-down_revision: str | None = '0001'
+revision: str = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

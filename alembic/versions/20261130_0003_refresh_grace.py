@@ -3,8 +3,8 @@
 Reviewed by hand: one row per session (its primary key is the session's id, deleted
 with it); `successor` holds a Fernet ciphertext, never a usable token.
 
-Revision ID: 0008
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 08:45:00
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0008'
-down_revision: str | None = '0014'
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

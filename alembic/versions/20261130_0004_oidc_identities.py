@@ -1,7 +1,7 @@
 """OpenID Connect login: the identities linked to users.
 
-Revision ID: 0012
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30 09:00:00
 """
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012'
-down_revision: str | None = '0008'
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

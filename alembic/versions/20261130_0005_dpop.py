@@ -1,7 +1,7 @@
 """DPoP (RFC 9449): the key a session's refresh token is bound to, and seen proofs.
 
-Revision ID: 0015
-Revises: 0007
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 09:10:00
 """
 from collections.abc import Sequence
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
+revision: str = "0005"
 # 0007 (clients) is already on this branch; chaining onto it keeps one head.
-down_revision: str | None = "0012"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
