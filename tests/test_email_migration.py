@@ -1,4 +1,4 @@
-"""Migration 0008 (hardening): stored emails normalised (NFKC + casefold); collisions reported, not merged."""
+"""Migration 0008 (hardening): emails normalised (NFKC + casefold); collisions reported."""
 
 from __future__ import annotations
 

@@ -113,8 +113,6 @@ Unavailable = _error("Unavailable", 503, "service_unavailable", "Service unavail
 # --- OpenID Connect login (issue 12) ---
 OidcStateInvalid = _error("OidcStateInvalid", 400, "invalid_state", "Sign-in state invalid",
                           "This sign-in did not start in this browser, or it expired.")
-Conflict = _error("Conflict", 409, "conflict", "Conflict",
-                  "The request conflicts with the current state of the resource.")
 
 # --- OAuth 2 (RFC 6749 §5.2, RFC 8693 §2.2.2): rendered by `oauth_error`, not as problems ---
 BASIC = 'Basic realm="authapi"'
@@ -135,10 +133,15 @@ UnsupportedGrantType = _error("UnsupportedGrantType", 400, "unsupported_grant_ty
 def oauth_error(error: ApiError) -> Response:
     """Render an ApiError as RFC 6749 §5.2 JSON, keeping its headers."""
     body = {"error": error.code, "error_description": error.detail}
-    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
-    for name, value in error.headers.items():
-        response.headers[name] = value
+    response = _render(error, body, "application/json")
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render(error: ApiError, body: dict[str, Any], mimetype: str) -> Response:
+    response = Response(json.dumps(body), status=error.status, mimetype=mimetype)
+    for name, value in error.headers.items():  # WWW-Authenticate, Retry-After, DPoP-Nonce
+        response.headers[name] = value
     return response
 
 
@@ -149,8 +152,6 @@ EmailUnverified = _error("EmailUnverified", 403, "email_unverified", "Email not 
                          "Verify the email address of this account before logging in.")
 LinkInvalid = _error("LinkInvalid", 400, "link_invalid", "Invalid link",
                      "This link is invalid, expired or already used.")
-Conflict = _error("Conflict", 409, "conflict", "Conflict",
-                  "The request conflicts with the current state of the resource.")
 # --- hardening: what gunicorn refuses before the app runs (gunicorn_conf.py) ---
 UriTooLong = _error("UriTooLong", 414, "uri_too_long", "URI too long",
                     "The request line is too long.")
@@ -181,9 +182,7 @@ def problem(error: ApiError) -> Response:
     }
     if error.errors is not None:
         body["errors"] = error.errors
-    response = Response(json.dumps(body), status=error.status, mimetype=PROBLEM_JSON)
-    for name, value in error.headers.items():
-        response.headers[name] = value
+    response = _render(error, body, PROBLEM_JSON)
     if error.status == 503:
         response.headers.setdefault("Retry-After", RETRY_AFTER)
     return response
