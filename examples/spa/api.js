@@ -4,10 +4,15 @@
 //   this one included, can ever read it.
 // - The access token lives only in this module's memory: never in localStorage,
 //   sessionStorage or a readable cookie. A reload gets a new one from the cookie.
+// - Both are bound to this browser's DPoP key (dpop.js): every sign-in, refresh and call
+//   carries a proof signed by a key that cannot leave the browser, so a copied token or
+//   cookie is refused anywhere else. Where WebCrypto is missing (a page not served from
+//   https or localhost), the client falls back to plain bearer tokens.
 // - A refresh shortly before expiry (or after a 401) takes a Web Lock, so the tabs of
 //   this origin refresh one after another, never with the same cookie at once.
 //   AUTHAPI_REFRESH_GRACE covers browsers and apps where that cannot be guaranteed.
 // - A logout in one tab reaches the others through a BroadcastChannel.
+import { createSigner, supported } from "./dpop.js";
 
 const LOCK = "authapi-refresh";
 const CHANNEL = "authapi";
@@ -40,19 +45,22 @@ function refreshDelay(expiresIn) {
   return expiresIn > 240 ? expiresIn - 60 : expiresIn * 0.75;
 }
 
-export function createClient(base, onChange = () => {}) {
+export function createClient(base, onChange = () => {}, { dpop = supported() } = {}) {
   let access = null;
+  let scheme = "Bearer"; // the answer's token_type: "DPoP" when the pair is bound
   let expiresAt = 0;
   let timer = null;
   const stats = { refreshes: 0 };
   const channel = new BroadcastChannel(CHANNEL);
+  const signer = dpop ? createSigner() : null;
 
   function changed() {
-    onChange({ signedIn: access !== null, expiresAt, refreshes: stats.refreshes });
+    onChange({ signedIn: access !== null, expiresAt, refreshes: stats.refreshes, scheme });
   }
 
   function accept(pair) {
     access = pair.access_token;
+    scheme = pair.token_type === "DPoP" ? "DPoP" : "Bearer";
     expiresAt = Date.now() + pair.expires_in * 1000;
     clearTimeout(timer);
     timer = setTimeout(() => refresh().catch(() => {}), refreshDelay(pair.expires_in) * 1000);
@@ -61,37 +69,66 @@ export function createClient(base, onChange = () => {}) {
 
   function forget() {
     access = null;
+    scheme = "Bearer";
     expiresAt = 0;
     clearTimeout(timer);
     changed();
   }
 
-  function send(method, path, { body, headers = {}, bearer = true } = {}) {
-    const sent = { ...headers };
-    if (body !== undefined) sent["Content-Type"] = "application/json";
-    if (bearer && access) sent.Authorization = `Bearer ${access}`;
-    return fetch(base + path, {
-      method,
-      headers: sent,
-      credentials: "include", // the refresh cookie goes along to /auth on the API's origin
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  // One fetch. `prove`: send a DPoP proof (sign-in and refresh, to bind or to prove the
+  // key); a bound access token always goes with one. A server that wants nonces answers
+  // `use_dpop_nonce` with a DPoP-Nonce header: one retry with it (RFC 9449 §8).
+  async function send(method, path, { body, headers = {}, bearer = true, prove = false } = {}) {
+    const url = base + path;
+    for (let attempt = 0; ; attempt += 1) {
+      const sent = { ...headers };
+      if (body !== undefined) sent["Content-Type"] = "application/json";
+      const token = bearer ? access : null;
+      if (token) sent.Authorization = `${scheme} ${token}`;
+      if (signer && (prove || (token && scheme === "DPoP"))) {
+        sent.DPoP = await signer.proof(method, url, token && scheme === "DPoP" ? token : null);
+      }
+      const response = await fetch(url, {
+        method,
+        headers: sent,
+        credentials: "include", // the refresh cookie goes along to /auth on the API's origin
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const nonce = response.headers.get("DPoP-Nonce");
+      if (!signer || !nonce) return response;
+      signer.rememberNonce(nonce);
+      if (attempt > 0 || response.ok || !sent.DPoP) return response;
+      const problem = await response.clone().json().catch(() => ({}));
+      if (problem.code !== "use_dpop_nonce" && problem.error !== "use_dpop_nonce") return response;
+    }
   }
 
-  async function login(email, password) {
-    const response = await send("POST", "/auth/login", {
-      body: { email, password, use_cookies: true },
+  // A call that needs no session (the passkey options): the JSON answer, or an ApiError.
+  async function anonymous(method, path, body) {
+    const response = await send(method, path, { body, bearer: false });
+    if (!response.ok) throw await problemOf(response);
+    return response.json();
+  }
+
+  // Any sign-in (password, passkey): the pair is bound to this browser's key by the proof.
+  async function signIn(path, body) {
+    const response = await send("POST", path, {
+      body: { ...body, use_cookies: true },
       bearer: false,
+      prove: true,
     });
     if (!response.ok) throw await problemOf(response);
     accept(await response.json());
     channel.postMessage({ type: "login" });
   }
 
+  const login = (email, password) => signIn("/auth/login", { email, password });
+
   async function refreshNow() {
     const response = await send("POST", "/auth/refresh", {
       headers: { "X-CSRF-TOKEN": csrfValue() },
       bearer: false,
+      prove: true, // a bound session refreshes only with a proof by its key
     });
     if (!response.ok) {
       forget();
@@ -125,6 +162,7 @@ export function createClient(base, onChange = () => {}) {
       bearer: false,
     });
     forget();
+    if (signer) await signer.discard(); // the next sign-in gets a new key
     channel.postMessage({ type: "logout" });
     if (!response.ok && response.status !== 401) throw await problemOf(response);
   }
@@ -136,9 +174,17 @@ export function createClient(base, onChange = () => {}) {
   }
 
   channel.onmessage = ({ data }) => {
+    if (signer) signer.reload(); // the other tab may have made or dropped the key
     if (data.type === "logout") forget();
     if (data.type === "login" && access === null) resume();
   };
 
-  return { login, refresh, call, logout, resume, signedIn: () => access !== null };
+  return {
+    login, signIn, anonymous, refresh, call, logout, resume,
+    signedIn: () => access !== null,
+    // For a test driving the page: a proof by this browser's key, and what the key is.
+    // Anything running in the page can sign with the key; nothing can take it away.
+    proof: (method, url) => (signer ? signer.proof(method, url) : Promise.resolve(null)),
+    key: () => (signer ? signer.describe() : Promise.resolve(null)),
+  };
 }

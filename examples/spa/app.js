@@ -1,8 +1,12 @@
-// The demo page: each button names an action (data-action); a new feature, such as a
-// passkey or a DPoP button, is one more entry in `actions` and one more button.
+// The demo page: each button names an action (data-action); a new feature is one more
+// entry in `actions` and one more button.
 import { createClient } from "./api.js";
+import { credentialJSON, creationOptions, requestOptions } from "./webauthn.js";
 
-const API = new URLSearchParams(location.search).get("api") || "http://127.0.0.1:8000";
+// The API on port 8000 of this page's own host by default, so that both are one *site*
+// (localhost with localhost, 127.0.0.1 with 127.0.0.1) and the SameSite cookie goes along.
+const API = new URLSearchParams(location.search).get("api")
+  || `${location.protocol}//${location.hostname}:8000`;
 const $ = (id) => document.getElementById(id);
 
 function render(state) {
@@ -10,26 +14,38 @@ function render(state) {
   $("state").textContent = state.signedIn ? "signed in" : "signed out";
   $("expires").textContent = state.signedIn ? new Date(state.expiresAt).toLocaleTimeString() : "-";
   $("refreshes").textContent = String(state.refreshes);
+  $("scheme").textContent = state.signedIn ? state.scheme : "-";
   if (!state.signedIn) {
-    $("me").textContent = "";
-    $("sessions").replaceChildren();
+    for (const id of ["me", "notice"]) $(id).textContent = "";
+    for (const id of ["sessions", "passkeys"]) $(id).replaceChildren();
   }
 }
 
 const client = createClient(API, render);
+const say = (text) => { $("notice").textContent = text; };
+
+function button(label, action, id) {
+  const made = Object.assign(document.createElement("button"), { textContent: label });
+  made.dataset.action = action;
+  made.dataset.id = id;
+  return made;
+}
 
 function sessionItem(session) {
   const item = document.createElement("li");
   const when = new Date(session.last_used_at).toLocaleString();
   item.textContent = `${session.user_agent || "unknown agent"} · ${session.ip || "?"} · ${when} `;
-  if (session.current) {
-    item.append(Object.assign(document.createElement("strong"), { textContent: "(this one)" }));
-  } else {
-    const end = Object.assign(document.createElement("button"), { textContent: "End session" });
-    end.dataset.action = "end-session";
-    end.dataset.id = session.id;
-    item.append(end);
-  }
+  item.append(session.current
+    ? Object.assign(document.createElement("strong"), { textContent: "(this one)" })
+    : button("End session", "end-session", session.id));
+  return item;
+}
+
+function passkeyItem(passkey) {
+  const item = document.createElement("li");
+  const used = passkey.last_used_at ? new Date(passkey.last_used_at).toLocaleString() : "never";
+  item.textContent = `${passkey.name} · last used ${used} `;
+  item.append(button("Remove", "passkey-remove", passkey.id));
   return item;
 }
 
@@ -46,27 +62,59 @@ const actions = {
     const page = await client.call("GET", "/auth/sessions");
     $("sessions").replaceChildren(...page.items.map(sessionItem));
   },
-  async "end-session"(button) {
-    await client.call("DELETE", `/auth/sessions/${encodeURIComponent(button.dataset.id)}`);
+  async "end-session"(target) {
+    await client.call("DELETE", `/auth/sessions/${encodeURIComponent(target.dataset.id)}`);
     await actions.sessions();
+  },
+  // Passkeys: options from authapi, the ceremony in the browser, the credential back.
+  async "passkey-login"() {
+    const email = $("email").value.trim(); // none: any passkey of this site (discoverable)
+    const { challenge_id, publicKey } = await client.anonymous(
+      "POST", "/auth/passkeys/login/options", email ? { email } : {});
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey) });
+    await client.signIn("/auth/passkeys/login/verify",
+                        { challenge_id, credential: credentialJSON(credential) });
+    $("password").value = "";
+    await actions.me();
+  },
+  async "passkey-add"() {
+    const { challenge_id, publicKey } = await client.call("POST",
+                                                          "/auth/passkeys/register/options");
+    const credential = await navigator.credentials.create({
+      publicKey: creationOptions(publicKey) });
+    const body = { challenge_id, credential: credentialJSON(credential) };
+    if ($("passkey-name").value.trim()) body.name = $("passkey-name").value.trim();
+    const added = await client.call("POST", "/auth/passkeys/register/verify", { body });
+    await actions.passkeys();
+    say(`passkey "${added.name}" added`);
+  },
+  async passkeys() {
+    const page = await client.call("GET", "/auth/passkeys");
+    $("passkeys").replaceChildren(...page.items.map(passkeyItem));
+  },
+  async "passkey-remove"(target) {
+    await client.call("DELETE", `/auth/passkeys/${encodeURIComponent(target.dataset.id)}`);
+    await actions.passkeys();
+    say("passkey removed");
   },
   refresh: () => client.refresh(),
   logout: () => client.logout(),
 };
 
 document.addEventListener("click", async (event) => {
-  const button = event.target.closest("[data-action]");
-  if (!button) return;
+  const target = event.target.closest("[data-action]");
+  if (!target) return;
   event.preventDefault();
   $("error").textContent = "";
   try {
-    await actions[button.dataset.action](button);
+    await actions[target.dataset.action](target);
   } catch (error) {
     $("error").textContent = error.message;
   }
 });
 
 $("api").textContent = API;
-// For scripts driving the page (the browser test): actions, never the tokens.
-window.demo = { actions, signedIn: client.signedIn };
+// For scripts driving the page (the browser test): actions, a DPoP proof by this
+// browser's key, and what that key is; never the tokens, never the key itself.
+window.demo = { actions, signedIn: client.signedIn, proof: client.proof, key: client.key };
 client.resume();
