@@ -2,9 +2,10 @@
 
     python bench/reset_timing.py [DATABASE_URL]      # default: a fresh SQLite file
 
-A real app through the test client, its outbox worker off (the answer never waits
-on SMTP anyway). Each known email is a different account, so the hourly link
-throttle never applies; the first 50 pairs are a warm-up.
+A real app through the test client, its outbox worker off: the answer never waits
+on SMTP, and the link and mail of a known email are the worker's, after the answer
+(recovery.handle_request). Each known email is a different account, so the hourly
+link throttle would not apply; the first 50 pairs are a warm-up.
 """
 
 from __future__ import annotations

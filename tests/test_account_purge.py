@@ -1,4 +1,5 @@
-"""`authapi purge` also drops dead link tokens and mail long sent or given up."""
+"""`authapi purge` also drops dead link tokens, mail long sent or given up, and reset requests
+handled a day ago."""
 
 from datetime import timedelta
 
@@ -6,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from authapi import accounts, db
 from authapi.db import utcnow
-from authapi.models import LinkToken, OutboxMail
+from authapi.models import LinkToken, OutboxMail, ResetRequest
 from conftest import PASSWORD
 
 
@@ -19,7 +20,7 @@ def ids(url, sql):
         engine.dispose()
 
 
-def test_purge_drops_dead_links_and_old_mail(cli, empty_database_url, make_app):
+def test_purge_drops_dead_links_old_mail_and_old_reset_requests(cli, empty_database_url, make_app):
     url = empty_database_url
     assert cli("db", "upgrade", env={"AUTHAPI_DATABASE_URL": url}).returncode == 0
     now, day = utcnow(), timedelta(days=1)
@@ -32,8 +33,12 @@ def test_purge_drops_dead_links_and_old_mail(cli, empty_database_url, make_app):
                       expires_at=now + day),
             *(OutboxMail(id=i, recipient="r", subject="s", body="", **fields) for i, fields in (
                 (1, {"sent_at": now - 2 * day}), (2, {"sent_at": now}),
-                (3, {"failed_at": now - 8 * day}), (4, {"failed_at": now - day}), (5, {})))])
+                (3, {"failed_at": now - 8 * day}), (4, {"failed_at": now - day}), (5, {}))),
+            *(ResetRequest(id=i, email="e", requested_at=now - 3 * day, **fields)
+              for i, fields in ((1, {"handled_at": now - 2 * day}), (2, {"handled_at": now}),
+                                (3, {})))])
         db.orm().commit()
     assert cli("purge", env={"AUTHAPI_DATABASE_URL": url}).returncode == 0
     assert ids(url, "SELECT token_hash FROM link_tokens") == ["live"]
     assert ids(url, "SELECT id FROM mail_outbox") == [2, 4, 5]
+    assert ids(url, "SELECT id FROM reset_requests") == [2, 3]  # a pending one is kept

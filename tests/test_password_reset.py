@@ -1,10 +1,13 @@
 """POST /auth/password-reset and /confirm, end to end through a real SMTP server."""
 
+import statistics
+import time
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from authapi import db, outbox
-from authapi.models import AuditEvent, LinkToken, OutboxMail
+from authapi.models import AuditEvent, LinkToken, OutboxMail, User
 from conftest import PASSWORD, assert_problem, bearer
 from fixtures.smtp import free_port, html_of, text_of, token_of
 
@@ -60,7 +63,71 @@ def test_unknown_and_known_emails_get_the_same_answer(client, make_user):
 def test_an_unknown_email_queues_no_mail(app, client):
     assert ask(client, "nobody@example.com").status_code == 202
     with app.app_context():
+        outbox.drain()  # the worker, which decides, is off in this app
         assert db.orm().scalars(select(OutboxMail)).all() == []
+        assert db.orm().scalars(select(LinkToken)).all() == []
+
+
+def statements(app, client, email):
+    """Every SQL statement (text and number of parameters) the request for `email` runs."""
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, len(parameters or ())))
+
+    engines = [app.extensions["authapi.engine"], app.extensions["authapi.read_engine"]]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert ask(client, email).status_code == 202
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", capture)
+    return seen
+
+
+def test_the_request_runs_the_same_statements_for_known_and_unknown_emails(client, app,
+                                                                           make_user):
+    make_user(email="ada@example.com")
+    ask(client, "warm-up@example.com")
+    known = statements(app, client, "ada@example.com")
+    unknown = statements(app, client, "nobody@example.com")
+    assert known == unknown
+    assert any(statement.startswith("INSERT") for statement, _ in known)
+
+
+def test_both_answers_wake_the_worker_once(make_app, make_user, monkeypatch):
+    app = make_app(AUTHAPI_MAIL_WORKER=True)
+    wakes = []
+    monkeypatch.setattr(outbox.worker(app), "wake", lambda: wakes.append(1))
+    make_user(email="ada@example.com")
+    client = app.test_client()
+    ask(client, "nobody@example.com")
+    assert len(wakes) == 1
+    ask(client)
+    assert len(wakes) == 2
+
+
+def test_known_and_unknown_emails_take_the_same_time(app, client):
+    # The proof is the statements test above; this one catches work that runs no SQL
+    # (a hash, a rendered mail). Each pair is timed back to back, in alternating order,
+    # in CPU time of this thread (the test client runs the request in it), so neither
+    # drift nor a busy machine's preemption counts. Each known email is its own
+    # account: the hourly throttle never applies.
+    with app.app_context():  # no password: the reset path reads only the email
+        db.orm().add_all(User(email=f"known{n}@example.com") for n in range(100))
+        db.orm().commit()
+    ask(client, "warm-up@example.com")
+    ratios = []
+    for n in range(100):
+        known, unknown = f"known{n}@example.com", f"nobody{n}@example.com"
+        took = {}
+        for email in (known, unknown) if n % 2 else (unknown, known):
+            start = time.thread_time()
+            assert ask(client, email).status_code == 202
+            took[email] = time.thread_time() - start
+        ratios.append(took[unknown] / took[known])
+    assert 0.85 < statistics.median(ratios) < 1.18, statistics.median(ratios)
 
 
 def test_the_answer_never_waits_on_a_server_that_is_down(make_app, make_user):
@@ -145,7 +212,9 @@ def test_at_most_five_reset_mails_an_hour_reach_one_account(app, client, make_us
     for _ in range(7):
         assert ask(client).status_code == 202
     with app.app_context():
+        outbox.drain()
         assert len(db.orm().scalars(select(OutboxMail)).all()) == 5
+        assert len(db.orm().scalars(select(LinkToken)).all()) == 5
 
 
 def test_through_smtp_only_the_known_email_gets_a_mail(mail_app, make_user):

@@ -18,6 +18,7 @@ from . import (
     limits,
     oidc,
     outbox,
+    recovery,
     revocation,
     telemetry,
     tokens,
@@ -60,7 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     transport.init_app(app)
     limits.init_app(app)
     cors.init_app(app)
-    outbox.init_app(app)
+    # A password reset is decided by the worker, after its 202 (#11).
+    outbox.init_app(app, jobs=[recovery.handle_requests])
     proxies = int(values["AUTHAPI_PROXY_COUNT"])
     if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import has_request_context, request
@@ -37,17 +38,21 @@ INSERT = insert(AuditEvent)
 
 
 def record(event: str, *, user_id: str | None = None, client_id: str | None = None,
-           detail: dict[str, Any] | None = None) -> None:
+           detail: dict[str, Any] | None = None, origin: ClientMeta | None = None,
+           at: datetime | None = None) -> None:
     """Write an audit event in the current transaction (rolled back with it).
+
+    `origin` and `at` default to this request and now; work done after the request
+    (the outbox worker) passes the ones it recorded.
 
     A Core INSERT run at once rather than an ORM object flushed at commit: nothing
     reads audit rows back in the request, and the unit of work cost about 0.2 ms
     of every refresh (bench/RESULTS.md).
     """
-    meta = request_meta()
+    meta = origin or request_meta()
     db.orm().execute(INSERT, {"event": event, "user_id": user_id, "client_id": client_id,
                               "ip": meta.ip, "user_agent": meta.user_agent,
-                              "detail": detail or {}, "at": utcnow()})
+                              "detail": detail or {}, "at": at or utcnow()})
     _count(event, detail or {})
     log.info(event, extra={"fields": {"event": event, "user_id": user_id,
                                       "client_id": client_id, "ip": meta.ip, "detail": detail}})

@@ -30,6 +30,7 @@ from .models import (
     LoginFailure,
     OutboxMail,
     RateLimit,
+    ResetRequest,
     RevocationEvent,
     RevokedToken,
     SigningKey,
@@ -278,7 +279,8 @@ def rotate() -> None:
 @main.command()
 def purge() -> None:
     """Delete what has expired: revocations, sessions, challenges, DPoP proofs, links, old
-    mail, used assertions, counters, old audit events, and keys no live token can need.
+    mail and reset requests, used assertions, counters, old audit events, and keys no
+    live token can need.
 
     Run it hourly (cron, a systemd timer, a Kubernetes CronJob): every table it
     trims grows with traffic, and each delete is one indexed range.
@@ -304,11 +306,14 @@ def purge() -> None:
             "dpop_proofs": replay.purge(),
             "used_assertions": db.affected(delete(UsedAssertion).where(
                 UsedAssertion.expires_at < now)),
-            # Account lifecycle: dead links, and mail sent a day ago or given up a week ago.
+            # Account lifecycle: dead links, mail sent a day ago or given up a week ago,
+            # and reset requests handled a day ago.
             "link_tokens": db.affected(delete(LinkToken).where(LinkToken.expires_at < now)),
             "mail_outbox": db.affected(delete(OutboxMail).where(or_(
                 OutboxMail.sent_at < now - timedelta(days=1),
                 OutboxMail.failed_at < now - timedelta(days=7)))),
+            "reset_requests": db.affected(delete(ResetRequest).where(
+                ResetRequest.handled_at < now - timedelta(days=1))),
             **purge_hardening(config, now),
         }
         session.commit()

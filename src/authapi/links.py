@@ -53,11 +53,6 @@ def throttled(user_id: str, purpose: str) -> bool:
     return recent >= PER_HOUR
 
 
-def decoy(purpose: str) -> str:
-    """A link like `issue` makes, with a token that is stored nowhere (the unknown-email path)."""
-    return frontend(PURPOSES[purpose][1], token=new_token())
-
-
 def issue(user_id: str, purpose: str, email: str) -> str:
     """A new token for `email` (added to the transaction); returns the link to mail."""
     token = new_token()

@@ -332,6 +332,25 @@ class OutboxMail(Model):
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+class ResetRequest(Model):
+    """A password reset asked for: the same row for any email, decided after commit.
+
+    The request only records the address; whether an account has it, and whether it
+    gets a link, is decided by the outbox worker (recovery.handle_request), so the
+    answer's time cannot tell. The origin is kept for the audit event written then.
+    """
+
+    __tablename__ = "reset_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Normalised (NFKC can lengthen the 320 characters the schema allows), so Text.
+    email: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class LinkToken(Model):
     """A single-use token mailed as a link (password reset, email verification or change);
     only its SHA-256 is stored."""

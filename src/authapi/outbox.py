@@ -4,6 +4,9 @@ A request never waits on SMTP: it adds a row, and after the response the process
 worker thread sends it. Each attempt is claimed by one conditional UPDATE (so two
 processes never send the same mail twice at once); a failure is retried with an
 exponential, capped back-off until AUTHAPI_MAIL_MAX_ATTEMPTS, then marked failed.
+
+The worker also runs the jobs registered at init_app before each round of sending:
+work a request only records, to be decided after its answer (password reset).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +31,8 @@ SEALED = "mail outbox"
 QUEUED = "authapi_mail_queued"
 LEASE = timedelta(seconds=120)  # a mail claimed by a sender that died is retried after this
 PENDING = (OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None))
+# Handles at most n pending items, each in its own transaction; returns how many it found.
+Job = Callable[[int], int]
 
 
 def compose(recipient: str, template: str, **context: Any) -> OutboxMail:
@@ -40,6 +46,11 @@ def compose(recipient: str, template: str, **context: Any) -> OutboxMail:
 def queue(recipient: str, template: str, **context: Any) -> None:
     """Add a mail to the current transaction; it is sent only if the transaction commits."""
     db.orm().add(compose(recipient, template, **context))
+    notify()
+
+
+def notify() -> None:
+    """Have this process's worker look for work once the request is over (and committed)."""
     setattr(g, QUEUED, True)
 
 
@@ -51,10 +62,12 @@ def backoff(attempts: int) -> float:
 
 
 def drain(limit: int = 100) -> float | None:
-    """Try every due mail once; the seconds until the next one is due (None: none pending).
+    """Run the jobs, then try every due mail once; the seconds until the next one is due
+    (None: none pending; 0 when a job left work for the next round).
 
     Runs outside any request and owns its transactions, like a CLI command.
     """
+    backlog = [job(limit) >= limit for job in worker(current_app).jobs]
     session = db.orm()
     due = session.execute(select(OutboxMail.id, OutboxMail.attempts)
                           .where(*PENDING, OutboxMail.next_attempt_at <= utcnow())
@@ -64,6 +77,8 @@ def drain(limit: int = 100) -> float | None:
         _attempt(mail_id, attempts)
     upcoming = session.scalar(select(func.min(OutboxMail.next_attempt_at)).where(*PENDING))
     session.rollback()
+    if any(backlog):
+        return 0.0
     return None if upcoming is None else max(0.0, (upcoming - utcnow()).total_seconds())
 
 
@@ -101,8 +116,9 @@ def _failed(row: OutboxMail, attempts: int, exc: Exception) -> None:
 class Worker:
     """The thread that drains the outbox for one app in one process."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, jobs: Sequence[Job] = ()) -> None:
         self.app = app
+        self.jobs = tuple(jobs)
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -148,9 +164,10 @@ def worker(app: Flask) -> Worker:
     return app.extensions["authapi.outbox"]
 
 
-def init_app(app: Flask) -> None:
-    """After a request that queued mail, wake the worker (the view has committed by then)."""
-    app.extensions["authapi.outbox"] = Worker(app)
+def init_app(app: Flask, jobs: Sequence[Job] = ()) -> None:
+    """After a request that queued mail or work, wake the worker (the view has committed by
+    then); `jobs` run at each drain, before the mail is sent."""
+    app.extensions["authapi.outbox"] = Worker(app, jobs)
 
     @app.teardown_request
     def _wake(_exc: BaseException | None) -> None:
