@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from apispec import BasePlugin
@@ -14,6 +15,16 @@ from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 from .. import authz
 from ..errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
 from ..schemas import ProblemSchema
+
+MAX_PER_PAGE = 100  # the contract's cap on `per_page`
+
+
+def paged(args: dict[str, Any],
+          fetch: Callable[[int, int], tuple[list[Any], int]]) -> dict[str, Any]:
+    """`{items, page, per_page, total}` of `fetch(page, per_page)`, `per_page` capped."""
+    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
+    items, total = fetch(page, per_page)
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
 def require_json_body() -> Any:

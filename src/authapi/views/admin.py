@@ -23,20 +23,10 @@ from ..schemas import (
     UserQuerySchema,
     UserRolesSchema,
 )
-from . import Blueprint
+from . import Blueprint, paged
 
 bp = Blueprint("admin", __name__, url_prefix="/admin",
                description="Administration: users, roles and permissions, the audit log.")
-MAX_PER_PAGE = 100
-
-
-def _page(args: dict[str, Any], items: list[dict[str, Any]], total: int) -> dict[str, Any]:
-    return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
-
-
-def _paged(args: dict[str, Any]) -> dict[str, Any]:
-    """The query arguments with `per_page` capped at the contract's 100."""
-    return {**args, "per_page": min(args["per_page"], MAX_PER_PAGE)}
 
 
 def _actor() -> str:
@@ -49,9 +39,7 @@ def _actor() -> str:
 @bp.response(200, AdminUserPageSchema)
 def list_users(args: dict[str, Any]) -> Any:
     """List users, oldest first; `q` searches emails and display names."""
-    args = _paged(args)
-    items, total = admin.list_page(args.get("q"), args["page"], args["per_page"])
-    return _page(args, items, total)
+    return paged(args, lambda page, per_page: admin.list_page(args.get("q"), page, per_page))
 
 
 @bp.get("/users/<string:user_id>")
@@ -107,9 +95,7 @@ def set_user_roles(body: dict[str, Any], user_id: str) -> Any:
 @bp.response(200, RolePageSchema)
 def list_roles(args: dict[str, Any]) -> Any:
     """List roles by name, with the permissions each grants."""
-    args = _paged(args)
-    items, total = roles.list_page(args["page"], args["per_page"])
-    return _page(args, items, total)
+    return paged(args, roles.list_page)
 
 
 @bp.post("/roles")
@@ -154,6 +140,4 @@ def delete_role(name: str) -> None:
 @bp.response(200, AuditPageSchema)
 def list_audit(args: dict[str, Any]) -> Any:
     """Audit events, newest first, by `user_id`, `event` and time range [`since`, `until`)."""
-    args = _paged(args)
-    items, total = admin.audit_page(args, args["page"], args["per_page"])
-    return _page(args, items, total)
+    return paged(args, lambda page, per_page: admin.audit_page(args, page, per_page))

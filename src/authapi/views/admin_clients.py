@@ -6,11 +6,10 @@ from typing import Any
 
 from .. import authz, clients, db
 from ..schemas import ClientCreateSchema, ClientPageSchema, ClientSchema, PageArgsSchema
-from . import Blueprint
+from . import Blueprint, paged
 
 bp = Blueprint("admin_clients", __name__, url_prefix="/admin/clients",
                description="Service clients (OAuth 2 client credentials).")
-MAX_PER_PAGE = 100
 
 
 @bp.get("")
@@ -19,9 +18,7 @@ MAX_PER_PAGE = 100
 @bp.response(200, ClientPageSchema)
 def list_clients(args: dict[str, Any]) -> Any:
     """Every client, oldest first."""
-    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
-    items, total = clients.page(page, per_page)
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    return paged(args, clients.page)
 
 
 @bp.post("")

@@ -26,11 +26,10 @@ from ..schemas import (
     TokenPairSchema,
     UserSchema,
 )
-from . import BEARER, BEARER_AUTH, REFRESH_COOKIE_AUTH, Blueprint, require_json_body
+from . import BEARER, BEARER_AUTH, REFRESH_COOKIE_AUTH, Blueprint, paged, require_json_body
 from .ops import OK_BODY
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="Users and their sessions.")
-MAX_PER_PAGE = 100
 CHECK_PARAMETERS = [
     {"in": "query", "name": name, "schema": {"type": "array", "items": {"type": "string"}},
      "style": "form", "explode": True, "required": False, "description": description}
@@ -144,9 +143,8 @@ def me() -> Any:
 def list_sessions(args: dict[str, Any]) -> Any:
     """The caller's live sessions, the current one marked."""
     claims = authz.current_claims()
-    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
-    items, total = sessions.list_active(claims["sub"], claims.get("sid"), page, per_page)
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    return paged(args, lambda page, per_page: sessions.list_active(
+        claims["sub"], claims.get("sid"), page, per_page))
 
 
 @bp.delete("/sessions/<string:session_id>")

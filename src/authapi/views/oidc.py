@@ -10,11 +10,10 @@ from .. import authz, db, oidc, sessions, transport
 from ..audit import request_meta
 from ..errors import AccountDisabled, EmailTaken, InvalidCredentials
 from ..schemas import IdentityPageSchema, PageArgsSchema
-from . import Blueprint
+from . import Blueprint, paged
 
 bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc",
                description="Sign in with an OpenID Connect provider.")
-MAX_PER_PAGE = 100
 REDIRECT = {"302": {"description": "A redirect (Location)."}}
 
 
@@ -52,9 +51,8 @@ def callback(provider: str) -> Response:
 @bp.response(200, IdentityPageSchema)
 def list_identities(args: dict[str, Any]) -> Any:
     """The caller's linked provider accounts."""
-    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
-    items, total = oidc.list_identities(authz.current_claims()["sub"], page, per_page)
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    caller = authz.current_claims()["sub"]
+    return paged(args, lambda page, per_page: oidc.list_identities(caller, page, per_page))
 
 
 @bp.delete("/identities/<string:identity_id>")

@@ -17,8 +17,8 @@ from ..schemas import (
     PasskeySchema,
     TokenPairSchema,
 )
-from . import Blueprint
-from .auth import MAX_PER_PAGE, deliver
+from . import Blueprint, paged
+from .auth import deliver
 
 bp = Blueprint("passkeys", __name__, url_prefix="/auth/passkeys",
                description="Passkeys (WebAuthn): sign in without a password.")
@@ -56,9 +56,8 @@ def register_verify(body: dict[str, Any]) -> Any:
 @bp.response(200, PasskeyPageSchema)
 def list_passkeys(args: dict[str, Any]) -> Any:
     """The caller's passkeys."""
-    page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
-    items, total = passkeys.list_own(authz.current_claims()["sub"], page, per_page)
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    caller = authz.current_claims()["sub"]
+    return paged(args, lambda page, per_page: passkeys.list_own(caller, page, per_page))
 
 
 @bp.delete("/<string:passkey_id>")
