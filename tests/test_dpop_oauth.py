@@ -87,6 +87,19 @@ def test_an_exchange_with_a_proof_is_bound_to_the_exchangers_key(
     assert response.get_json()["token_type"] == "DPoP"
 
 
+def test_a_bound_subject_token_is_exchanged_only_for_a_bound_token(
+        client, make_client, make_user, key):
+    registered = make_client(exchange=True, scope="")
+    make_user(email="bound@example.com")
+    subject = dpop_login(client, "bound@example.com", DpopClient(), PASSWORD)["access_token"]
+    form = {"grant_type": EXCHANGE, "subject_token": subject, "subject_token_type": ACCESS_TYPE}
+    assert_oauth_error(post_token(client, form, None, credentials(registered)), 400,
+                       "invalid_grant")
+    response = post_token(client, form, key, credentials(registered))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["token_type"] == "DPoP"
+
+
 def test_server_metadata_lists_the_dpop_algorithms(client):
     metadata = client.get("/.well-known/oauth-authorization-server").get_json()
     assert set(metadata["dpop_signing_alg_values_supported"]) == {

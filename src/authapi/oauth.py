@@ -107,6 +107,11 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
     if not client.exchange:
         raise UnauthorizedClient("This client may not exchange tokens.")
     subject = _subject_claims(form)
+    if isinstance(subject.get("cnf"), dict) and jkt is None:
+        # A sender-constrained token is exchanged only for a sender-constrained one:
+        # else a copied DPoP-bound token would come back as a plain bearer token.
+        raise InvalidGrant("subject_token is DPoP-bound: send a DPoP proof, so that the "
+                           "issued token is bound to the exchanging client's key.")
     audience = form.get("audience") or current_app.config["AUTHAPI_AUDIENCE"]
     if len(audience) > MAX_AUDIENCE_LENGTH:
         raise InvalidOAuthRequest("audience is too long.")
