@@ -50,6 +50,7 @@ MAX_AGE = 60  # RFC 9449 §11.1: seconds a proof's iat may be from our clock, ei
 MAX_PROOF_LENGTH = 8192
 MAX_JTI_LENGTH = 256
 MIN_RSA_BITS = 2048
+KEY_CACHE = "authapi.dpop_keys"
 KEY_CACHE_SIZE = 10_000
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -150,8 +151,10 @@ def _send_nonce(response: Response) -> Response:
 
 
 def _key_cache() -> LRUCache[str, Any]:
-    return cast("LRUCache[str, Any]", current_app.extensions.setdefault(
-        "authapi.dpop_keys", LRUCache(maxsize=KEY_CACHE_SIZE)))
+    cache = current_app.extensions.get(KEY_CACHE)
+    if cache is None:  # once per app (setdefault would build a new LRUCache every call)
+        cache = current_app.extensions[KEY_CACHE] = LRUCache(maxsize=KEY_CACHE_SIZE)
+    return cast("LRUCache[str, Any]", cache)
 
 
 def _public_key(header: dict[str, Any], cache: LRUCache[str, Any]) -> tuple[Any, str, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,21 @@ def cache() -> RevocationCache:
     return current_app.extensions["authapi.revocation"]
 
 
-def is_revoked(claims: dict[str, Any], minted_ms: int) -> bool:
-    """Whether a verified token has been revoked, by session or by jti."""
+def minted_ms(jti: str) -> int:
+    """The millisecond a jti of ours was minted; 0 if it is not one."""
+    try:
+        value = uuid.UUID(jti)
+    except (ValueError, TypeError, AttributeError):
+        return 0
+    return value.int >> 80 if value.version == 7 else 0
+
+
+def is_revoked(claims: dict[str, Any]) -> bool:
+    """Whether a verified access token has been revoked, by session or by jti.
+
+    Its mint time (from the UUIDv7 jti) is read only for a session whose access
+    tokens were voided (`not_before` set by a role change), not on every check.
+    """
     state = cache()
     state.sync()
     client_id = claims.get("client_id")
@@ -183,7 +197,7 @@ def is_revoked(claims: dict[str, Any], minted_ms: int) -> bool:
     if session_id is None:
         return state.jti_revoked(claims["jti"])
     revoked, not_before = state.session_state(session_id)
-    return revoked or (claims["type"] == "access" and minted_ms < not_before)
+    return revoked or (not_before > 0 and minted_ms(claims["jti"]) < not_before)
 
 
 def client_key(client_id: str) -> str:

@@ -45,15 +45,6 @@ def new_jti() -> str:
     return str(uuid.UUID(int=value))
 
 
-def minted_ms(jti: str) -> int:
-    """The millisecond a jti of ours was minted; 0 if it is not one."""
-    try:
-        value = uuid.UUID(jti)
-    except (ValueError, TypeError, AttributeError):
-        return 0
-    return value.int >> 80 if value.version == 7 else 0
-
-
 def _encode(claims: dict[str, Any]) -> str:
     kid, key = keys.keyring().signing_key(db.orm())
     algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
@@ -191,7 +182,7 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
     if expected_type == ACCESS and not any_audience:
         _check_audience(claims)
     _check_times(claims)
-    if expected_type == ACCESS and revocation.is_revoked(claims, minted_ms(claims["jti"])):
+    if expected_type == ACCESS and revocation.is_revoked(claims):
         raise TokenRevoked()
     return claims
 
