@@ -19,7 +19,6 @@ from flask import current_app
 from jwt import PyJWK, PyJWKClient
 from jwt.exceptions import PyJWKClientError, PyJWKError
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clients, db
 from .clients import Caller
@@ -146,9 +145,8 @@ def _use_once(client_id: str, claims: dict[str, Any]) -> None:
     """
     key = hashlib.sha256(f"{client_id}\x00{claims['jti']}".encode()).hexdigest()
     expires_at = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_SKEW, UTC)
-    insert = postgresql.insert if db.engine().dialect.name == "postgresql" else sqlite.insert
     table = cast(Table, UsedAssertion.__table__)
-    statement = (insert(table).values(key=key, expires_at=expires_at)
+    statement = (db.upsert(db.engine(), table).values(key=key, expires_at=expires_at)
                  .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
     if db.orm().execute(statement).first() is None:
         raise InvalidClient("This client assertion was already used.")

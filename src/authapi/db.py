@@ -166,8 +166,8 @@ def dispose(app: Flask) -> None:
 
 
 def engine() -> Engine:
-    """The current app's engine."""
-    return current_app.extensions["authapi.engine"]
+    """The current app's engine (also for work on its own short transactions)."""
+    return cast(Engine, current_app.extensions["authapi.engine"])
 
 
 def orm() -> OrmSession:
@@ -194,8 +194,3 @@ def upsert(engine: Engine, table: Table) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[engine.dialect.name](table)
-
-
-def app_engine() -> Engine:
-    """The current app's engine (for work on its own short transactions)."""
-    return cast(Engine, current_app.extensions["authapi.engine"])

@@ -22,24 +22,20 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import select, update
 
-from . import audit, db, keys
+from . import audit, db, secretbox
 from .db import utcnow
 from .models import RefreshGrace, UserSession
 
-PURPOSE = b"authapi refresh grace"
+PURPOSE = "refresh grace"  # secretbox: its own key, derived from AUTHAPI_SECRET_KEY
 
 
 def window() -> int:
     """The configured grace window in seconds; 0 turns it off."""
     return int(current_app.config["AUTHAPI_REFRESH_GRACE"])
-
-
-def _fernet() -> Fernet:
-    return keys.derived_fernet(current_app.config["AUTHAPI_SECRET_KEY"], PURPOSE)
 
 
 def remember(session_id: str, previous_jti: str, successor_jti: str,
@@ -49,7 +45,7 @@ def remember(session_id: str, previous_jti: str, successor_jti: str,
         return
     values = {"previous_jti": previous_jti, "successor_jti": successor_jti,
               "rotated_at": utcnow(),
-              "successor": _fernet().encrypt(json.dumps(pair).encode()).decode()}
+              "successor": secretbox.seal(json.dumps(pair), PURPOSE)}
     # The rotation's UPDATE holds the session row, so no other rotation of this
     # session can slip between this UPDATE and the INSERT.
     if not db.affected(update(RefreshGrace).where(RefreshGrace.session_id == session_id)
@@ -75,7 +71,7 @@ def replay(claims: dict[str, Any]) -> dict[str, Any] | None:
     if ciphertext is None:
         return None
     try:
-        pair: dict[str, Any] = json.loads(_fernet().decrypt(ciphertext.encode()))
+        pair: dict[str, Any] = json.loads(secretbox.unseal(ciphertext, PURPOSE))
     except InvalidToken:  # AUTHAPI_SECRET_KEY changed since: no replay, reuse as usual
         return None
     audit.record("refresh", user_id=claims["sub"],

@@ -13,14 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from . import secretbox
 from .db import utcnow
 from .models import SigningKey
 
@@ -37,14 +37,7 @@ def _generate(algorithm: str) -> Any:
 
 
 def _fernet(secret: str) -> Fernet:
-    return derived_fernet(secret, b"authapi signing keys")
-
-
-def derived_fernet(secret: str, purpose: bytes) -> Fernet:
-    """A Fernet key derived from AUTHAPI_SECRET_KEY by HKDF, one per purpose."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=purpose).derive(secret.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+    return Fernet(base64.urlsafe_b64encode(secretbox.derive(secret, "signing keys")))
 
 
 def _b64(data: bytes) -> str:

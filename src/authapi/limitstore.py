@@ -52,7 +52,7 @@ class SqlStorage(Storage):
         """Add `amount` hits in the key's window (a new window if the old one ended)."""
         now = time.time()
         expired = TABLE.c.expires_at <= now
-        engine = db.app_engine()
+        engine = db.engine()
         statement = db.upsert(engine, TABLE).values(
             key=digest(key), hits=amount, expires_at=now + expiry,
         ).on_conflict_do_update(index_elements=[TABLE.c.key], set_={
@@ -63,7 +63,7 @@ class SqlStorage(Storage):
             return int(conn.execute(statement).scalar_one())
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        with db.app_engine().connect() as conn:
+        with db.engine().connect() as conn:
             row = conn.execute(select(TABLE.c.hits, TABLE.c.expires_at)
                                .where(TABLE.c.key == digest(key),
                                       TABLE.c.expires_at > time.time())).first()
@@ -82,7 +82,7 @@ class SqlStorage(Storage):
     def check(self) -> bool:
         """Whether the database answers."""
         try:
-            with db.app_engine().connect() as conn:
+            with db.engine().connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError:
             return False
@@ -90,11 +90,11 @@ class SqlStorage(Storage):
 
     def reset(self) -> int | None:
         """Forget every counter."""
-        with db.app_engine().begin() as conn:
+        with db.engine().begin() as conn:
             return int(conn.execute(delete(TABLE)).rowcount)
 
     def clear(self, key: str) -> None:
         """Forget one counter."""
-        with db.app_engine().begin() as conn:
+        with db.engine().begin() as conn:
             conn.execute(delete(TABLE).where(TABLE.c.key == digest(key)))
 

@@ -53,7 +53,7 @@ def backoff(failures: int) -> float:
 
 def check(account: str) -> None:
     """Raise AccountLocked (with Retry-After) while the account must wait."""
-    with db.app_engine().connect() as conn:
+    with db.engine().connect() as conn:
         row = conn.execute(select(TABLE.c.failures, TABLE.c.first_at, TABLE.c.last_at)
                            .where(TABLE.c.key == account)).first()
     if row is None:
@@ -73,7 +73,7 @@ def failed(account: str) -> None:
     now = clock()
     window = float(current_app.config["AUTHAPI_LOGIN_FAILURE_WINDOW"])
     stale = TABLE.c.first_at < now - window
-    engine = db.app_engine()
+    engine = db.engine()
     statement = db.upsert(engine, TABLE).values(
         key=account, failures=1, first_at=now, last_at=now,
     ).on_conflict_do_update(index_elements=[TABLE.c.key], set_={
@@ -87,5 +87,5 @@ def failed(account: str) -> None:
 
 def succeeded(account: str) -> None:
     """A correct password: the count starts again from zero."""
-    with db.app_engine().begin() as conn:
+    with db.engine().begin() as conn:
         conn.execute(delete(TABLE).where(TABLE.c.key == account))
