@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
+import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
@@ -111,7 +113,13 @@ def test_a_symmetric_alg_is_refused(client, bound):
 
 @pytest.mark.parametrize("typ", ["JWT", "at+jwt", None])
 def test_a_proof_without_the_dpop_type_is_refused(client, bound, key, typ):
-    proof = key.proof("GET", ME, bound, header={"typ": typ} if typ else {"typ": "JWT"})
+    if typ is None:  # joserfc always writes a typ; PyJWT drops a falsy one
+        claims = pyjwt.decode(key.proof("GET", ME, bound), options={"verify_signature": False})
+        proof = pyjwt.encode(claims, key.key.as_pem(private=True), "ES256",
+                             headers={"typ": None, "jwk": key.key.as_dict(private=False)})
+    else:
+        proof = key.proof("GET", ME, bound, header={"typ": typ})
+    assert pyjwt.get_unverified_header(proof).get("typ") == typ
     refused(client.get(ME, headers={"Authorization": f"DPoP {bound}", "DPoP": proof}))
 
 
@@ -128,6 +136,40 @@ def test_an_unbound_token_on_the_dpop_scheme_is_refused(client, auth_headers, ke
     token = auth_headers()["Authorization"].split()[1]
     refused(client.get(ME, headers=key.headers("GET", ME, token)), "token_invalid",
             'DPoP error="invalid_token"')
+
+
+@pytest.mark.parametrize("signer", ["stranger_key_real_kid", "alg_none"])
+def test_a_token_forged_for_the_attackers_own_key_is_refused(client, bound, signer):
+    # The attacker copies the victim's claims, binds them to a key of their own and
+    # proves that key correctly: only the token's own signature can stop this.
+    attacker = DpopClient()
+    claims = pyjwt.decode(bound, options={"verify_signature": False})
+    claims["cnf"] = {"jkt": attacker.jkt}
+    header = {k: v for k, v in pyjwt.get_unverified_header(bound).items() if k != "alg"}
+    if signer == "alg_none":
+        token = pyjwt.encode(claims, None, "none", headers=header)
+    else:
+        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        token = pyjwt.encode(claims, stranger, "RS256", headers=header)
+    refused(client.get(ME, headers=attacker.headers("GET", ME, token)), "token_invalid",
+            'DPoP error="invalid_token"')
+
+
+def test_a_bound_token_of_a_logged_out_session_is_refused(client, bound, key):
+    assert client.post("/auth/logout", headers=key.headers("POST", "/auth/logout",
+                                                           bound)).status_code == 204
+    refused(client.get(ME, headers=key.headers("GET", ME, bound)), "token_revoked",
+            'DPoP error="invalid_token"')
+
+
+def test_a_reused_bound_refresh_token_is_refused_even_with_its_key(client, make_user, key):
+    make_user(email="reuse@example.com")
+    old = dpop_login(client, "reuse@example.com", key, PASSWORD)["refresh_token"]
+    for expected in (200, 401):
+        response = client.post("/auth/refresh", headers={
+            **bearer(old), "DPoP": key.proof("POST", "/auth/refresh")})
+        assert response.status_code == expected, response.get_json()
+    assert_problem(response, 401, "token_reused")
 
 
 def test_an_expired_bound_token_gets_the_dpop_challenge(make_app, make_user, key):

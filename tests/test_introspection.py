@@ -41,18 +41,24 @@ def forged(token: str) -> str:
     return f"{head}.{payload}.{signature[:-4]}AAAA"
 
 
+def unsigned(token: str) -> str:
+    """The token's own header (kid, typ) and claims, with `alg: none` and no signature."""
+    header = {k: v for k, v in jwt.get_unverified_header(token).items() if k != "alg"}
+    return jwt.encode(jwt.decode(token, options={"verify_signature": False}), None, "none",
+                      headers=header)
+
+
 @pytest.fixture
 def dead_tokens(client, make_app, make_user, login) -> dict[str, str]:
     """Tokens that must all introspect as inactive, by kind."""
     pair = login(make_user(email="intro@example.com"))
-    unsigned = jwt.decode(pair["access_token"], options={"verify_signature": False})
     expired = make_app(AUTHAPI_ACCESS_TTL=-1).test_client().post("/auth/login", json={
         "email": "intro@example.com", "password": "correct horse battery staple"}).get_json()
     logged_out = login("intro@example.com")["access_token"]
     assert client.post("/auth/logout", headers=bearer(logged_out)).status_code == 204
     return {"garbage": "%%%garbage", "empty": "", "forged": forged(pair["access_token"]),
             "refresh": pair["refresh_token"], "logged_out": logged_out,
-            "expired": expired["access_token"], "none_alg": jwt.encode(unsigned, None, "none")}
+            "expired": expired["access_token"], "none_alg": unsigned(pair["access_token"])}
 
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "forged", "refresh", "logged_out",
@@ -101,6 +107,16 @@ def test_revoking_a_users_token_ends_its_session(client, caller, make_user, logi
                    401, "token_revoked")
     refreshed = client.post("/auth/refresh", headers=bearer(pair["refresh_token"]))
     assert refreshed.status_code == 401
+
+
+@pytest.mark.parametrize("which", ["refresh_token", "access_token"])
+def test_revoking_a_forged_copy_of_a_users_token_ends_nothing(client, caller, make_user, login,
+                                                              which):
+    pair = login(make_user())
+    for fake in (forged(pair[which]), unsigned(pair[which])):
+        assert post(client, "/oauth/revoke", caller, token=fake).status_code == 200
+    assert client.get("/auth/me", headers=bearer(pair["access_token"])).status_code == 200
+    assert client.post("/auth/refresh", headers=bearer(pair["refresh_token"])).status_code == 200
 
 
 @pytest.mark.parametrize("token", ["", "unknown", "a.b.c"])

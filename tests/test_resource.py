@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -92,6 +93,33 @@ def test_the_verifiers_refusals_are_the_contracts(resource, user_token, path, to
     assert (answer[0], answer[1]["code"]) == (status, code)
     assert answer[2]["Content-Type"] == "application/problem+json"
     assert answer[2]["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_forged_expired_and_refresh_tokens_are_refused(resource, authapi_server, serve):
+    _, base = resource()
+    credentials = {"email": "svc-user@example.com", "password": PASSWORD}
+    assert authapi_server.request("POST", "/auth/register", credentials)[0] == 201
+    pair = authapi_server.request("POST", "/auth/login", credentials)[1]
+    token = pair["access_token"]
+    assert get(base + "/me", token)[0] == 200
+    header = {k: v for k, v in jwt.get_unverified_header(token).items() if k != "alg"}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    head, payload, signature = token.split(".")
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # A second instance on the same database signs with the same key, minting expired tokens.
+    expired = serve("--workers", "1", env={"AUTHAPI_ACCESS_TTL": "-1"}).request(
+        "POST", "/auth/login", credentials)[1]["access_token"]
+    refused = {
+        "stranger_key_real_kid": (jwt.encode(claims, stranger, "RS256", headers=header),
+                                  "token_invalid"),
+        "alg_none": (jwt.encode(claims, None, "none", headers=header), "token_invalid"),
+        "flipped_signature": (f"{head}.{payload}.{signature[:-4]}AAAA", "token_invalid"),
+        "refresh_token": (pair["refresh_token"], "token_invalid"),
+        "expired": (expired, "token_expired"),
+    }
+    for kind, (fake, code) in refused.items():
+        status, body, _ = get(base + "/me", fake)
+        assert (status, body["code"]) == (401, code), kind
 
 
 def test_a_token_for_another_audience_is_refused(resource, user_token):
