@@ -29,9 +29,6 @@ RUN groupadd --system --gid 10001 authapi \
 
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
-# `authapi db upgrade` (and `serve` on SQLite) finds alembic.ini in the working directory.
-COPY alembic.ini ./
-COPY alembic ./alembic
 # The instance folder holds the SQLite database and the workers' shared revocation counter.
 RUN mkdir -p /app/instance && chown authapi:authapi /app/instance
 VOLUME ["/app/instance"]

@@ -81,13 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def git_state() -> tuple[str, bool]:
-    """The commit, and whether src/ or alembic/ differ from it."""
+    """The commit, and whether src/ (the migrations included) differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
                               check=False).stdout.strip()
 
-    return git("rev-parse", "HEAD") or "unknown", bool(git("status", "--porcelain", "--",
-                                                           "src", "alembic"))
+    return git("rev-parse", "HEAD") or "unknown", bool(git("status", "--porcelain", "--", "src"))
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

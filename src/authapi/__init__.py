@@ -1,90 +1,24 @@
-"""authapi: authentication and authorization for Python web apps, on Flask."""
+"""authapi: authentication and authorization for Python web apps, on Flask.
+
+`import authapi` loads nothing of the app: `authapi.resource` (the verifier other services
+import) must not pay for Flask-SQLAlchemy-and-friends. `create_app` and the app's public
+constants are loaded from `authapi.app` on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, request
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from .app import API_SETTINGS, MAX_BODY, create_app
 
-from . import config as settings
-from . import (
-    cors,
-    db,
-    errors,
-    headers,
-    limits,
-    oidc,
-    outbox,
-    recovery,
-    revocation,
-    telemetry,
-    tokens,
-    transport,
-)
-from .bodylimit import TOO_LARGE, ChunkedBodyLimit
-from .keys import Keyring
-
-MAX_BODY = 64 * 1024
-
-API_SETTINGS = {
-    "API_TITLE": "authapi",
-    "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.0.3",
-    "OPENAPI_URL_PREFIX": "/",
-    "OPENAPI_JSON_PATH": "openapi.json",
-    "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
-}
+__all__ = ["API_SETTINGS", "MAX_BODY", "create_app"]
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from the defaults and either `config` or the AUTHAPI_* environment."""
-    values = settings.resolve(config)
-    instance = Path(values["AUTHAPI_INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
-    app = Flask(__name__, instance_path=str(instance), static_folder=None)
-    app.config.update(values)
-    app.config.update(API_SETTINGS)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.config["SECRET_KEY"] = values["AUTHAPI_SECRET_KEY"]
+def __getattr__(name: str) -> Any:
+    """`authapi.create_app` and friends, imported from `authapi.app` when first asked for."""
+    if name in __all__:
+        from . import app
 
-    db.init_app(app)
-    app.extensions["authapi.keyring"] = Keyring()
-    revocation.init_app(app, instance)
-    from .views import Api
-
-    api = Api(app)
-    errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
-    tokens.init_app(app)
-    transport.init_app(app)
-    limits.init_app(app)
-    cors.init_app(app)
-    # A password reset is decided by the worker, after its 202 (#11).
-    outbox.init_app(app, jobs=[recovery.handle_requests])
-    proxies = int(values["AUTHAPI_PROXY_COUNT"])
-    if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
-                                x_host=proxies)
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)  # type: ignore[method-assign]
-    app.before_request(_check_body)
-    headers.init_app(app)
-    telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
-    oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
-    # request pays for its signing serializer (about 100 µs of each /healthz)
-
-    from .views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
-    from .views import oidc as oidc_views
-
-    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
-                      oauth.bp, admin_clients.bp, account.bp):
-        api.register_blueprint(blueprint)
-    app.register_blueprint(ops.assets)
-    return app
-
-
-def _check_body() -> None:
-    length = request.content_length
-    if (length is not None and length > MAX_BODY) or TOO_LARGE in request.environ:
-        raise errors.PayloadTooLarge()
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,90 @@
+"""The application factory: settings, database, errors, blueprints, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as settings
+from . import (
+    cors,
+    db,
+    errors,
+    headers,
+    hostjwt,
+    limits,
+    oidc,
+    outbox,
+    recovery,
+    revocation,
+    telemetry,
+    tokens,
+)
+from .bodylimit import TOO_LARGE, ChunkedBodyLimit
+from .keys import Keyring
+
+MAX_BODY = 64 * 1024
+
+API_SETTINGS = {
+    "API_TITLE": "authapi",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the defaults and either `config` or the AUTHAPI_* environment."""
+    values = settings.resolve(config)
+    instance = Path(values["AUTHAPI_INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
+    app = Flask("authapi", instance_path=str(instance), static_folder=None)
+    app.config.update(values)
+    app.config.update(API_SETTINGS)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["SECRET_KEY"] = values["AUTHAPI_SECRET_KEY"]
+
+    db.init_app(app)
+    app.extensions["authapi.keyring"] = Keyring()
+    revocation.init_app(app, instance)
+    from .views import Api
+
+    api = Api(app)
+    errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
+    tokens.init_app(app)
+    hostjwt.init_app(app)  # Flask-JWT-Extended on host routes, by authapi's rules
+    limits.init_app(app)
+    cors.init_app(app)
+    # A password reset is decided by the worker, after its 202 (#11).
+    outbox.init_app(app, jobs=[recovery.handle_requests])
+    proxies = int(values["AUTHAPI_PROXY_COUNT"])
+    if proxies > 0:  # only then may X-Forwarded-For name the client (rate limits, audit)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
+                                x_host=proxies)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)  # type: ignore[method-assign]
+    app.before_request(_check_body)
+    headers.init_app(app)
+    telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
+    oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
+    # request pays for its signing serializer (about 100 µs of each /healthz)
+
+    from .views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
+    from .views import oidc as oidc_views
+
+    for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
+                      oauth.bp, admin_clients.bp, account.bp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(ops.assets)
+    return app
+
+
+def _check_body() -> None:
+    length = request.content_length
+    if (length is not None and length > MAX_BODY) or TOO_LARGE in request.environ:
+        raise errors.PayloadTooLarge()
