@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from authapi import config, create_app, db
@@ -25,8 +30,9 @@ def test_production_refuses_a_missing_or_dev_secret(settings, secret):
     assert "AUTHAPI_SECRET_KEY" in refused(settings, **overrides)
 
 
-def test_production_starts_with_a_real_secret(settings):
-    app = create_app({**settings, "AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": REAL_SECRET})
+def test_production_starts_with_a_real_secret_and_smtp(settings):
+    app = create_app({**settings, "AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": REAL_SECRET,
+                      "AUTHAPI_MAIL_URL": "smtp://127.0.0.1:1"})
     assert app.config["AUTHAPI_ENV"] == "production"
     assert app.config["JWT_COOKIE_SECURE"] is True
     db.dispose(app)
@@ -101,3 +107,76 @@ def test_create_app_without_a_mapping_reads_the_environment(settings, monkeypatc
     app = create_app()
     assert app.config["AUTHAPI_ACCESS_TTL"] == 5
     db.dispose(app)
+
+
+# --- the typed settings table (issue 19, item 5) ---
+BOOLS = [s.name for s in config.SETTINGS if s.kind == "bool"]
+SPELLINGS = {True: ["1", "true", "TRUE", "Yes", "on", " On ", True, 1],
+             False: ["0", "false", "False", "NO", "off", "OFF", False, 0]}
+DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+PRODUCTION = {"AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": REAL_SECRET}
+
+
+@pytest.mark.parametrize("name", BOOLS)
+@pytest.mark.parametrize(("expected", "spelling"),
+                         [(value, word) for value, words in SPELLINGS.items() for word in words])
+def test_every_boolean_parses_the_same_spellings(name, expected, spelling):
+    assert config.resolve({name: spelling})[name] is expected
+
+
+@pytest.mark.parametrize("name", BOOLS)
+@pytest.mark.parametrize("value", ["2", "enabled", "", "truthy", 2])
+def test_a_bad_boolean_is_refused_by_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        config.resolve({name: value})
+
+
+def test_dpop_nonce_true_from_the_environment_is_on():
+    values = config.resolve(config.from_environ({"AUTHAPI_DPOP_NONCE": "true"}))
+    assert values["AUTHAPI_DPOP_NONCE"] is True
+
+
+def test_the_flags_that_were_integers_are_booleans_now():
+    assert set(BOOLS) >= {"AUTHAPI_DPOP_NONCE", "AUTHAPI_ACCESS_LOG"}
+
+
+@pytest.mark.parametrize("name", [s.name for s in config.SETTINGS if s.kind == "rate"])
+def test_a_bad_rate_is_refused_by_name(name):
+    with pytest.raises(ConfigError, match=name):
+        config.resolve({name: "often"})
+
+
+def test_production_refuses_the_console_mailer(settings):
+    message = refused(settings, **PRODUCTION)
+    assert "AUTHAPI_MAIL_URL" in message
+    assert "live links to the log" in message
+
+
+def test_production_refuses_the_dev_secret_even_with_smtp(settings):
+    message = refused(settings, **{**PRODUCTION, "AUTHAPI_SECRET_KEY": DEV_SECRET_KEY},
+                      AUTHAPI_MAIL_URL="smtp://relay.example:25")
+    assert "AUTHAPI_SECRET_KEY" in message
+
+
+def test_docs_configuration_md_is_generated_from_the_table():
+    assert DOC.read_text() == config.reference(), (
+        "docs/configuration.md is stale: run "
+        "`.venv/bin/python -m authapi.config > docs/configuration.md`")
+
+
+def test_each_setting_is_declared_once_with_a_known_type():
+    names = [s.name for s in config.SETTINGS]
+    assert len(names) == len(set(names))
+    assert {s.kind for s in config.SETTINGS} <= set(config.PARSERS)
+
+
+def test_serve_in_production_without_a_mail_url_exits_naming_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHAPI_")}
+    env.update(AUTHAPI_ENV="production", AUTHAPI_SECRET_KEY=REAL_SECRET,
+               AUTHAPI_INSTANCE_PATH=str(tmp_path / "instance"))
+    authapi = str(Path(sys.executable).parent / "authapi")
+    result = subprocess.run([authapi, "serve", "--port", "0"], env=env, cwd=tmp_path,  # noqa: S603
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0
+    assert "AUTHAPI_MAIL_URL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,7 +17,7 @@ ENVIRONMENTS = {
     "development": {"AUTHAPI_ENV": "development"},
     "testing": {"AUTHAPI_ENV": "testing"},
     "production": {"AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": "s" * 48,
-                   "AUTHAPI_JWT_ALGORITHM": "HS256"},
+                   "AUTHAPI_JWT_ALGORITHM": "HS256", "AUTHAPI_MAIL_URL": "smtp://127.0.0.1:1"},
 }
 
 

@@ -196,7 +196,8 @@ def test_cookie_login_sets_a_readable_csrf_cookie(client, make_user):
 def test_cookies_are_secure_in_production(make_app, make_user):
     # HS256: the shared test database holds RSA keys encrypted under the default secret.
     client = make_app(AUTHAPI_ENV="production", AUTHAPI_SECRET_KEY="s" * 48,
-                      AUTHAPI_JWT_ALGORITHM="HS256").test_client()
+                      AUTHAPI_JWT_ALGORITHM="HS256",
+                      AUTHAPI_MAIL_URL="smtp://127.0.0.1:1").test_client()
     make_user(email="c@example.com")
     response = cookie_login(client)
     assert "Secure" in set_cookie(response, "refresh_token_cookie")

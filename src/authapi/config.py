@@ -1,142 +1,157 @@
-"""Configuration: one table of defaults, AUTHAPI_* overrides, and a fail-fast check."""
+"""Configuration: one typed table of settings, AUTHAPI_* overrides, and a fail-fast check.
+
+`python -m authapi.config > docs/configuration.md` regenerates the reference from the table.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import limits
 
 DEV_SECRET_KEY = "authapi-development-secret-key-do-not-use-in-production"  # noqa: S105
 ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 MAX_REFRESH_GRACE = 300  # a grace window is for racing tabs, not a second refresh lifetime
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-# The one place defaults live. Keys are the contract's variable names.
-DEFAULTS: dict[str, Any] = {
-    "AUTHAPI_ENV": "development",
-    "AUTHAPI_SECRET_KEY": DEV_SECRET_KEY,
-    "AUTHAPI_DATABASE_URL": "",  # empty: SQLite in the instance folder
-    "AUTHAPI_REDIS_URL": "",
-    "AUTHAPI_ISSUER": "http://localhost:8000",
-    "AUTHAPI_AUDIENCE": "http://localhost:8000",
-    "AUTHAPI_JWT_ALGORITHM": "RS256",
-    "AUTHAPI_ACCESS_TTL": 900,
-    "AUTHAPI_REFRESH_TTL": 1_209_600,
-    "AUTHAPI_BCRYPT_ROUNDS": 12,
-    "AUTHAPI_MAIL_URL": "console",
-    "AUTHAPI_FRONTEND_URL": "http://localhost:5173",
-    "AUTHAPI_CORS_ORIGINS": "",
-    "AUTHAPI_REFRESH_GRACE": 0,  # seconds; 0: strict rotation (see grace.py)
-    # Beyond the contract's table: tunables with the contract's defaults.
-    "AUTHAPI_LOGIN_MAX_FAILURES": 10,
-    "AUTHAPI_LOGIN_FAILURE_WINDOW": 900,
-    "AUTHAPI_LOGIN_RATE_PER_ADDRESS": "100 per minute",
-    "AUTHAPI_KEY_REFRESH_INTERVAL": 60,
-    "AUTHAPI_REVOCATION_POLL_INTERVAL": 0.2,
-    "AUTHAPI_PROXY_COUNT": 0,  # trusted reverse proxies in front: X-Forwarded-For hops
-    "AUTHAPI_INSTANCE_PATH": "",  # empty: ./instance
-    # Passkeys (WebAuthn): the relying party, and how long a ceremony's challenge lives.
-    "AUTHAPI_WEBAUTHN_RP_ID": "",  # empty: the host of AUTHAPI_FRONTEND_URL
-    "AUTHAPI_WEBAUTHN_ORIGINS": "",  # empty: AUTHAPI_FRONTEND_URL; else comma-separated
-    "AUTHAPI_WEBAUTHN_RP_NAME": "authapi",
-    "AUTHAPI_WEBAUTHN_CHALLENGE_TTL": 300,
-    # --- operations (metrics, logs, OIDC) ---
-    "AUTHAPI_LOG_LEVEL": "INFO",
-    "AUTHAPI_ACCESS_LOG": 0,  # 1: one JSON line per request (costs throughput)
-    # DPoP (RFC 9449): 1 makes proofs carry a server nonce, valid for one to two periods.
-    "AUTHAPI_DPOP_NONCE": 0,
-    "AUTHAPI_DPOP_NONCE_PERIOD": 300,
-    # Service clients (OAuth 2): failed /oauth/token requests per address, and how long
-    # verifiers may cache the JWKS (Cache-Control: max-age).
-    "AUTHAPI_TOKEN_FAILURE_RATE": "100 per minute",
-    "AUTHAPI_JWKS_MAX_AGE": 300,
-    # --- hardening ---
-    # While the database is down, /auth/check answers from cached session state this long.
-    "AUTHAPI_OUTAGE_GRACE": 60.0,
-    # Login back-off (lockout.py): free failures, first wait, and the longest lock.
-    "AUTHAPI_LOGIN_BACKOFF_AFTER": 5,
-    "AUTHAPI_LOGIN_BACKOFF_BASE": 1.0,
-    "AUTHAPI_LOGIN_LOCKOUT_CAP": 900.0,
-    "AUTHAPI_REGISTER_RATE_PER_ADDRESS": "20 per hour",
-    # Feed polls while Redis nudges arrive: a safety net, not the signal.
-    "AUTHAPI_REVOCATION_SAFETY_POLL": 5.0,
-    "AUTHAPI_AUDIT_RETENTION_DAYS": 365,  # `authapi purge` drops older audit events; 0 keeps all
-}
-
-INTEGER_KEYS: tuple[str, ...] = (
-    "AUTHAPI_ACCESS_TTL",
-    "AUTHAPI_REFRESH_TTL",
-    "AUTHAPI_BCRYPT_ROUNDS",
-    "AUTHAPI_LOGIN_MAX_FAILURES",
-    "AUTHAPI_LOGIN_FAILURE_WINDOW",
-    "AUTHAPI_KEY_REFRESH_INTERVAL",
-    "AUTHAPI_PROXY_COUNT",
-    "AUTHAPI_WEBAUTHN_CHALLENGE_TTL",
-    "AUTHAPI_REFRESH_GRACE",
-    "AUTHAPI_ACCESS_LOG",
-    "AUTHAPI_DPOP_NONCE",
-    "AUTHAPI_DPOP_NONCE_PERIOD",
-    "AUTHAPI_JWKS_MAX_AGE",
-    "AUTHAPI_LOGIN_BACKOFF_AFTER",
-    "AUTHAPI_AUDIT_RETENTION_DAYS",
-)
-FLOAT_KEYS: tuple[str, ...] = (
-    "AUTHAPI_REVOCATION_POLL_INTERVAL", "AUTHAPI_OUTAGE_GRACE", "AUTHAPI_LOGIN_BACKOFF_BASE",
-    "AUTHAPI_LOGIN_LOCKOUT_CAP", "AUTHAPI_REVOCATION_SAFETY_POLL",
-)
-
-# --- account lifecycle (mail outbox, one-time links, MFA): beyond the contract's table ---
-DEFAULTS.update({
-    "AUTHAPI_MAIL_FROM": "authapi <noreply@localhost>",
-    "AUTHAPI_MAIL_WORKER": True,  # drain the outbox in a background thread of each process
-    "AUTHAPI_MAIL_RETRY_BASE": 2.0,  # seconds before the first retry; doubles each attempt
-    "AUTHAPI_MAIL_RETRY_MAX": 900.0,  # the back-off never waits longer than this
-    "AUTHAPI_MAIL_MAX_ATTEMPTS": 10,  # then the mail is marked failed
-    "AUTHAPI_MAIL_POLL_INTERVAL": 30.0,  # how often an idle worker looks for due mail
-    "AUTHAPI_MAIL_TIMEOUT": 10.0,  # seconds per SMTP connection
-    "AUTHAPI_PASSWORD_RESET_TTL": 3600,
-    "AUTHAPI_VERIFY_EMAIL_TTL": 86400,
-    "AUTHAPI_EMAIL_CHANGE_TTL": 3600,
-    "AUTHAPI_REQUIRE_VERIFIED_EMAIL": False,
-})
-INTEGER_KEYS += ("AUTHAPI_MAIL_MAX_ATTEMPTS", "AUTHAPI_PASSWORD_RESET_TTL",
-                 "AUTHAPI_VERIFY_EMAIL_TTL", "AUTHAPI_EMAIL_CHANGE_TTL")
-FLOAT_KEYS += ("AUTHAPI_MAIL_RETRY_BASE", "AUTHAPI_MAIL_RETRY_MAX", "AUTHAPI_MAIL_POLL_INTERVAL",
-               "AUTHAPI_MAIL_TIMEOUT")
-BOOL_KEYS = ("AUTHAPI_MAIL_WORKER", "AUTHAPI_REQUIRE_VERIFIED_EMAIL")
 MAIL_SCHEMES = ("smtp", "smtps")
-
-
-def coerce_flags(values: dict[str, Any]) -> None:
-    """Turn on/off settings given as text (1/0, true/false, yes/no, on/off) into booleans."""
-    for key in BOOL_KEYS:
-        value = values[key]
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
-                raise ConfigError(f"{key} must be true or false, got {value!r}")
-            values[key] = word in ("1", "true", "yes", "on")
-
-
-def validate_mail(values: Mapping[str, Any]) -> None:
-    """AUTHAPI_MAIL_URL is `console`, smtp://host[:port] or smtps://[user:pass@]host[:port]."""
-    url = str(values["AUTHAPI_MAIL_URL"])
-    if url == "console":
-        return
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018  (raises on a bad port)
-    except ValueError:
-        raise ConfigError("AUTHAPI_MAIL_URL has a bad port") from None
-    if parts.scheme not in MAIL_SCHEMES or not parts.hostname:
-        raise ConfigError("AUTHAPI_MAIL_URL must be console, smtp://host:port or "
-                          "smtps://user:pass@host:port")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
     """A configuration value that the server refuses to start with."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One AUTHAPI_* variable: its type (a key of PARSERS), default and one-line meaning."""
+
+    name: str
+    kind: str
+    default: Any
+    meaning: str
+    shown: str = ""  # the default as the reference shows it, when the value itself would not do
+
+
+# The one place settings live: the contract's table first, then authapi's extensions.
+SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
+    ("AUTHAPI_ENV", "str", "development", "`development`, `testing` or `production`: refuses "
+     "the development secret and the `console` mailer, and sets `Secure` cookies"),
+    ("AUTHAPI_SECRET_KEY", "str", DEV_SECRET_KEY, "at least 32 bytes; encrypts stored "
+     "private keys, signs HS256 and CSRF", "a development value"),
+    ("AUTHAPI_DATABASE_URL", "str", "", "any SQLAlchemy URL; PostgreSQL "
+     "(`postgresql+psycopg://`) in production", "SQLite in the instance folder"),
+    ("AUTHAPI_REDIS_URL", "str", "", "shared rate-limit counters and revocation nudges"),
+    ("AUTHAPI_ISSUER", "str", "http://localhost:8000", "the `iss` claim"),
+    ("AUTHAPI_AUDIENCE", "str", "http://localhost:8000", "the `aud` claim"),
+    ("AUTHAPI_JWT_ALGORITHM", "str", "RS256", "`RS256`, `ES256`, `EdDSA` or `HS256`"),
+    ("AUTHAPI_ACCESS_TTL", "int", 900, "access token lifetime, seconds"),
+    ("AUTHAPI_REFRESH_TTL", "int", 1_209_600, "refresh token (and session) lifetime, seconds"),
+    ("AUTHAPI_BCRYPT_ROUNDS", "int", 12, "password hashing cost (4 to 31)"),
+    ("AUTHAPI_MAIL_URL", "str", "console", "`console` logs each mail (not in production); "
+     "`smtp://host:port` or `smtps://user:pass@host:port` sends it"),
+    ("AUTHAPI_FRONTEND_URL", "str", "http://localhost:5173",
+     "where links in mails and OIDC callbacks lead"),
+    ("AUTHAPI_REGISTER_RATE_PER_ADDRESS", "rate", "20 per hour",
+     "registrations allowed from one address"),
+    ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),
+    ("AUTHAPI_REFRESH_GRACE", "int", 0, "seconds (0 to 300) in which the refresh token just "
+     "rotated answers the same successor pair instead of `token_reused`"),
+    ("AUTHAPI_LOGIN_MAX_FAILURES", "int", 10,
+     "failed logins per account in the window below before 429 `account_locked`"),
+    ("AUTHAPI_LOGIN_FAILURE_WINDOW", "int", 900, "that window, seconds"),
+    ("AUTHAPI_LOGIN_RATE_PER_ADDRESS", "rate", "100 per minute",
+     "login attempts per client address before 429 `rate_limited`"),
+    ("AUTHAPI_LOGIN_BACKOFF_AFTER", "int", 5,
+     "failures per account that cost nothing before the back-off starts"),
+    ("AUTHAPI_LOGIN_BACKOFF_BASE", "float", 1.0,
+     "the back-off's first wait, seconds; doubles with each failure"),
+    ("AUTHAPI_LOGIN_LOCKOUT_CAP", "float", 900.0, "the longest any lock lasts, seconds"),
+    ("AUTHAPI_TOKEN_FAILURE_RATE", "rate", "100 per minute",
+     "failed `/oauth/token` requests per client address"),
+    ("AUTHAPI_JWKS_MAX_AGE", "int", 300,
+     "seconds verifiers may cache the JWKS (`Cache-Control: max-age`)"),
+    ("AUTHAPI_KEY_REFRESH_INTERVAL", "int", 60,
+     "seconds before a running process picks up a signing key made by `authapi keys rotate`"),
+    ("AUTHAPI_REVOCATION_POLL_INTERVAL", "float", 0.2,
+     "seconds between polls of the revocation feed by each host's watcher, without Redis"),
+    ("AUTHAPI_REVOCATION_SAFETY_POLL", "float", 5.0,
+     "seconds between feed polls while Redis nudges arrive: a safety net, not the signal"),
+    ("AUTHAPI_OUTAGE_GRACE", "float", 60.0,
+     "seconds `/auth/check` answers from cached session state while the database is down"),
+    ("AUTHAPI_PROXY_COUNT", "int", 0,
+     "trusted reverse proxies in front; only then does `X-Forwarded-For` name the client"),
+    ("AUTHAPI_INSTANCE_PATH", "str", "",
+     "the folder of the SQLite database and the workers' shared state", "`./instance`"),
+    ("AUTHAPI_AUDIT_RETENTION_DAYS", "int", 365,
+     "`authapi purge` drops older audit events; `0` keeps them all"),
+    ("AUTHAPI_WEBAUTHN_RP_ID", "str", "", "the passkey relying party id",
+     "the host of `AUTHAPI_FRONTEND_URL`"),
+    ("AUTHAPI_WEBAUTHN_ORIGINS", "str", "",
+     "comma-separated origins passkey ceremonies may come from", "`AUTHAPI_FRONTEND_URL`"),
+    ("AUTHAPI_WEBAUTHN_RP_NAME", "str", "authapi", "the relying party name the browser shows"),
+    ("AUTHAPI_WEBAUTHN_CHALLENGE_TTL", "int", 300, "seconds a passkey ceremony's challenge lives"),
+    ("AUTHAPI_LOG_LEVEL", "str", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`"),
+    ("AUTHAPI_ACCESS_LOG", "bool", False, "one JSON line per request (costs throughput)"),
+    ("AUTHAPI_DPOP_NONCE", "bool", False,
+     "DPoP proofs must carry the server's nonce (RFC 9449 §8)"),
+    ("AUTHAPI_DPOP_NONCE_PERIOD", "int", 300,
+     "seconds per DPoP nonce; one is accepted in its own period and the next"),
+    ("AUTHAPI_MAIL_FROM", "str", "authapi <noreply@localhost>", "the `From` of every mail"),
+    ("AUTHAPI_MAIL_WORKER", "bool", True,
+     "send mail from a background thread of each process; off, mail stays queued"),
+    ("AUTHAPI_MAIL_RETRY_BASE", "float", 2.0,
+     "seconds before the first retry of a mail; doubles each attempt"),
+    ("AUTHAPI_MAIL_RETRY_MAX", "float", 900.0, "the longest wait between retries, seconds"),
+    ("AUTHAPI_MAIL_MAX_ATTEMPTS", "int", 10, "attempts before a mail is marked failed"),
+    ("AUTHAPI_MAIL_POLL_INTERVAL", "float", 30.0,
+     "how often an idle worker looks for due mail, seconds"),
+    ("AUTHAPI_MAIL_TIMEOUT", "float", 10.0, "seconds per SMTP connection"),
+    ("AUTHAPI_PASSWORD_RESET_TTL", "int", 3600, "password reset link lifetime, seconds"),
+    ("AUTHAPI_VERIFY_EMAIL_TTL", "int", 86400, "address verification link lifetime, seconds"),
+    ("AUTHAPI_EMAIL_CHANGE_TTL", "int", 3600, "address change link lifetime, seconds"),
+    ("AUTHAPI_REQUIRE_VERIFIED_EMAIL", "bool", False,
+     "refuse login (403 `email_unverified`) until the address is verified"),
+))
+DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """1/0, true/false, yes/no, on/off in any case (or a bool, or the int 0 or 1)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE or word in FALSE:
+        return word in TRUE
+    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off, got {value!r}")
+
+
+def _number(kind: type[int] | type[float]) -> Callable[[str, Any], Any]:
+    def parse(name: str, value: Any) -> Any:
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    return parse
+
+
+def parse_rate(name: str, value: Any) -> str:
+    """A `limits` rate such as `20 per hour`, kept as text (limits.py parses it once)."""
+    try:
+        limits.parse(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '20 per hour', got {value!r}") from None
+    return str(value)
+
+
+PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "str": lambda _name, value: value, "int": _number(int), "float": _number(float),
+    "bool": parse_bool, "rate": parse_rate,
+}
 
 
 # --- OpenID Connect providers (issue 12) ---
@@ -181,14 +196,27 @@ def resolve(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def coerce(values: dict[str, Any]) -> None:
-    """Turn numeric settings given as strings into numbers, naming any bad one."""
-    for keys, kind in ((INTEGER_KEYS, int), (FLOAT_KEYS, float)):
-        for key in keys:
-            try:
-                values[key] = kind(values[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{key} must be a number, got {values[key]!r}") from None
-    coerce_flags(values)
+    """Parse every setting by its type in the table, naming any bad one."""
+    for setting in SETTINGS:
+        values[setting.name] = PARSERS[setting.kind](setting.name, values[setting.name])
+
+
+def validate_mail(values: Mapping[str, Any]) -> None:
+    """AUTHAPI_MAIL_URL is `console`, smtp://host[:port] or smtps://[user:pass@]host[:port]."""
+    url = str(values["AUTHAPI_MAIL_URL"])
+    if url == "console":
+        if values["AUTHAPI_ENV"] == "production":
+            raise ConfigError("AUTHAPI_MAIL_URL must be an smtp:// or smtps:// URL in production: "
+                              "the console mailer would write live links to the log")
+        return
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise ConfigError("AUTHAPI_MAIL_URL has a bad port") from None
+    if parts.scheme not in MAIL_SCHEMES or not parts.hostname:
+        raise ConfigError("AUTHAPI_MAIL_URL must be console, smtp://host:port or "
+                          "smtps://user:pass@host:port")
 
 
 def validate(values: Mapping[str, Any]) -> None:
@@ -219,3 +247,29 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     _validate_oidc(values)
     validate_mail(values)
+
+
+REFERENCE_HEAD = """# Configuration
+
+Generated from the table in `src/authapi/config.py`: edit it there, then run
+`python -m authapi.config > docs/configuration.md`. Booleans accept `1`/`0`, `true`/`false`,
+`yes`/`no` and `on`/`off` in any case; a rate is `limits` syntax (`20 per hour`).
+
+| variable | type | default | meaning |
+|---|---|---|---|
+"""
+OIDC_ROW = ("| `AUTHAPI_OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` | str | unset | "
+            "one OpenID Connect provider per NAME, by discovery |\n")
+
+
+def reference() -> str:
+    """The settings table as Markdown (name, type, default, meaning): docs/configuration.md."""
+    def shown(s: Setting) -> str:
+        default = str(s.default).lower() if isinstance(s.default, bool) else s.default
+        return s.shown or (f"`{default}`" if default != "" else "empty")
+    rows = "".join(f"| `{s.name}` | {s.kind} | {shown(s)} | {s.meaning} |\n" for s in SETTINGS)
+    return REFERENCE_HEAD + rows + OIDC_ROW
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
