@@ -225,6 +225,19 @@ def test_a_reused_refresh_token_is_invalid_grant_and_revokes_the_session(client,
                    401, "token_revoked")
 
 
+@pytest.mark.parametrize("header", ["access", "refresh", "garbage"])
+def test_a_bearer_header_never_replaces_the_forms_refresh_token(client, make_user, login,
+                                                                header):
+    # An Authorization header on /oauth/token is client authentication, never the token.
+    pair = login(make_user())
+    value = pair.get(f"{header}_token", "garbage")
+    response = client.post("/oauth/token", headers=bearer(value),
+                           data={"grant_type": "refresh_token",
+                                 "refresh_token": pair["refresh_token"]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["refresh_token"] != pair["refresh_token"]
+
+
 @pytest.mark.parametrize("form, error", [
     ({"refresh_token": "garbage"}, "invalid_grant"),
     ({}, "invalid_request"),

@@ -20,8 +20,8 @@ from typing import Any, TypeVar, cast
 
 from flask import g
 
-from . import dpop, tokens
-from .errors import DpopTokenInvalid, InsufficientRole, InsufficientScope
+from . import core, dpop, tokens
+from .core import check_roles, check_scopes
 from .transport import access_credentials
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,8 +45,7 @@ def authenticate(forwarded: bool = False) -> dict[str, Any]:
         claims = dpop.check_use(token, forwarded)
     else:
         claims = tokens.decode(token, tokens.ACCESS)
-        if "cnf" in claims:  # RFC 9449 §7.1: a bound token is no bearer token
-            raise DpopTokenInvalid()
+        core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
     setattr(g, SLOT, (tokens.ACCESS, token, claims))
     return claims
 
@@ -54,25 +53,6 @@ def authenticate(forwarded: bool = False) -> dict[str, Any]:
 def current_claims() -> dict[str, Any]:
     """The verified claims of the current request's access token."""
     return authenticate()
-
-
-def granted_scopes(claims: dict[str, Any]) -> set[str]:
-    """The token's scope as a set."""
-    return set(str(claims.get("scope", "")).split())
-
-
-def check_roles(claims: dict[str, Any], required: tuple[str, ...] = (),
-                accepted: tuple[str, ...] = ()) -> None:
-    """Raise InsufficientRole unless the token has every `required` and any `accepted` role."""
-    held = set(claims.get("roles", ()))
-    if not held.issuperset(required) or (accepted and held.isdisjoint(accepted)):
-        raise InsufficientRole()
-
-
-def check_scopes(claims: dict[str, Any], required: tuple[str, ...]) -> None:
-    """Raise InsufficientScope unless the token grants every scope in `required`."""
-    if not granted_scopes(claims).issuperset(required):
-        raise InsufficientScope()
 
 
 def _guard(check: Callable[[dict[str, Any]], None], requires: str) -> Callable[[F], F]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import audit, db, dpop, models, revocation, sessions, tokens, transport
+from . import audit, db, dpop, models, revocation, sessions, tokens
 from .audit import ClientMeta
 from .client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from .clients import Caller
@@ -72,8 +72,8 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
     token = form.get("refresh_token")
     if not token:
         raise InvalidOAuthRequest("refresh_token is required.")
-    try:
-        claims, _ = transport.refresh_claims({"refresh_token": token})
+    try:  # the form's token; an Authorization header here is client authentication
+        claims = tokens.refresh_claims(token)
     except ApiError as exc:
         raise InvalidGrant(exc.detail) from None
     try:
@@ -84,6 +84,7 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
         if exc.status != 401 and exc.status != 403:
             raise
         raise InvalidGrant(exc.detail) from None
+    pair.pop("csrf", None)  # a cookie session's CSRF value travels only in its cookie
     return pair
 
 

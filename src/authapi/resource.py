@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import re
 import threading
@@ -45,14 +44,12 @@ from flask import Flask, g, request
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
-from . import dpop, jws
-from .authz import check_roles, check_scopes
+from . import core
+from .core import check_roles, check_scopes
 from .errors import (
     DPOP_INVALID_TOKEN,
     ApiError,
-    DpopTokenInvalid,
     InvalidDpopProof,
-    TokenExpired,
     TokenInvalid,
     Unavailable,
     problem,
@@ -60,10 +57,10 @@ from .errors import (
 from .transport import bearer_token
 
 F = TypeVar("F", bound=Callable[..., Any])
-ACCESS_TYP = "at+jwt"
 MAX_AGE = re.compile(r"max-age=(\d+)")
-CLOCK_SKEW = 60
 SLOT = "authapi_resource_verified"
+PROOF_HEADER = "DPoP"
+PROOF_KEY_CACHE_SIZE = 10_000
 UNREACHABLE = "The authorization server is not answering."
 
 
@@ -83,6 +80,7 @@ class Verifier:
                 raise ValueError(f"not an http(s) URL: {url}")
         self.issuer, self.audience = issuer, audience
         self.jwks_url, self.algorithms = jwks_url, tuple(algorithms)
+        self.rules = core.Rules(issuer=issuer, audience=audience, algorithms=self.algorithms)
         self.jwks_max_age, self.min_refetch_interval = jwks_max_age, min_refetch_interval
         self.introspection_url, self.timeout = introspection_url, timeout
         self.credentials = (client_id or "", client_secret or "")
@@ -97,8 +95,8 @@ class Verifier:
         # DPoP (RFC 9449 §11.1): the proofs this service has seen, for as long as an iat
         # stays acceptable, and the parsed proof keys.
         self.seen_proofs: TTLCache[str, bool] = TTLCache(maxsize=100_000,
-                                                         ttl=2 * dpop.MAX_AGE + 1)
-        self.proof_keys: LRUCache[str, Any] = LRUCache(maxsize=dpop.KEY_CACHE_SIZE)
+                                                         ttl=2 * core.PROOF_MAX_AGE + 1)
+        self.proof_keys: LRUCache[str, Any] = LRUCache(maxsize=PROOF_KEY_CACHE_SIZE)
 
     # --- HTTP ----------------------------------------------------------------------------
 
@@ -144,30 +142,10 @@ class Verifier:
 
     # --- verification --------------------------------------------------------------------
 
-    def _key_for(self, header: dict[str, Any]) -> tuple[Any, str]:
-        algorithm, kid = header.get("alg"), header.get("kid")
-        if header.get("typ") != ACCESS_TYP or algorithm not in self.algorithms:
-            raise TokenInvalid()
-        key = self._key(kid) if isinstance(kid, str) and len(kid) <= 64 else None
-        if key is None or key.algorithm_name != algorithm:
-            raise TokenInvalid()
-        return key.key, str(algorithm)
-
-    def _check(self, claims: dict[str, Any]) -> dict[str, Any]:
-        audience = claims.get("aud")
-        audiences = audience if isinstance(audience, list) else [audience]
-        if claims.get("iss") != self.issuer or self.audience not in audiences:
-            raise TokenInvalid()
-        if claims.get("type", "access") != "access" or not isinstance(claims.get("sub"), str):
-            raise TokenInvalid()
-        now, exp = time.time(), claims.get("exp")
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise TokenInvalid()
-        if exp <= now:
-            raise TokenExpired()
-        if claims.get("nbf", 0) > now + CLOCK_SKEW:
-            raise TokenInvalid()
-        return claims
+    def _lookup(self, kid: str, algorithm: str) -> Any:
+        """core.KeyLookup over the published key set."""
+        key = self._key(kid)
+        return key.key if key is not None and key.algorithm_name == algorithm else None
 
     def _introspect(self, token: str) -> dict[str, Any]:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -183,18 +161,27 @@ class Verifier:
                          "Content-Type": "application/x-www-form-urlencoded"})
             body, _ = self._http(request)
             answer = body if isinstance(body, dict) and body.get("active") is True else None
-            self.answers[digest] = answer  # _check still looks at `exp` on every use
+            self.answers[digest] = answer  # check_live still looks at `exp` on every use
         if answer is None:
             raise TokenInvalid()
         return answer
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a valid access token for this service; else a 401 ApiError."""
-        if len(token) > 8192:
+        """The claims of a valid access token for this service; else a 401 ApiError.
+
+        The rules are authapi's own (`core`); offline the signature is checked with the
+        published keys, with introspection the server has checked it and revocation.
+        """
+        if len(token) > core.MAX_TOKEN_LENGTH:
             raise TokenInvalid()
         if self.introspection_url:
-            return self._check(dict(self._introspect(token)))
-        return self._check(jws.verify(token, self._key_for))
+            claims = dict(self._introspect(token))
+            if claims.get("iss") != self.issuer:
+                raise TokenInvalid()
+        else:
+            claims = core.verify_signed(token, core.ACCESS, self.rules, self._lookup)
+        core.check_live(claims, core.ACCESS, self.rules, time.time())
+        return claims
 
     # --- Flask ---------------------------------------------------------------------------
 
@@ -209,7 +196,7 @@ class Verifier:
         `Authorization: DPoP` with a fresh proof by its key (RFC 9449 §7).
         """
         scheme, _, rest = request.headers.get("Authorization", "").partition(" ")
-        by_dpop = scheme.lower() == dpop.SCHEME
+        by_dpop = scheme.lower() == "dpop"
         token = rest.strip() if by_dpop else bearer_token()
         verified = g.get(SLOT)
         if verified is not None and verified[0] == token:
@@ -225,21 +212,15 @@ class Verifier:
         return claims
 
     def _check_binding(self, claims: dict[str, Any], token: str, by_dpop: bool) -> None:
-        cnf = claims.get("cnf")
-        bound = cnf.get("jkt") if isinstance(cnf, dict) else None
-        if not isinstance(bound, str):
-            if by_dpop:
-                raise DpopTokenInvalid("Only a DPoP-bound token may be sent with the DPoP scheme.")
+        bound = core.check_scheme(claims, by_dpop)
+        if bound is None:
             return
-        if not by_dpop:
-            raise DpopTokenInvalid("This token is bound to a key: send it as DPoP with a proof.")
-        proof = request.headers.get(dpop.HEADER)
+        proof = request.headers.get(PROOF_HEADER)
         if not proof:
             raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
-        target = dpop.Target(request.method, dpop.normalize_url(request.base_url))
-        checked = dpop.check_proof(proof.strip(), target, token, self.proof_keys)
-        if not hmac.compare_digest(checked.jkt, bound):
-            raise InvalidDpopProof("The proof is signed by another key than the token is bound to.")
+        target = core.Target(request.method, core.normalize_url(request.base_url))
+        checked = core.check_proof(proof.strip(), target, token, self.proof_keys, time.time())
+        core.check_proven(checked, bound)
         with self.lock:
             if checked.replay_key() in self.seen_proofs:
                 raise InvalidDpopProof("This proof was already used.")

@@ -27,15 +27,20 @@ def subject_of(user: User) -> tokens.Subject:
 
 def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti: str,
           cookies: bool, jkt: str | None = None) -> TokenPair:
-    # Cookie mode binds a CSRF value into the refresh token (double submit).
-    extra = {"csrf": str(uuid.uuid4())} if cookies else None
-    return {
+    # Cookie mode binds a CSRF value into the refresh token (double submit); the pair
+    # carries it too, for the CSRF cookie (views.auth.deliver takes it out of the body).
+    csrf = str(uuid.uuid4()) if cookies else None
+    pair = {
         "access_token": tokens.issue_access(subject, session_id, access_jti,
                                             cnf=dpop.confirmation(jkt)),
-        "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti, extra),
+        "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti,
+                                              {"csrf": csrf} if csrf else None),
         "token_type": dpop.token_type(jkt),
         "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
     }
+    if csrf:
+        pair["csrf"] = csrf
+    return pair
 
 
 def is_uuid(value: str) -> bool:

@@ -1,11 +1,15 @@
-"""Token policy: which claims, which key, how they are checked (RFC 7519, 8725, 9068)."""
+"""Token policy: which claims a token carries, which key signs it, and the server's check.
+
+What makes a token valid is written once, in `core`; this module brings the server's
+keys, clock, verified-token cache and revocation state to it.
+"""
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -13,19 +17,11 @@ import jwt
 from cachetools import LRUCache
 from flask import Flask, current_app
 
-from . import db, jws, keys, metrics, revocation
-from .errors import TokenExpired, TokenInvalid, TokenRevoked
+from . import core, db, keys, metrics, revocation
+from .core import ACCESS, REFRESH, TYPES
+from .errors import CsrfFailed, TokenInvalid, TokenRevoked
 
-ACCESS, REFRESH = "access", "refresh"
-REQUIRED = {
-    ACCESS: ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type"],
-    REFRESH: ["iss", "sub", "iat", "exp", "jti", "type", "sid"],
-}
-# RFC 9068 §2.1 and RFC 8725 §3.11: explicit typing keeps one kind from passing as another.
-TYPES = {ACCESS: "at+jwt", REFRESH: "JWT"}
-MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 50_000
-CLOCK_SKEW = 60  # seconds a token's iat may run ahead of our clock
 
 
 @dataclass(frozen=True)
@@ -92,60 +88,16 @@ def issue_refresh(sub: str, session_id: str, jti: str, extra: dict[str, Any] | N
     return _encode(claims)
 
 
-def verification_key(header: dict[str, Any]) -> Any:
-    """The key for a token header: configured algorithm only, known kid only (RFC 8725 §3.1)."""
-    algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
-    kid = header.get("kid")
-    if header.get("alg") != algorithm or not isinstance(kid, str):
-        raise TokenInvalid()
-    key = keys.keyring().verification_key(kid, algorithm)
-    if key is None:
-        raise TokenInvalid()
-    return key
-
-
-def _key_for(token_type: str) -> Callable[[dict[str, Any]], tuple[Any, str]]:
-    def key_for(header: dict[str, Any]) -> tuple[Any, str]:
-        if header.get("typ") != TYPES[token_type]:
-            raise TokenInvalid()
-        return verification_key(header), current_app.config["AUTHAPI_JWT_ALGORITHM"]
-
-    return key_for
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_static(claims: dict[str, Any], token_type: str) -> None:
-    """Everything about a verified payload that does not change with time."""
+def rules() -> core.Rules:
+    """This server's rules: its issuer, its audience, its one configured algorithm."""
     config = current_app.config
-    if any(name not in claims for name in REQUIRED[token_type]):
-        raise TokenInvalid()
-    if claims["iss"] != config["AUTHAPI_ISSUER"] or not isinstance(claims["sub"], str):
-        raise TokenInvalid()
-    if token_type == ACCESS and not (isinstance(claims["aud"], str) or (
-            isinstance(claims["aud"], list) and all(isinstance(a, str) for a in claims["aud"]))):
-        raise TokenInvalid()
-    if not all(_number(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
-        raise TokenInvalid()
-    check_claims(claims, token_type)
+    return core.Rules(issuer=config["AUTHAPI_ISSUER"], audience=config["AUTHAPI_AUDIENCE"],
+                      algorithms=(config["AUTHAPI_JWT_ALGORITHM"],))
 
 
-def _check_times(claims: dict[str, Any]) -> None:
-    """exp, nbf and iat against the clock (RFC 7519 §4.1.4, §4.1.5)."""
-    now = time.time()
-    if claims["exp"] <= now:
-        raise TokenExpired()
-    if claims.get("nbf", 0) > now or claims["iat"] > now + CLOCK_SKEW:
-        raise TokenInvalid()
-
-
-def _check_audience(claims: dict[str, Any]) -> None:
-    """An access token must name our audience (RFC 7519 §4.1.3)."""
-    audience, expected = claims["aud"], current_app.config["AUTHAPI_AUDIENCE"]
-    if audience != expected and not (isinstance(audience, list) and expected in audience):
-        raise TokenInvalid()
+def verification_key(kid: str, algorithm: str) -> Any:
+    """The key of one of our kids for the configured algorithm, else None (core.KeyLookup)."""
+    return keys.keyring().verification_key(kid, algorithm)
 
 
 def _verified() -> LRUCache[str, dict[str, Any]]:
@@ -155,11 +107,11 @@ def _verified() -> LRUCache[str, dict[str, Any]]:
 def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dict[str, Any]:
     """The claims of a valid token of `expected_type`; else the contract's 401.
 
-    The one place that decides validity, for every kind of token: signature with the
-    configured algorithm and a known kid, `typ`, issuer, audience, required claims,
-    times, and, for access tokens, revocation. A refresh token's revocation is
-    decided by the conditional UPDATE that consumes it (sessions.rotate), which alone
-    can tell a reuse from a revocation.
+    The one place the server decides validity, for every kind of token: the rules of
+    `core` (signature with the configured algorithm and a known kid, `typ`, issuer,
+    audience, required claims, times), then, for access tokens, revocation. A refresh
+    token's revocation is decided by the conditional UPDATE that consumes it
+    (sessions.rotate), which alone can tell a reuse from a revocation.
 
     Fast path (bench/micro.py: 80 µs uncached, 2.4 µs cached): an access token whose
     signature and static claims were verified once is remembered by its exact text
@@ -168,34 +120,32 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
     `any_audience` is for introspection alone (RFC 7662): a token this server issued
     for another audience (token exchange) is reported on, and its holder checks `aud`.
     """
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise TokenInvalid()
+    token_rules = rules()
     verified = _verified()
     claims = verified.get(token)
     if claims is None:
-        claims = jws.verify(token, _key_for(expected_type))
-        _check_static(claims, expected_type)
+        claims = core.verify_signed(token, expected_type, token_rules, verification_key)
         if expected_type == ACCESS:  # a refresh token is used once: caching it would
             verified[token] = claims  # only push hot access tokens out
     elif claims["type"] != expected_type:
         raise TokenInvalid()
-    if expected_type == ACCESS and not any_audience:
-        _check_audience(claims)
-    _check_times(claims)
+    if any_audience:
+        token_rules = core.Rules(token_rules.issuer, None, token_rules.algorithms)
+    core.check_live(claims, expected_type, token_rules, time.time())
     if expected_type == ACCESS and revocation.is_revoked(claims):
         raise TokenRevoked()
     return claims
 
 
-def check_claims(claims: dict[str, Any], token_type: str) -> None:
-    """The shape of our own claims: type, jti, sid, roles and scope."""
-    if claims.get("type") != token_type or not isinstance(claims.get("jti"), str):
-        raise TokenInvalid()
-    if "sid" in claims and not isinstance(claims["sid"], str):
-        raise TokenInvalid()
-    if token_type == ACCESS and not (isinstance(claims.get("roles", []), list)
-                                     and isinstance(claims.get("scope", ""), str)):
-        raise TokenInvalid()
+def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
+    """The claims of a valid refresh token; one that came by cookie (`csrf` given) must
+    come with the CSRF value bound into its `csrf` claim (double submit)."""
+    claims = decode(token, REFRESH)
+    if csrf is not None:
+        bound = claims.get("csrf")
+        if not csrf or not isinstance(bound, str) or not hmac.compare_digest(csrf, bound):
+            raise CsrfFailed()
+    return claims
 
 
 def init_app(app: Flask) -> None:

@@ -1,50 +1,47 @@
-"""How tokens travel: the bearer header, the JSON body, the refresh cookie with CSRF.
+"""How tokens travel: the Authorization header, the JSON body, the refresh cookie.
 
-Kept apart from tokens.py (what a token is and whether it is valid). Flask-JWT-Extended
-writes and clears the refresh cookies (names, paths, SameSite, Secure, Max-Age from
-its settings), and its public loaders render its errors as our problems for host apps
-that also use its decorators. It never decides whether a token is valid: its decoder
-parses a token three times and would be a second verification stack.
+Transport only carries (the fastapi-users split of transport and strategy): it says
+which credential came and from where, and writes and clears the refresh cookies. It
+never decides whether a token is valid; `tokens` and `core` do that, and domain
+functions never read the request.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, request
-from flask_jwt_extended import JWTManager, set_refresh_cookies, unset_refresh_cookies
+from flask import Response, current_app, request
 
-from . import errors, keys, tokens
-from .errors import CsrfFailed, DpopTokenInvalid, TokenInvalid, TokenMissing
+from .errors import DpopTokenInvalid, TokenInvalid, TokenMissing
 
 REFRESH_COOKIE = "refresh_token_cookie"
 CSRF_COOKIE = "csrf_refresh_token"
 CSRF_HEADER = "X-CSRF-TOKEN"
 REFRESH_FIELD = "refresh_token"
+REFRESH_COOKIE_PATH = "/auth"
+CSRF_COOKIE_PATH = "/"  # page scripts read it and echo it in X-CSRF-TOKEN
+HEADER, BODY, COOKIE = "header", "body", "cookie"
 
 
-def bearer_token() -> str:
-    """The token of an `Authorization: Bearer` header (RFC 6750 §2.1)."""
-    header = request.headers.get("Authorization")
-    if not header:
-        raise TokenMissing()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        # RFC 6750 §3.1: another scheme means no bearer credentials, so no error code.
-        raise TokenMissing()
-    token = token.strip()
-    if not token or " " in token:
-        raise TokenInvalid()
-    return token
+@dataclass(frozen=True)
+class Credential:
+    """A token as it came, and from where (`HEADER`, `BODY` or `COOKIE`).
+
+    A cookie credential carries the `X-CSRF-TOKEN` value sent with it, for the double
+    submit check (`tokens.refresh_claims`).
+    """
+
+    token: str
+    source: str
+    csrf: str = ""
 
 
 def access_credentials() -> tuple[str, str]:
     """The scheme (`bearer` or `dpop`) and token of the Authorization header.
 
-    RFC 6750 §2.1 and RFC 9449 §7.1; another scheme means no credentials of ours.
+    RFC 6750 §2.1 and RFC 9449 §7.1; another scheme means no credentials of ours, so no
+    error code (RFC 6750 §3.1).
     """
     header = request.headers.get("Authorization")
     if not header:
@@ -59,32 +56,31 @@ def access_credentials() -> tuple[str, str]:
     return scheme, token
 
 
-def _bearer_or_none() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return bearer_token() if header.partition(" ")[0].lower() == "bearer" else None
+def bearer_token() -> str:
+    """The token of an `Authorization: Bearer` header (RFC 6750 §2.1)."""
+    scheme, token = access_credentials()
+    if scheme != "bearer":
+        raise TokenMissing()
+    return token
 
 
-def refresh_claims(body: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
-    """The verified claims of the presented refresh token, and whether it came by cookie.
-
-    Looked for in the bearer header, then the JSON body's `refresh_token`, then the
-    cookie, which must come with the matching CSRF value in X-CSRF-TOKEN (double
-    submit: the value is bound into the token's `csrf` claim).
-    """
-    token = _bearer_or_none() or (body or {}).get(REFRESH_FIELD)
+def refresh_credential(body: dict[str, Any] | None) -> Credential:
+    """The refresh token of a /auth/refresh request: the bearer header, the JSON body's
+    `refresh_token`, or the cookie (with the X-CSRF-TOKEN sent beside it), in that order."""
+    if request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer":
+        return Credential(bearer_token(), HEADER)
+    token = (body or {}).get(REFRESH_FIELD)
     if token:
-        return tokens.decode(token, tokens.REFRESH), False
-    return cookie_refresh_claims(), True
+        return Credential(token, BODY)
+    return cookie_credential()
 
 
-def cookie_refresh_claims() -> dict[str, Any]:
-    """The verified claims of the refresh cookie, after the CSRF double-submit check."""
+def cookie_credential() -> Credential:
+    """The refresh cookie and the X-CSRF-TOKEN header sent with it."""
     cookie = request.cookies.get(REFRESH_COOKIE)
     if not cookie:
         raise TokenMissing()
-    claims = tokens.decode(cookie, tokens.REFRESH)
-    check_csrf(claims)
-    return claims
+    return Credential(cookie, COOKIE, request.headers.get(CSRF_HEADER, ""))
 
 
 def has_refresh_cookie() -> bool:
@@ -92,74 +88,30 @@ def has_refresh_cookie() -> bool:
     return REFRESH_COOKIE in request.cookies
 
 
-def check_csrf(claims: dict[str, Any]) -> None:
-    """The X-CSRF-TOKEN header must equal the cookie token's `csrf` claim."""
-    sent, bound = request.headers.get(CSRF_HEADER, ""), claims.get("csrf")
-    if not sent or not isinstance(bound, str) or not hmac.compare_digest(sent, bound):
-        raise CsrfFailed()
+def _secure() -> bool:
+    return bool(current_app.config["AUTHAPI_ENV"] != "development")  # the contract
 
 
-def set_cookies(response: Response, refresh_token: str) -> None:
-    """Put a refresh token in its HttpOnly cookie, and its CSRF value in a readable one."""
+def set_cookies(response: Response, refresh_token: str, csrf: str) -> None:
+    """The refresh token in its HttpOnly cookie, its CSRF value in a readable one.
+
+    Written with Flask's own `set_cookie`: nothing re-reads the token authapi just
+    signed. Both die with the token (Max-Age = the refresh TTL).
+    """
     max_age = abs(int(current_app.config["AUTHAPI_REFRESH_TTL"]))
-    set_refresh_cookies(response, refresh_token, max_age=max_age)
+    secure = _secure()
+    response.set_cookie(REFRESH_COOKIE, refresh_token, max_age=max_age,
+                        path=REFRESH_COOKIE_PATH, secure=secure, httponly=True,
+                        samesite="Strict")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, path=CSRF_COOKIE_PATH,
+                        secure=secure, httponly=False, samesite="Strict")
 
 
 def clear_cookies(response: Response) -> Response:
     """Expire both refresh cookies."""
-    unset_refresh_cookies(response)
+    secure = _secure()
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=secure,
+                           httponly=True, samesite="Strict")
+    response.delete_cookie(CSRF_COOKIE, path=CSRF_COOKIE_PATH, secure=secure,
+                           samesite="Strict")
     return response
-
-
-def _key_for_cookie(header: dict[str, Any], _payload: dict[str, Any]) -> Any:
-    # Flask-JWT-Extended decodes a token we just issued to copy its csrf claim into
-    # the CSRF cookie; it only needs the public key of our kid.
-    key = keys.keyring().verification_key(str(header.get("kid")),
-                                          current_app.config["AUTHAPI_JWT_ALGORITHM"])
-    if key is None:
-        raise TokenInvalid()
-    return key
-
-
-def _loaders(manager: JWTManager) -> None:
-    """Flask-JWT-Extended's errors, for host apps using its decorators: our 401s, never 422."""
-
-    def render(error: type[errors.ApiError]) -> Callable[..., Response]:
-        return lambda *_args: errors.problem(error())
-
-    manager.unauthorized_loader(render(errors.TokenMissing))
-    manager.invalid_token_loader(render(errors.TokenInvalid))
-    manager.expired_token_loader(render(errors.TokenExpired))
-    manager.revoked_token_loader(render(errors.TokenRevoked))
-    manager.needs_fresh_token_loader(render(errors.TokenInvalid))
-    manager.token_verification_failed_loader(render(errors.TokenInvalid))
-    manager.user_lookup_error_loader(render(errors.TokenInvalid))
-
-
-def init_app(app: Flask) -> None:
-    """Configure Flask-JWT-Extended's cookie settings and loaders."""
-    config = app.config
-    secure = config["AUTHAPI_ENV"] != "development"  # the contract: Secure outside development
-    config.update(
-        JWT_ALGORITHM=config["AUTHAPI_JWT_ALGORITHM"],
-        JWT_DECODE_ALGORITHMS=[config["AUTHAPI_JWT_ALGORITHM"]],
-        JWT_SECRET_KEY=config["AUTHAPI_SECRET_KEY"],
-        JWT_DECODE_ISSUER=config["AUTHAPI_ISSUER"],
-        JWT_DECODE_AUDIENCE=None,
-        JWT_TOKEN_LOCATION=["headers", "cookies"],
-        JWT_REFRESH_COOKIE_NAME=REFRESH_COOKIE,
-        JWT_REFRESH_COOKIE_PATH="/auth",
-        JWT_REFRESH_CSRF_COOKIE_NAME=CSRF_COOKIE,
-        JWT_REFRESH_CSRF_COOKIE_PATH="/",
-        JWT_REFRESH_CSRF_HEADER_NAME=CSRF_HEADER,
-        JWT_COOKIE_CSRF_PROTECT=True,
-        JWT_CSRF_CHECK_FORM=False,
-        JWT_COOKIE_SAMESITE="Strict",
-        JWT_COOKIE_SECURE=secure,
-        JWT_SESSION_COOKIE=False,
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=abs(int(config["AUTHAPI_REFRESH_TTL"]))),
-    )
-    manager = JWTManager(app)
-    manager.decode_key_loader(_key_for_cookie)
-    _loaders(manager)
-

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, after_this_request, request
 
-from .. import accounts, audit, authz, db, dpop, limits, sessions, transport, users
+from .. import accounts, audit, authz, db, dpop, limits, sessions, tokens, transport, users
 from ..audit import request_meta
 from ..errors import (
     AccountDisabled,
@@ -46,12 +46,13 @@ CHECK_RESPONSES = {
 
 def deliver(pair: dict[str, Any], cookies: bool) -> dict[str, Any]:
     """In cookie mode the refresh token travels only in an HttpOnly cookie."""
+    csrf = pair.pop("csrf", "")
     if cookies:
         refresh_token = pair.pop("refresh_token")
 
         @after_this_request
         def _set(response: Response) -> Response:
-            transport.set_cookies(response, refresh_token)
+            transport.set_cookies(response, refresh_token, csrf)
             return response
 
     return pair
@@ -94,7 +95,9 @@ def refresh() -> Any:
     body = None
     if request.get_data(cache=True):
         body = RefreshSchema(partial=True).load(require_json_body())
-    claims, by_cookie = transport.refresh_claims(body)
+    credential = transport.refresh_credential(body)
+    by_cookie = credential.source == transport.COOKIE
+    claims = tokens.refresh_claims(credential.token, credential.csrf if by_cookie else None)
     pair = sessions.rotate(claims, request_meta(), jkt)
     db.orm().commit()
     return deliver(pair, by_cookie)
@@ -108,7 +111,8 @@ def logout() -> None:
     if "Authorization" in request.headers or not transport.has_refresh_cookie():
         claims = authz.authenticate()
     else:
-        claims = transport.cookie_refresh_claims()  # CSRF-checked
+        cookie = transport.cookie_credential()
+        claims = tokens.refresh_claims(cookie.token, cookie.csrf)  # CSRF-checked
         after_this_request(transport.clear_cookies)
     if "sid" not in claims:  # a service's token has no session to end
         raise TokenInvalid("Only a user's session can be logged out.")

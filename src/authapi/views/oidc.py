@@ -41,7 +41,7 @@ def callback(provider: str) -> Response:
     pair = sessions.start(user, request_meta(), cookies=True, method="oidc")
     db.orm().commit()
     response = _redirect(current_app.config["AUTHAPI_FRONTEND_URL"])
-    transport.set_cookies(response, pair["refresh_token"])
+    transport.set_cookies(response, pair["refresh_token"], pair["csrf"])
     return response
 
 
