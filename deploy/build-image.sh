@@ -83,6 +83,7 @@ run_and_check() {
     podman run -d --name "$CONTAINER" --runtime "$runtime" --network host \
         --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
         -e AUTHAPI_SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+        -e AUTHAPI_MAIL_URL=smtp://127.0.0.1:25 \
         "$TAG" "${command[@]}" >/dev/null
     for _ in $(seq 1 60); do
         if body=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(
