@@ -21,15 +21,15 @@ from typing import Any, cast
 from cachetools import LRUCache
 from flask import Response, after_this_request, current_app, request
 
-from . import core, replay, tokens
-from .core import Target, normalize_url
+from . import core, proofs, replay, tokens
 from .errors import DPOP_INVALID_TOKEN, ApiError, InvalidDpopProof, UseDpopNonce
+from .proofs import Target, normalize_url
 
 HEADER = "DPoP"
 NONCE_HEADER = "DPoP-Nonce"
 SCHEME = "dpop"
-SIGNING_ALGORITHMS = core.PROOF_ALGORITHMS
-MAX_AGE = core.PROOF_MAX_AGE
+SIGNING_ALGORITHMS = proofs.PROOF_ALGORITHMS
+MAX_AGE = proofs.PROOF_MAX_AGE
 KEY_CACHE = "authapi.dpop_keys"
 KEY_CACHE_SIZE = 10_000
 
@@ -70,7 +70,7 @@ def nonce(at: float | None = None) -> str:
     bucket = int((time.time() if at is None else at) // int(config["AUTHAPI_DPOP_NONCE_PERIOD"]))
     mac = hmac.new(config["AUTHAPI_SECRET_KEY"].encode(), f"authapi dpop nonce {bucket}".encode(),
                    hashlib.sha256)
-    return core.b64url(mac.digest()[:18])
+    return proofs.b64url(mac.digest()[:18])
 
 
 def _nonce_valid(value: Any) -> bool:
@@ -93,13 +93,13 @@ def _key_cache() -> LRUCache[str, Any]:
     return cast("LRUCache[str, Any]", cache)
 
 
-def _verified_proof(proof: str, target: Target, access_token: str | None) -> core.Proof:
+def _verified_proof(proof: str, target: Target, access_token: str | None) -> proofs.Proof:
     """A valid, fresh, first-seen proof for `target`; else 401.
 
-    `core.check_proof`, then the server nonce when AUTHAPI_DPOP_NONCE is on, and last
+    `proofs.check_proof`, then the server nonce when AUTHAPI_DPOP_NONCE is on, and last
     (so only valid proofs fill it) the jti, once per key across every instance.
     """
-    checked = core.check_proof(proof, target, access_token, _key_cache(), time.time())
+    checked = proofs.check_proof(proof, target, access_token, _key_cache(), time.time())
     claims, iat = checked.claims, checked.iat
     if current_app.config["AUTHAPI_DPOP_NONCE"]:
         after_this_request(_send_nonce)  # RFC 9449 §8.2: a fresh nonce with every answer
@@ -140,5 +140,5 @@ def check_use(token: str, forwarded: bool = False) -> dict[str, Any]:
     proof = request.headers.get(HEADER)
     if proof is None:
         raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
-    core.check_proven(_verified_proof(proof.strip(), target, token), bound)
+    proofs.check_proven(_verified_proof(proof.strip(), target, token), bound)
     return claims

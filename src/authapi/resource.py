@@ -44,7 +44,7 @@ from flask import Flask, g, request
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
-from . import core
+from . import core, proofs
 from .core import check_roles, check_scopes
 from .errors import (
     DPOP_INVALID_TOKEN,
@@ -95,7 +95,7 @@ class Verifier:
         # DPoP (RFC 9449 §11.1): the proofs this service has seen, for as long as an iat
         # stays acceptable, and the parsed proof keys.
         self.seen_proofs: TTLCache[str, bool] = TTLCache(maxsize=100_000,
-                                                         ttl=2 * core.PROOF_MAX_AGE + 1)
+                                                         ttl=2 * proofs.PROOF_MAX_AGE + 1)
         self.proof_keys: LRUCache[str, Any] = LRUCache(maxsize=PROOF_KEY_CACHE_SIZE)
 
     # --- HTTP ----------------------------------------------------------------------------
@@ -218,9 +218,9 @@ class Verifier:
         proof = request.headers.get(PROOF_HEADER)
         if not proof:
             raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
-        target = core.Target(request.method, core.normalize_url(request.base_url))
-        checked = core.check_proof(proof.strip(), target, token, self.proof_keys, time.time())
-        core.check_proven(checked, bound)
+        target = proofs.Target(request.method, proofs.normalize_url(request.base_url))
+        checked = proofs.check_proof(proof.strip(), target, token, self.proof_keys, time.time())
+        proofs.check_proven(checked, bound)
         with self.lock:
             if checked.replay_key() in self.seen_proofs:
                 raise InvalidDpopProof("This proof was already used.")
