@@ -7,8 +7,6 @@ from typing import Any
 
 from flask import Flask, Response, json
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -225,7 +223,7 @@ def from_http_exception(exc: HTTPException) -> ApiError:
 
 
 def init_app(app: Flask) -> None:
-    """Route every error through `problem`."""
+    """Route every error through `problem` (db.init_app adds SQLAlchemy's errors)."""
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
@@ -238,20 +236,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SchemaError)
     def _schema_error(exc: SchemaError) -> Response:
         return problem(ValidationError(errors=flat_errors(exc.messages)))
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(PoolTimeout)
-    def _database_down(exc: Exception) -> Response:
-        # The database (or the way to it) failed, not the request: 503, never its text.
-        log.warning("database unavailable: %s", type(exc).__name__)
-        return problem(Unavailable())
-
-    @app.errorhandler(DataError)
-    def _unstorable(exc: DataError) -> Response:
-        # A value the database refuses to hold (a NUL byte in PostgreSQL text): the input's
-        # fault, so 422, and never the driver's text.
-        return problem(ValidationError("A field holds a value that cannot be stored."))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert
+from sqlalchemy.engine import Engine
 
 from . import db
 from .db import utcnow
@@ -54,70 +55,34 @@ def _redis_first_use(url: str, key: str, expires_at: float) -> bool:
         raise Unavailable("The replay cache is not answering.") from None
 
 
-class _Insert:
-    """The INSERT of one entry, compiled once per dialect, run on a raw DBAPI cursor.
-
-    bench/dpop.py: SQLAlchemy's construction and execution context cost 2-5x the
-    statement itself on this path (SQLite: 912 µs built per call, 381 µs prebuilt,
-    162 µs raw). The bound values still go through each column type's bind
-    processor, so timestamps follow the same rules as the ORM (naive UTC).
-    """
-
-    def __init__(self) -> None:
-        self.statement = insert(DpopProof).values(key=bindparam("key"),
-                                                  expires_at=bindparam("expires_at"))
-        self.compiled: dict[str, tuple[str, tuple[str, ...] | None, Any]] = {}
-
-    def _compile(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, Any]:
-        compiled = self.statement.compile(dialect=dialect)
-        order = tuple(compiled.positiontup or ()) if dialect.paramstyle in (
-            "qmark", "numeric", "format") else None
-        to_db = DpopProof.__table__.c.expires_at.type.dialect_impl(dialect).bind_processor(dialect)
-        self.compiled[dialect.name] = entry = (compiled.string, order, to_db)
-        return entry
-
-    def run(self, engine: Any, key: str, expires_at: datetime) -> bool:
-        """Insert; False if the key is already there."""
-        sql, order, to_db = self.compiled.get(engine.dialect.name) or self._compile(engine.dialect)
-        params = {"key": key, "expires_at": to_db(expires_at) if to_db else expires_at}
-        bound: Any = params if order is None else tuple(params[name] for name in order)
-        dbapi = engine.dialect.loaded_dbapi
-        for attempt in (1, 2):  # a pooled connection that died is replaced once, as db.Read does
-            conn = engine.raw_connection()
-            try:
-                cursor = conn.cursor()
-                try:
-                    cursor.execute(sql, bound)
-                finally:
-                    cursor.close()
-                return True
-            except dbapi.IntegrityError:
-                return False
-            except dbapi.Error as exc:
-                if attempt == 2 or not engine.dialect.is_disconnect(exc, conn.dbapi_connection,
-                                                                    None):
-                    raise
-                conn.invalidate()
-            finally:
-                conn.close()
-        raise AssertionError("unreachable")
+# db.Prepared, the raw-cursor executor: bench/dpop.py measured SQLAlchemy's construction
+# and execution context at 2-5x the statement itself on this path (SQLite: 912 µs built
+# per call, 381 µs prebuilt, 162 µs raw).
+INSERT = db.Prepared(insert(DpopProof).values(key=bindparam("key"),
+                                              expires_at=bindparam("expires_at")))
+DELETE_STALE = db.Prepared(delete(DpopProof).where(DpopProof.key == bindparam("key"),
+                                                   DpopProof.expires_at < bindparam("now")))
+DELETE_EXPIRED = db.Prepared(delete(DpopProof).where(DpopProof.expires_at < bindparam("now")))
 
 
-INSERT = _Insert()
+def _insert(engine: Engine, key: str, expires_at: datetime) -> bool:
+    """Insert the entry; False if its key is already there."""
+    try:
+        INSERT.run({"key": key, "expires_at": expires_at}, engine=engine)
+    except engine.dialect.loaded_dbapi.IntegrityError:
+        return False
+    return True
 
 
 def _database_first_use(key: str, expires_at: datetime) -> bool:
     engine = current_app.extensions["authapi.read_engine"]  # autocommit: one round trip
     if next(_writes) % PURGE_EVERY == 0:
-        with engine.connect() as conn:
-            conn.execute(delete(DpopProof).where(DpopProof.expires_at < utcnow()))
-    if INSERT.run(engine, key, expires_at):
+        DELETE_EXPIRED.run({"now": utcnow()}, engine=engine)
+    if _insert(engine, key, expires_at):
         return True
     # Taken: by a live entry (a replay), or by one that expired but is not purged yet.
-    with engine.connect() as conn:
-        stale = conn.execute(delete(DpopProof).where(DpopProof.key == key,
-                                                     DpopProof.expires_at < utcnow()))
-    return bool(stale.rowcount) and INSERT.run(engine, key, expires_at)
+    stale = DELETE_STALE.run({"key": key, "now": utcnow()}, engine=engine)
+    return bool(stale) and _insert(engine, key, expires_at)
 
 
 def purge() -> int:
