@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import http.client
 import json
+import logging
+import re
+import socket
+from pathlib import Path
+from ssl import SSLError
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+from gunicorn.http import errors as refused
+from gunicorn.workers.base import Worker
 
+import authapi
+from authapi.gunicorn_worker import ProblemWorker
 from conftest import PASSWORD, PROBLEM, assert_problem
+
+VERSION = re.compile(r"\d")  # a `Server` header that names a version has a digit in it
 
 PATHS = ["/healthz", "/readyz", "/auth/me", "/auth/login", "/no/such/path", "/openapi.json",
          "/docs", "/.well-known/jwks.json"]
@@ -94,10 +107,102 @@ def test_what_gunicorn_refuses_is_still_problem_json(live, path, headers, status
     assert (got, response_headers["Content-Type"]) == (status, PROBLEM)
     assert json.loads(raw)["code"] == code
     assert response_headers["X-Content-Type-Options"] == "nosniff"
-    assert response_headers["Server"] == "authapi"
+    assert not VERSION.search(response_headers.get("Server", ""))
 
 
 def test_the_live_server_names_no_version(live):
     _, headers, _ = _raw(live, "GET", "/healthz")
-    assert headers["Server"] == "authapi"
+    assert headers["Server"] and not VERSION.search(headers["Server"])  # "gunicorn", no version
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+# What gunicorn's own Worker.handle_error answers, against authapi's worker, error by error.
+GUNICORN_ERRORS = [
+    refused.InvalidRequestLine("GARBAGE"), refused.InvalidRequestMethod("G E T"),
+    refused.InvalidHTTPVersion("HTTP/9"), refused.InvalidHeader("X"),
+    refused.InvalidHeaderName("Bad Header"), refused.ObsoleteFolding("X"),
+    refused.LimitRequestLine(5000, 4094),
+    refused.LimitRequestHeaders("limit request headers fields"),
+    refused.InvalidProxyLine("PROXY ?"), refused.InvalidProxyHeader("proxy"),
+    refused.ForbiddenProxyRequest("10.0.0.1"), refused.InvalidSchemeHeaders(),
+    refused.UnsupportedTransferCoding("gzip"), refused.ConfigurationProblem("x"),
+    refused.ExpectationFailed("100-foo"), refused.InvalidH2CPreface(b"PRI"),
+    refused.InvalidChunkSize(b"zz"), refused.ChunkMissingTerminator(b"x"),
+    refused.InvalidChunkExtension("x"), refused.InvalidResponseHeader("X"),
+    refused.InvalidResponseHeaderName("X"), SSLError("handshake"), ValueError("a bug"),
+]
+
+
+def _answer(handle_error, exc: BaseException) -> bytes:
+    """What a worker's handle_error writes to the client for `exc` (no request read)."""
+    worker = SimpleNamespace(log=logging.getLogger("test.gunicorn"), cfg=None)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        handle_error(worker, None, ours, ("127.0.0.1", 1), exc)
+        ours.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: theirs.recv(65536), b""))
+
+
+def test_every_gunicorn_error_class_is_covered():
+    classes = {c for c in vars(refused).values()
+               if isinstance(c, type) and issubclass(c, refused.ParseException)}
+    assert classes - {refused.ParseException} <= {type(e) for e in GUNICORN_ERRORS}
+
+
+@pytest.mark.parametrize("exc", GUNICORN_ERRORS, ids=lambda e: type(e).__name__)
+def test_the_worker_answers_gunicorns_status_as_a_problem(exc):
+    theirs = _answer(Worker.handle_error, exc)
+    ours = _answer(ProblemWorker.handle_error, exc)
+    head, _, body = ours.partition(b"\r\n\r\n")
+    assert head.split()[1] == theirs.split()[1]  # the same status as gunicorn's
+    assert b"Content-Type: application/problem+json" in head
+    assert b"X-Content-Type-Options: nosniff" in head
+    problem = json.loads(body)
+    assert problem["status"] == int(head.split()[1])
+    assert str(exc) not in body.decode()  # never the request's text
+
+
+def _gunicorn_attribute_writes(source: str) -> list[str]:
+    """Assignments (or setattr/delattr) to an attribute of anything imported from gunicorn."""
+    tree = ast.parse(source)
+    names = {(alias.asname or alias.name).split(".")[0]
+             for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
+             for alias in node.names
+             if (node.module if isinstance(node, ast.ImportFrom) else alias.name) and
+             ((node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+              ).split(".")[0] == "gunicorn"}
+
+    def root(node: ast.AST) -> str | None:
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    hits = []
+    for node in ast.walk(tree):
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign | ast.Delete):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in {"setattr", "delattr"} and node.args):
+            targets = [ast.Attribute(value=node.args[0], attr="?")]
+        hits += [ast.unparse(t) for t in targets
+                 if isinstance(t, ast.Attribute | ast.Subscript) and root(t) in names]
+    return hits
+
+
+def test_no_module_of_authapi_patches_gunicorn():
+    package = Path(authapi.__file__).parent
+    hits = {str(path.relative_to(package)): found for path in package.rglob("*.py")
+            if (found := _gunicorn_attribute_writes(path.read_text()))}
+    assert hits == {}
+
+
+@pytest.mark.parametrize("patch", [
+    "import gunicorn.http.wsgi\ngunicorn.http.wsgi.SERVER = 'x'",
+    "from gunicorn import util\nutil.write_error = print",
+    "from gunicorn.http import wsgi as w\nsetattr(w, 'SERVER', 'x')",
+])
+def test_the_patch_finder_finds_a_patch(patch):
+    assert _gunicorn_attribute_writes(patch)
