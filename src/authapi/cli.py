@@ -78,7 +78,8 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     db.dispose(app)  # no connections may cross the fork
     _metrics_folder(Path(app.instance_path) / "prometheus")
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "10",
+            "--workers", str(workers), "--graceful-timeout", "10",
+            "--worker-class", "authapi.gunicorn_worker.ProblemWorker",  # problem+json errors
             "--no-control-socket", "--config", "python:authapi.gunicorn_conf",
             "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             "authapi.wsgi:app"]

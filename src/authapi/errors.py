@@ -150,7 +150,7 @@ EmailUnverified = _error("EmailUnverified", 403, "email_unverified", "Email not 
                          "Verify the email address of this account before logging in.")
 LinkInvalid = _error("LinkInvalid", 400, "link_invalid", "Invalid link",
                      "This link is invalid, expired or already used.")
-# --- hardening: what gunicorn refuses before the app runs (gunicorn_conf.py) ---
+# --- hardening: what gunicorn refuses before the app runs (gunicorn_worker.py) ---
 UriTooLong = _error("UriTooLong", 414, "uri_too_long", "URI too long",
                     "The request line is too long.")
 HeadersTooLarge = _error("HeadersTooLarge", 431, "headers_too_large",
