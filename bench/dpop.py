@@ -36,7 +36,8 @@ from flask import Flask
 from jwt.algorithms import ECAlgorithm
 from werkzeug.test import EnvironBuilder
 
-from authapi import bootstrap, create_app, db, dpop, migrations
+from authapi import bootstrap, create_app, db, migrations
+from authapi.tokens import dpop
 
 PASSWORD = "correct horse battery staple"
 HOST = "http://localhost"

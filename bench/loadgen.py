@@ -289,7 +289,8 @@ def mint_access_tokens(env: dict[str, str], count: int) -> list[str]:
     """
     from sqlalchemy import text
 
-    from authapi import create_app, db, tokens
+    from authapi import create_app, db
+    from authapi.tokens import tokens
 
     app = create_app({key: value for key, value in env.items() if key.startswith("AUTHAPI_")})
     with app.app_context():

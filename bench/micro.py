@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import text
 
-from authapi import core, create_app, db, revocation, tokens
+from authapi import create_app, db
+from authapi.tokens import core, revocation, tokens
 
 
 def per_op(parts: dict[str, Callable[[], Any]], rounds: int = 7) -> dict[str, float]:
@@ -96,8 +97,8 @@ LABELS = {
     "a": "(a) parse: get_unverified_header + base64/json",
     "b": "(b) signature verify alone",
     "c": "(c) jwt.decode with key and claim checks",
-    "d": "(d) authapi.tokens.decode (with the revocation check)",
-    "d2": "(d) authapi.tokens.decode, verified-token cache cleared",
+    "d": "(d) authapi.tokens.tokens.decode (with the revocation check)",
+    "d2": "(d) authapi.tokens.tokens.decode, verified-token cache cleared",
     "e1": "(e) revocation.is_revoked, warm (cache hit)",
     "e2": "(e) revocation.is_revoked, cold (same session)",
     "e3": "(e) revocation.is_revoked, cold (a seeded session each)",
@@ -121,7 +122,7 @@ def measure(app: Any, algorithm: str) -> list[tuple[str, float]]:
         header = jwt.get_unverified_header(token)
         key = tokens.verification_key(header["kid"], header["alg"])
         claims = tokens.decode(token, tokens.ACCESS)
-        state = app.extensions["authapi.revocation"]
+        state = app.extensions["authapi.tokens.revocation"]
         sessions = db.orm().execute(text(
             "SELECT id FROM sessions WHERE revoked_at IS NULL ORDER BY random() LIMIT 5000"
         )).scalars().all()

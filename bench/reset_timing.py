@@ -15,7 +15,8 @@ import sys
 import tempfile
 import time
 
-from authapi import accounts, bootstrap, create_app, db, migrations
+from authapi import bootstrap, create_app, db, migrations
+from authapi.accounts import accounts
 
 PAIRS = 600
 WARM_UP = 50

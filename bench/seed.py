@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from authapi.accounts.passwords import context
 from authapi.models import RevocationEvent, RevokedToken, User, user_roles
 from authapi.models import UserSession as SessionRow
-from authapi.passwords import context
 
 PASSWORD = "bench-Quokka-password-42"  # not in any common-password list
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

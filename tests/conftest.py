@@ -14,7 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from authapi import bootstrap, create_app, db, outbox
+from authapi import bootstrap, create_app, db
+from authapi.mail import outbox
 
 pytest_plugins = [
     "fixtures.databases", "fixtures.cli", "fixtures.servers", "fixtures.oauth", "fixtures.smtp",
@@ -71,7 +72,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., str]:
     """Create a user directly in the database; returns its id."""
-    from authapi import accounts
+    from authapi.accounts import accounts
 
     def factory(email: str | None = None, password: str = PASSWORD,
                 roles: tuple[str, ...] = ("user",), **fields: Any) -> str:
@@ -89,7 +90,7 @@ def make_user(app: Flask) -> Callable[..., str]:
 @pytest.fixture
 def login(client: FlaskClient, app: Flask) -> Callable[..., dict[str, Any]]:
     """Log a user in through the API; returns the token response body."""
-    from authapi import users
+    from authapi.accounts import users
 
     def do_login(user_id_or_email: str, password: str = PASSWORD) -> dict[str, Any]:
         email = user_id_or_email

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 
-from authapi import accounts, db
+from authapi import db
+from authapi.accounts import accounts
 from authapi.db import utcnow
 from authapi.models import LinkToken, OutboxMail, ResetRequest
 from conftest import PASSWORD

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from authapi import clients, db, roles
+from authapi import db
+from authapi.admin import roles
 from authapi.models import PERMISSIONS
+from authapi.oauth import clients
 from conftest import assert_problem, bearer
 
 # (method, path, permission, body, success status); {user}, {role}, {client}: fresh targets.

@@ -121,7 +121,7 @@ def test_after_a_permission_change_the_refresh_carries_the_new_scope(client, adm
 
 
 def test_voiding_holders_is_one_update_however_many_there_are(app, make_user, login):
-    from authapi import roles
+    from authapi.admin import roles
 
     def session_updates(count: int) -> tuple[int, int]:
         with app.app_context():

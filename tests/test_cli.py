@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from authapi import accounts, db
+from authapi import db
+from authapi.accounts import accounts
 from authapi.db import utcnow
 from authapi.models import RevokedToken, UserSession
 from conftest import PASSWORD, bearer

@@ -8,9 +8,10 @@ import uuid
 import pytest
 import redis
 
-from authapi import db, users
-from authapi.broadcast import CHANNEL
+from authapi import db
+from authapi.accounts import users
 from authapi.models import AuditEvent
+from authapi.tokens.broadcast import CHANNEL
 from conftest import bearer
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

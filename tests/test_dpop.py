@@ -45,7 +45,7 @@ def test_a_third_party_client_obtains_and_uses_a_bound_token(client, make_user, 
 
 
 def test_the_access_token_names_the_key_by_its_rfc7638_thumbprint(app, bound, key):
-    from authapi import tokens
+    from authapi.tokens import tokens
 
     with app.app_context():
         assert tokens.decode(bound, tokens.ACCESS)["cnf"] == {"jkt": key.jkt}

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from authapi import dpop, replay
 from authapi.db import utcnow
+from authapi.tokens import dpop, replay
 from conftest import PASSWORD, assert_problem
 from fixtures.dpop import DpopClient, dpop_login
 

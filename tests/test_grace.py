@@ -11,10 +11,12 @@ import jwt
 import pytest
 from sqlalchemy import select, update
 
-from authapi import db, grace, secretbox
+from authapi import db
 from authapi.config import ConfigError
 from authapi.db import utcnow
 from authapi.models import RefreshGrace
+from authapi.sessions import grace
+from authapi.tokens import secretbox
 from conftest import PASSWORD, assert_problem, bearer
 
 N = 8

@@ -17,7 +17,7 @@ from flask_jwt_extended import (
     jwt_required,
 )
 
-from authapi.hostjwt import Principal
+from authapi.web.hostjwt import Principal
 from conftest import PASSWORD, assert_problem, bearer
 from fixtures.dpop import DpopClient, dpop_login
 from test_token_forgery import FORGERIES, Forge, forge  # noqa: F401  (forge is a fixture)

@@ -8,8 +8,9 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from authapi import db, keys
+from authapi import db
 from authapi.models import SigningKey
+from authapi.tokens import keys
 from conftest import PASSWORD, bearer
 
 ASYMMETRIC = ["RS256", "ES256", "EdDSA"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from authapi import lockout
+from authapi.limits import lockout
 from conftest import PASSWORD, assert_problem
 
 WRONG = "wrong password, again"

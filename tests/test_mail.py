@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from authapi import config, db, mail, outbox
+from authapi import config, db
+from authapi.mail import mail, outbox
 from authapi.models import OutboxMail
 from fixtures.smtp import free_port, html_of, text_of
 

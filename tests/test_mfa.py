@@ -6,7 +6,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from authapi import db, mfa
+from authapi import db
+from authapi.accounts import mfa
 from authapi.models import AuditEvent, RecoveryCode, TotpFactor
 from conftest import PASSWORD, assert_problem, bearer
 

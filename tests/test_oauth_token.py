@@ -271,7 +271,7 @@ def jwks_url(keypair):
 
 
 def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair, jwks_url):
-    from authapi import clients
+    from authapi.oauth import clients
     with app.app_context():
         registered = clients.create("remote", "a", jwks_url=jwks_url)
         db.orm().commit()

@@ -9,7 +9,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from authapi import db, users
+from authapi import db
+from authapi.accounts import users
 from authapi.config import ConfigError
 from authapi.models import AuditEvent, OidcIdentity
 from conftest import PASSWORD, assert_problem, bearer

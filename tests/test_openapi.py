@@ -24,8 +24,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from authapi import db, sessions, users
+from authapi import db
+from authapi.accounts import users
 from authapi.audit import ClientMeta
+from authapi.sessions import sessions
 from conftest import bearer
 
 MAX_EXAMPLES = 8

@@ -193,7 +193,7 @@ def test_failures_count_toward_the_lockout(make_app, enrolled):
 
 
 def test_a_disabled_account_cannot_sign_in_with_a_passkey(app, client, enrolled):
-    from authapi import users
+    from authapi.accounts import users
 
     with app.app_context():
         users.by_email(enrolled[0]).disabled = True

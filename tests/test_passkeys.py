@@ -45,7 +45,7 @@ def test_registration_options_exclude_the_callers_passkeys(client, auth_headers)
 def test_rp_id_and_origins_follow_the_settings(make_app):
     app = make_app(AUTHAPI_FRONTEND_URL="https://app.example.com:8443/spa",
                    AUTHAPI_WEBAUTHN_ORIGINS="https://a.example.com, https://b.example.com/")
-    from authapi import passkeys
+    from authapi.accounts import passkeys
 
     with app.app_context():
         assert passkeys.rp_id() == "app.example.com"

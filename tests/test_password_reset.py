@@ -6,7 +6,8 @@ import time
 import pytest
 from sqlalchemy import event, select
 
-from authapi import db, outbox
+from authapi import db
+from authapi.mail import outbox
 from authapi.models import AuditEvent, LinkToken, OutboxMail, User
 from conftest import PASSWORD, assert_problem, bearer
 from fixtures.smtp import free_port, html_of, text_of, token_of

@@ -4,8 +4,9 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from authapi import db, sessions
+from authapi import db
 from authapi.models import Role, User
+from authapi.sessions import sessions
 from conftest import PASSWORD, assert_problem, bearer
 
 

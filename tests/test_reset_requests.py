@@ -4,7 +4,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from authapi import db, outbox, recovery
+from authapi import db
+from authapi.accounts import recovery
+from authapi.mail import outbox
 from authapi.models import AuditEvent, LinkToken, OutboxMail, ResetRequest
 from fixtures.smtp import token_of
 

@@ -8,8 +8,9 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from authapi import db, sessions
+from authapi import db
 from authapi.models import Role, User
+from authapi.sessions import sessions
 from conftest import PASSWORD, assert_problem, bearer
 
 INVALID_TOKEN = 'Bearer error="invalid_token"'
@@ -145,7 +146,7 @@ def test_a_sessionless_token_is_revoked_by_its_jti(app, client, make_user):
     """Tokens without a session (services) are revoked one by one, by jti."""
     from datetime import UTC, datetime, timedelta
 
-    from authapi import revocation, tokens
+    from authapi.tokens import revocation, tokens
 
     user_id = make_user()
     with app.test_request_context():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from authapi import sharedcounter
+from authapi.tokens import sharedcounter
 from conftest import PASSWORD, bearer
 
 FEED_SQL = re.compile(r"FROM revocation_events\s+WHERE revocation_events\.id >")
@@ -96,7 +96,7 @@ def test_the_bound_holds_when_redis_stops_in_the_middle(make_app, make_user, log
     pairs = [login(user) for _ in range(2)]
     for pair in pairs:
         assert b.get("/auth/check", headers=bearer(pair["access_token"])).status_code == 200
-    nudge = b_app.extensions["authapi.revocation"].nudge
+    nudge = b_app.extensions["authapi.tokens.revocation"].nudge
     wait_until(lambda: nudge.healthy)
     for n, pair in enumerate(pairs):
         if n == 1:
@@ -110,7 +110,7 @@ def test_the_bound_holds_when_redis_stops_in_the_middle(make_app, make_user, log
 
 
 def test_without_a_watcher_or_redis_each_process_polls_on_its_interval(app):
-    state = app.extensions["authapi.revocation"]
+    state = app.extensions["authapi.tokens.revocation"]
     with app.app_context():
         state.sync()
         state.last_poll -= state.poll_interval

@@ -5,7 +5,8 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from authapi import accounts, db
+from authapi import db
+from authapi.accounts import accounts
 from conftest import PASSWORD
 from fixtures.oauth import ACCESS_TYPE, EXCHANGE, assert_oauth_error, basic
 
@@ -114,7 +115,7 @@ def test_an_exchanged_token_dies_with_its_users_session(client, exchanger, user_
 
 
 def test_an_exchanged_token_dies_with_its_client(app, client, exchanger, user_token):
-    from authapi import clients
+    from authapi.oauth import clients
     exchanged = exchange(client, exchanger, user_token).get_json()["access_token"]
     with app.app_context():
         clients.delete(exchanger["id"])

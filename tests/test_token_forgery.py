@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import get_default_algorithms
 
-from authapi import db, keys
+from authapi import db
+from authapi.tokens import keys
 from conftest import PASSWORD, bearer
 
 INVALID_TOKEN = 'Bearer error="invalid_token"'

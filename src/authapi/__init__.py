@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import API_SETTINGS, MAX_BODY, create_app
+    from authapi.app import API_SETTINGS, MAX_BODY, create_app
 
 __all__ = ["API_SETTINGS", "MAX_BODY", "create_app"]
 
@@ -18,7 +18,7 @@ __all__ = ["API_SETTINGS", "MAX_BODY", "create_app"]
 def __getattr__(name: str) -> Any:
     """`authapi.create_app` and friends, imported from `authapi.app` when first asked for."""
     if name in __all__:
-        from . import app
+        from authapi import app
 
         return getattr(app, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,23 +9,16 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config as settings
-from . import (
-    cors,
-    db,
-    errors,
-    headers,
-    hostjwt,
-    limits,
-    oidc,
-    outbox,
-    recovery,
-    revocation,
-    telemetry,
-    tokens,
-)
-from .bodylimit import TOO_LARGE, ChunkedBodyLimit
-from .keys import Keyring
+from authapi import config as settings
+from authapi import db, errors
+from authapi.accounts import oidc, recovery
+from authapi.limits import limits
+from authapi.mail import outbox
+from authapi.ops import telemetry
+from authapi.tokens import revocation, tokens
+from authapi.tokens.keys import Keyring
+from authapi.web import cors, headers, hostjwt
+from authapi.web.bodylimit import TOO_LARGE, ChunkedBodyLimit
 
 MAX_BODY = 64 * 1024
 
@@ -53,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["authapi.keyring"] = Keyring()
     revocation.init_app(app, instance)
-    from .views import Api
+    from authapi.views import Api
 
     api = Api(app)
     errors.init_app(app)  # after Api, so our renderer replaces flask-smorest's
@@ -74,8 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
 
-    from .views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
-    from .views import oidc as oidc_views
+    from authapi.views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
+    from authapi.views import oidc as oidc_views
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
                       oauth.bp, admin_clients.bp, account.bp):

@@ -10,9 +10,10 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy import insert
 
-from . import db, metrics
-from .db import utcnow
-from .models import AuditEvent
+from authapi import db
+from authapi.db import utcnow
+from authapi.models import AuditEvent
+from authapi.ops import metrics
 
 log = logging.getLogger("authapi.audit")
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar, cast
 
 from flask import g
 
-from . import core, dpop, tokens
-from .core import check_roles, check_scopes
-from .transport import access_credentials
+from authapi.tokens import core, dpop, tokens
+from authapi.tokens.core import check_roles, check_scopes
+from authapi.web.transport import access_credentials
 
 F = TypeVar("F", bound=Callable[..., Any])
 SLOT = "authapi_verified_access"

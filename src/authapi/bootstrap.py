@@ -6,8 +6,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
-from . import keys
-from .models import ADMIN_ROLE, DEFAULT_ROLE, Role, SigningKey
+from authapi.models import ADMIN_ROLE, DEFAULT_ROLE, Role, SigningKey
+from authapi.tokens import keys
 
 # admin holds every permission implicitly (models.Role.scope); user holds none.
 BUILTIN_ROLES: dict[str, list[str]] = {ADMIN_ROLE: [], DEFAULT_ROLE: []}

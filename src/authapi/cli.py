@@ -18,13 +18,15 @@ from flask import Flask
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import accounts, admin, bootstrap, clients, create_app, db, keys, migrations, replay
-from . import roles as roles_
-from . import users as users_
-from .config import ConfigError
-from .db import utcnow
-from .errors import ApiError
-from .models import (
+from authapi import bootstrap, create_app, db, migrations
+from authapi.accounts import accounts
+from authapi.accounts import users as users_
+from authapi.admin import admin
+from authapi.admin import roles as roles_
+from authapi.config import ConfigError
+from authapi.db import utcnow
+from authapi.errors import ApiError
+from authapi.models import (
     AuditEvent,
     LinkToken,
     LoginFailure,
@@ -38,6 +40,8 @@ from .models import (
     UserSession,
     WebauthnChallenge,
 )
+from authapi.oauth import clients
+from authapi.tokens import keys, replay
 
 
 def _app() -> Flask:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
-from .errors import InternalError, Unavailable, ValidationError, problem
-from .prepared import Prepared, Read, service_failed
+from authapi.errors import InternalError, Unavailable, ValidationError, problem
+from authapi.prepared import Prepared, Read, service_failed
 
 __all__ = ["Model", "Prepared", "Read", "affected", "database_url", "dispose", "engine",
            "init_app", "make_disposable_engine", "make_engine", "make_read_engine", "orm",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authapi import metrics
+from authapi.ops import metrics
 
 worker_class = "authapi.gunicorn_worker.ProblemWorker"
 

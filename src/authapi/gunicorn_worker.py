@@ -23,7 +23,8 @@ from gunicorn.util import write_nonblock
 from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import default_exceptions
 
-from . import errors, headers
+from authapi import errors
+from authapi.web import headers
 
 # What gunicorn 27's Worker.handle_error counts as the client's fault (a warning, not a
 # traceback); anything else is an application error, 500.

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import Model, utcnow
+from authapi.db import Model, utcnow
 
 # Every permission the service knows; the built-in role `admin` holds them all.
 PERMISSIONS = (

@@ -18,7 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ReturnsRows
 
-from .errors import Unavailable
+from authapi.errors import Unavailable
 
 # The dialects every Prepared statement is compiled and checked for when it is built.
 DIALECTS: tuple[Dialect, ...] = (pysqlite.dialect(), psycopg.dialect())

@@ -44,9 +44,7 @@ from flask import Flask, g, request
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
-from . import core, proofs
-from .core import check_roles, check_scopes
-from .errors import (
+from authapi.errors import (
     DPOP_INVALID_TOKEN,
     ApiError,
     InvalidDpopProof,
@@ -54,7 +52,9 @@ from .errors import (
     Unavailable,
     problem,
 )
-from .transport import bearer_token
+from authapi.tokens import core, proofs
+from authapi.tokens.core import check_roles, check_scopes
+from authapi.web.transport import bearer_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_AGE = re.compile(r"max-age=(\d+)")

@@ -1,6 +1,8 @@
 """The WSGI entry point gunicorn serves (one import per worker: the app is not preloaded)."""
 
-from authapi import create_app, hostwatch, outbox
+from authapi import create_app
+from authapi.mail import outbox
+from authapi.tokens import hostwatch
 
 app = create_app()
 hostwatch.start(app)  # one of the host's workers polls the revocation feed for all

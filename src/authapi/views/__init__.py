@@ -12,9 +12,9 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from .. import authz
-from ..errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
-from ..schemas import ProblemSchema
+from authapi import authz
+from authapi.errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
+from authapi.web.schemas import ProblemSchema
 
 MAX_PER_PAGE = 100  # the contract's cap on `per_page`
 

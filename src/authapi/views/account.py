@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import addresses, authz, db, mfa, recovery
-from ..schemas import (
+from authapi import authz, db
+from authapi.accounts import addresses, mfa, recovery
+from authapi.views import Blueprint
+from authapi.web.schemas import (
     AcceptedSchema,
     EmailChangeSchema,
     LinkTokenSchema,
@@ -16,7 +18,6 @@ from ..schemas import (
     RecoveryCodesSchema,
     TotpSetupSchema,
 )
-from . import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/auth",
                description="Account recovery, email addresses and MFA.")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import admin, authz, db, roles
-from ..schemas import (
+from authapi import authz, db
+from authapi.admin import admin, roles
+from authapi.views import Blueprint, paged
+from authapi.web.schemas import (
     AdminUserPageSchema,
     AdminUserSchema,
     AuditPageSchema,
@@ -23,7 +25,6 @@ from ..schemas import (
     UserQuerySchema,
     UserRolesSchema,
 )
-from . import Blueprint, paged
 
 bp = Blueprint("admin", __name__, url_prefix="/admin",
                description="Administration: users, roles and permissions, the audit log.")

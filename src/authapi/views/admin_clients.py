@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import authz, clients, db
-from ..schemas import ClientCreateSchema, ClientPageSchema, ClientSchema, PageArgsSchema
-from . import Blueprint, paged
+from authapi import authz, db
+from authapi.oauth import clients
+from authapi.views import Blueprint, paged
+from authapi.web.schemas import ClientCreateSchema, ClientPageSchema, ClientSchema, PageArgsSchema
 
 bp = Blueprint("admin_clients", __name__, url_prefix="/admin/clients",
                description="Service clients (OAuth 2 client credentials).")

@@ -6,16 +6,30 @@ from typing import Any
 
 from flask import Response, after_this_request, request
 
-from .. import accounts, audit, authz, db, dpop, limits, sessions, tokens, transport, users
-from ..audit import request_meta
-from ..errors import (
+from authapi import audit, authz, db
+from authapi.accounts import accounts, users
+from authapi.audit import request_meta
+from authapi.errors import (
     AccountDisabled,
     EmailUnverified,
     InvalidCredentials,
     MfaRequired,
     TokenInvalid,
 )
-from ..schemas import (
+from authapi.limits import limits
+from authapi.sessions import sessions
+from authapi.tokens import dpop, tokens
+from authapi.views import (
+    BEARER,
+    BEARER_AUTH,
+    REFRESH_COOKIE_AUTH,
+    Blueprint,
+    paged,
+    require_json_body,
+)
+from authapi.views.ops import OK_BODY
+from authapi.web import transport
+from authapi.web.schemas import (
     HealthSchema,
     LoginSchema,
     PageArgsSchema,
@@ -26,8 +40,6 @@ from ..schemas import (
     TokenPairSchema,
     UserSchema,
 )
-from . import BEARER, BEARER_AUTH, REFRESH_COOKIE_AUTH, Blueprint, paged, require_json_body
-from .ops import OK_BODY
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="Users and their sessions.")
 CHECK_PARAMETERS = [

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
-from .. import client_auth, db, dpop, limits, oauth, tokens
-from ..audit import request_meta
-from ..errors import (
+from authapi import db
+from authapi.audit import request_meta
+from authapi.errors import (
     ApiError,
     InvalidDpopProof,
     InvalidOAuthRequest,
@@ -18,8 +18,11 @@ from ..errors import (
     from_http_exception,
     oauth_error,
 )
-from ..schemas import OAuthErrorSchema
-from . import Blueprint
+from authapi.limits import limits
+from authapi.oauth import client_auth, oauth
+from authapi.tokens import dpop, tokens
+from authapi.views import Blueprint
+from authapi.web.schemas import OAuthErrorSchema
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth",
                description="OAuth 2 for services (form-encoded; errors as RFC 6749 §5.2).")

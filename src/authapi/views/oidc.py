@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import Response, current_app
 
-from .. import authz, db, oidc, sessions, transport
-from ..audit import request_meta
-from ..errors import AccountDisabled, EmailTaken, InvalidCredentials
-from ..schemas import IdentityPageSchema, PageArgsSchema
-from . import Blueprint, paged
+from authapi import authz, db
+from authapi.accounts import oidc
+from authapi.audit import request_meta
+from authapi.errors import AccountDisabled, EmailTaken, InvalidCredentials
+from authapi.sessions import sessions
+from authapi.views import Blueprint, paged
+from authapi.web import transport
+from authapi.web.schemas import IdentityPageSchema, PageArgsSchema
 
 bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc",
                description="Sign in with an OpenID Connect provider.")

@@ -10,10 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
-from .. import db, metrics
-from ..errors import Unavailable
-from ..schemas import HealthSchema
-from . import Blueprint
+from authapi import db
+from authapi.errors import Unavailable
+from authapi.ops import metrics
+from authapi.views import Blueprint
+from authapi.web.schemas import HealthSchema
 
 bp = Blueprint("ops", __name__, description="Health checks and metrics.")
 

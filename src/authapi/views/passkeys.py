@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import authz, db, dpop, limits, passkeys, sessions
-from ..audit import request_meta
-from ..errors import AccountDisabled, InvalidCredentials
-from ..schemas import (
+from authapi import authz, db
+from authapi.accounts import passkeys
+from authapi.audit import request_meta
+from authapi.errors import AccountDisabled, InvalidCredentials
+from authapi.limits import limits
+from authapi.sessions import sessions
+from authapi.tokens import dpop
+from authapi.views import Blueprint, paged
+from authapi.views.auth import deliver
+from authapi.web.schemas import (
     PageArgsSchema,
     PasskeyLoginOptionsSchema,
     PasskeyLoginSchema,
@@ -17,8 +23,6 @@ from ..schemas import (
     PasskeySchema,
     TokenPairSchema,
 )
-from . import Blueprint, paged
-from .auth import deliver
 
 bp = Blueprint("passkeys", __name__, url_prefix="/auth/passkeys",
                description="Passkeys (WebAuthn): sign in without a password.")

@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import current_app
 
-from .. import db, keys, oauth
-from . import Blueprint
+from authapi import db
+from authapi.oauth import oauth
+from authapi.tokens import keys
+from authapi.views import Blueprint
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery.")
 

@@ -1,0 +1,1 @@
+"""Users, passwords, mail links, MFA, passkeys, sign-in with OpenID Connect providers."""

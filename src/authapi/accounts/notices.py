@@ -1,0 +1,34 @@
+"""Mails that tell a user something happened to their account without asking them to act."""
+
+from __future__ import annotations
+
+from authapi import db
+from authapi.accounts import links
+from authapi.audit import request_meta
+from authapi.mail import outbox
+from authapi.models import User, UserSession
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+PASSWORD_PAGE = "/account/password"  # noqa: S105  (a page, not a secret)
+
+
+def session_stolen(row: UserSession) -> None:
+    """Mail the owner that a replayed refresh token signed a session out; never a token.
+
+    Says when, from which address and user agent the used token came back, and links
+    to the page where the password is changed.
+    """
+    user = db.orm().get(User, row.user_id)
+    if user is None:
+        return
+    meta = request_meta()
+    outbox.queue(user.email, "session_stolen", when=db.utcnow().strftime(DATE_FORMAT),
+                 ip=meta.ip or "unknown", user_agent=meta.user_agent or "unknown",
+                 opened=row.created_at.strftime(DATE_FORMAT),
+                 link=links.frontend(PASSWORD_PAGE))
+
+
+def email_change(old_email: str, new_email: str, done: bool) -> None:
+    """Tell the old address that a change of address was asked for, or made."""
+    outbox.queue(old_email, "email_change_notice", email=old_email, new_email=new_email,
+                 done=done, link=links.frontend(PASSWORD_PAGE))

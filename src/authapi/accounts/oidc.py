@@ -1,0 +1,207 @@
+"""Third-party login with OpenID Connect (Authlib's Flask client), and linked identities.
+
+The login redirect carries a state, a nonce and a PKCE S256 challenge (RFC 7636); the
+three are kept in a signed, HttpOnly, SameSite=Lax cookie scoped to /auth/oidc, so
+only the browser that started a sign-in can finish it. The callback swaps the code
+(with the PKCE verifier) for tokens and verifies the ID token against the provider's
+JWKS: signature, issuer, audience, times, and the nonce. Providers are found by
+discovery (`<issuer>/.well-known/openid-configuration`), on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, Request, current_app
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from joserfc.errors import JoseError
+from requests import RequestException
+from sqlalchemy import and_, delete, exists, func, select, update
+
+from authapi import audit, db
+from authapi.accounts.users import normalize_email
+from authapi.config import oidc_providers
+from authapi.db import utcnow
+from authapi.errors import (
+    AccountDisabled,
+    ApiError,
+    Conflict,
+    EmailTaken,
+    InvalidCredentials,
+    NotFound,
+    OidcStateInvalid,
+)
+from authapi.models import DEFAULT_ROLE, OidcIdentity, Role, User
+
+SCOPE = "openid email profile"
+CALLBACK = "/auth/oidc/{provider}/callback"
+SESSION_PATH = "/auth/oidc"
+# What a provider's answer can fail with, once the state matched.
+PROVIDER_ERRORS = (OAuthError, JoseError, RequestException, ValueError, KeyError, TypeError)
+
+
+def _registry() -> OAuth:
+    """The app's Authlib client registry."""
+    return current_app.extensions["authapi.accounts.oidc"]
+
+
+def _client(provider: str) -> Any:
+    """The Authlib client of a configured provider; NotFound for any other name."""
+    if provider not in oidc_providers(current_app.config):
+        raise NotFound("No such identity provider.")
+    return _registry().create_client(provider)
+
+
+def redirect_uri(provider: str) -> str:
+    """The callback URL registered at the provider: under AUTHAPI_ISSUER, never the Host."""
+    return current_app.config["AUTHAPI_ISSUER"].rstrip("/") + CALLBACK.format(provider=provider)
+
+
+def authorization_url(provider: str) -> str:
+    """Where to send the browser; its state, nonce and PKCE verifier go in its cookie."""
+    client = _client(provider)
+    uri = redirect_uri(provider)
+    try:
+        data = client.create_authorization_url(uri)
+    except PROVIDER_ERRORS:  # discovery failed: the provider is down or misconfigured
+        raise InvalidCredentials("The identity provider cannot be reached.") from None
+    client.save_authorize_data(redirect_uri=uri, **data)
+    return str(data["url"])
+
+
+def verified_claims(provider: str) -> dict[str, Any]:
+    """The ID token's claims after the whole callback check (state, PKCE, JWKS, nonce)."""
+    client = _client(provider)
+    try:
+        token = client.authorize_access_token()
+    except OAuthError as exc:
+        if exc.error == "mismatching_state":
+            raise OidcStateInvalid() from None
+        raise _failed(provider, exc.error or "provider_error") from None
+    except PROVIDER_ERRORS as exc:
+        raise _failed(provider, type(exc).__name__) from None
+    claims = token.get("userinfo")
+    if not claims or not isinstance(claims.get("sub"), str):
+        raise _failed(provider, "no_id_token")
+    return dict(claims)
+
+
+def _failed(provider: str, reason: str) -> ApiError:
+    """Audit a failed sign-in and make its (deliberately uninformative) error."""
+    audit.record("login_failed", detail={"method": "oidc", "provider": provider,
+                                         "reason": reason[:64]})
+    return InvalidCredentials("The identity provider's answer could not be verified.")
+
+
+def sign_in(provider: str, claims: dict[str, Any]) -> User:
+    """The user these verified claims name: by linked identity, by verified email, or new."""
+    subject = claims["sub"]
+    row = db.orm().scalar(select(OidcIdentity).where(OidcIdentity.provider == provider,
+                                                     OidcIdentity.subject == subject))
+    if row is not None:
+        user = db.orm().get(User, row.user_id)
+        row.last_login_at = utcnow()
+    else:
+        user = _link_or_create(provider, claims)
+    if user is None or user.disabled:
+        audit.record("login_failed", user_id=user.id if user else None,
+                     detail={"method": "oidc", "reason": "disabled"})
+        raise AccountDisabled()
+    return user
+
+
+def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
+    """Link the account with this verified email, or create one; never link an unverified one."""
+    email = claims.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise _failed(provider, "no_email")
+    verified = claims.get("email_verified") is True
+    user = db.orm().scalar(select(User).where(User.email == normalize_email(email)))
+    if user is not None and not verified:
+        # Linking by an email the provider did not verify would hand the account over.
+        audit.record("login_failed", user_id=user.id,
+                     detail={"method": "oidc", "provider": provider, "reason": "unverified_email"})
+        raise EmailTaken("An account with this email exists; the provider did not verify "
+                         "the email, so it is not linked. Sign in and link it instead.")
+    if user is None:
+        role = db.orm().scalar(select(Role).where(Role.name == DEFAULT_ROLE))
+        user = User(email=normalize_email(email), password_hash=None, email_verified=verified,
+                    display_name=_display_name(claims), roles=[role] if role else [])
+        db.orm().add(user)
+        db.orm().flush()
+        audit.record("register", user_id=user.id, detail={"method": "oidc", "provider": provider})
+    elif verified and not user.email_verified:
+        user.email_verified = True
+    db.orm().add(OidcIdentity(user_id=user.id, provider=provider, subject=claims["sub"],
+                              email=normalize_email(email)))
+    db.orm().flush()
+    audit.record("oidc_linked", user_id=user.id, detail={"provider": provider})
+    return user
+
+
+def _display_name(claims: dict[str, Any]) -> str | None:
+    """The provider's `name` claim, cut to what the column holds."""
+    name = claims.get("name")
+    return name[:100] if isinstance(name, str) and name else None
+
+
+def list_identities(user_id: str, page: int, per_page: int) -> tuple[list[OidcIdentity], int]:
+    """One page of the user's linked identities, oldest first, and their total."""
+    where = OidcIdentity.user_id == user_id
+    total = db.orm().scalar(select(func.count()).select_from(OidcIdentity).where(where)) or 0
+    rows = db.orm().scalars(select(OidcIdentity).where(where)
+                            .order_by(OidcIdentity.created_at, OidcIdentity.id)
+                            .limit(per_page).offset((page - 1) * per_page))
+    return list(rows), total
+
+
+def unlink(user_id: str, identity_id: str) -> None:
+    """Remove a linked identity, unless it is the user's last way to sign in."""
+    # Lock the user: two unlinks at once must not both see "another way is left".
+    db.affected(update(User).where(User.id == user_id).values(updated_at=utcnow()))
+    other = OidcIdentity.__table__.alias("other")
+    another_way = (User.password_hash.is_not(None)) | exists().where(
+        and_(other.c.user_id == user_id, other.c.id != identity_id))
+    removed = db.affected(delete(OidcIdentity).where(
+        OidcIdentity.id == identity_id, OidcIdentity.user_id == user_id,
+        exists().where(and_(User.id == user_id, another_way))))
+    if removed:
+        audit.record("oidc_unlinked", user_id=user_id, detail={"identity_id": identity_id})
+        return
+    row = db.orm().get(OidcIdentity, identity_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound("No such linked identity.")
+    raise Conflict("This is the account's last way to sign in: set a password first.")
+
+
+class ScopedSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only under /auth/oidc (the only user of it).
+
+    Elsewhere a request gets Flask's null session for free: opening the cookie session
+    builds a signing serializer, ~100 µs on every request, /auth/check included.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """The state cookie's session on OIDC paths; None (a null session) elsewhere."""
+        if not request.path.startswith(SESSION_PATH):
+            return None
+        return super().open_session(app, request)
+
+
+def init_app(app: Flask) -> None:
+    """Register every configured provider with Authlib; scope the state cookie."""
+    app.session_interface = ScopedSessions()
+    config = app.config
+    config.update(SESSION_COOKIE_NAME="authapi_oidc", SESSION_COOKIE_PATH=SESSION_PATH,
+                  SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                  SESSION_COOKIE_SECURE=config["AUTHAPI_ENV"] != "development")
+    registry = OAuth(app)
+    for name, provider in oidc_providers(config).items():
+        registry.register(
+            name, client_id=provider["client_id"], client_secret=provider["client_secret"],
+            server_metadata_url=provider["issuer"].rstrip("/")
+            + "/.well-known/openid-configuration",
+            client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "timeout": 10})
+    app.extensions["authapi.accounts.oidc"] = registry

@@ -1,0 +1,187 @@
+"""Rate limits and lockout, shared by every worker and instance, paid only where they apply.
+
+Counters live in Redis when AUTHAPI_REDIS_URL is set and otherwise in the app's
+database (limitstore.py), never in process memory, so `--workers 4` does not make a
+limit four times looser. Per-account lockout is lockout.py's back-off.
+
+Built on `limits`, the engine under Flask-Limiter, called from the decorators of
+the routes that carry a limit. Flask-Limiter's extension installs a before-request,
+an after-request and a teardown hook on every route of the app; on authapi's
+/healthz they cost 67 + 9 + 4 µs of CPU, more than a whole bare Flask request
+(bench/RESULTS.md, "Hook split"). Here a route without a limit pays nothing.
+
+The decorators other modules apply: `login_limits` (login, passkey sign-in),
+`register_limits`, `token_limits` (failed /oauth/token requests),
+`address_limits(setting, scope)` for any per-address rate, and
+`email_limits(setting, scope)` for a rate per email (password reset). Every breach
+is 429 with Retry-After; X-Forwarded-For counts only behind AUTHAPI_PROXY_COUNT
+trusted proxies (ProxyFix in create_app).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, request
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from authapi import db
+from authapi.errors import AccountLocked, ApiError, InvalidCredentials, RateLimited
+from authapi.limits import limitstore, lockout
+from authapi.ops import metrics
+
+F = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Limiter:
+    """The app's counters: one `limits` strategy over the shared storage."""
+
+    strategy: FixedWindowRateLimiter
+
+    def rule(self, setting: str) -> RateLimitItem:
+        """The rate in config `setting` ("N per minute"), parsed once per distinct text."""
+        return _parse(str(current_app.config[setting]))
+
+    def hit(self, setting: str, scope: str, key: str) -> None:
+        """Count one request; raise RateLimited (with Retry-After) once over the rate."""
+        rule = self.rule(setting)
+        if not self.strategy.hit(rule, scope, key):
+            self.refuse(rule, scope, key)
+
+    def test(self, setting: str, scope: str, key: str) -> None:
+        """Raise RateLimited if the rate is used up, without counting this request."""
+        rule = self.rule(setting)
+        if not self.strategy.test(rule, scope, key):
+            self.refuse(rule, scope, key)
+
+    def refuse(self, rule: RateLimitItem, scope: str, key: str) -> None:
+        """429 with the seconds until the window resets."""
+        reset_at, _remaining = self.strategy.get_window_stats(rule, scope, key)
+        metrics.RATE_LIMIT_HITS.labels(scope).inc()
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(headers={"Retry-After": str(retry_after)})
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(rate: str) -> RateLimitItem:
+    return parse(rate)  # `limits` parses afresh on every call (~16 µs)
+
+
+def limiter() -> Limiter:
+    """The current app's limiter."""
+    return current_app.extensions["authapi.limiter"]
+
+
+def client_address() -> str:
+    """The caller's address (the proxy-corrected one behind AUTHAPI_PROXY_COUNT)."""
+    return request.remote_addr or "unknown"
+
+
+def _body_email() -> str | None:
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON: the view answers 400 for it
+        body = None
+    email = body.get("email") if isinstance(body, dict) else None
+    return email if isinstance(email, str) else None
+
+
+def _email_key() -> str:
+    email = _body_email()
+    return f"email:{lockout.key(email)}" if email else f"addr:{client_address()}"
+
+
+def _limited(setting: str, scope: str, key: Callable[[], str]) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            limiter().hit(setting, scope, key())
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorator
+
+
+def address_limits(setting: str, scope: str) -> Callable[[F], F]:
+    """At most the rate in config `setting` ("N per minute") per client address."""
+    return _limited(setting, scope, client_address)
+
+
+def email_limits(setting: str, scope: str) -> Callable[[F], F]:
+    """At most the rate in config `setting` per email in the JSON body, known or not."""
+    return _limited(setting, scope, _email_key)
+
+
+def with_lockout(view: F) -> F:
+    """Refuse a locked account before its password is looked at; count judged failures.
+
+    The count is written on its own connection: a view must have committed (or rolled
+    back) before it raises InvalidCredentials, or SQLite would make the two wait. A
+    right password that still needs its second factor (mfa_required) is not a failure.
+    """
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        # A sign-in that names no account (a discoverable passkey) backs off per address.
+        account = lockout.key(_body_email() or f"addr:{client_address()}")
+        try:
+            lockout.check(account)
+        except AccountLocked:
+            metrics.RATE_LIMIT_HITS.labels("login-account").inc()
+            metrics.LOGINS.labels("password", "account_locked").inc()
+            raise
+        try:
+            result = view(*args, **kwargs)
+        except InvalidCredentials:
+            lockout.failed(account)
+            raise
+        lockout.succeeded(account)
+        return result
+
+    return guarded
+
+
+def login_limits(view: F) -> F:
+    """Login: N attempts per address, then the account back-off (lockout.py)."""
+    return address_limits("AUTHAPI_LOGIN_RATE_PER_ADDRESS", "login-address")(with_lockout(view))
+
+
+def register_limits(view: F) -> F:
+    """Registration: N attempts per address, so accounts cannot be minted in bulk."""
+    return address_limits("AUTHAPI_REGISTER_RATE_PER_ADDRESS", "register-address")(view)
+
+
+def token_limits(view: F) -> F:
+    """At most N failed /oauth/token requests per address in a window: no secret guessing."""
+    setting, scope = "AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token"
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        address = client_address()
+        limiter().test(setting, scope, address)
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            if error.status in (400, 401):  # a failed request counts; a good one never does
+                # End the request's transaction first (teardown would roll it back anyway):
+                # on SQLite the counter's own connection would otherwise wait for its lock.
+                db.orm().rollback()
+                limiter().strategy.hit(limiter().rule(setting), scope, address)
+            raise
+
+    return limited
+
+
+def init_app(app: Flask) -> None:
+    """Counters in Redis when AUTHAPI_REDIS_URL is set, else in the app's database."""
+    uri = app.config["AUTHAPI_REDIS_URL"] or f"{limitstore.SqlStorage.STORAGE_SCHEME[0]}://"
+    app.extensions["authapi.limiter"] = Limiter(FixedWindowRateLimiter(storage_from_string(uri)))

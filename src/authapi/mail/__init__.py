@@ -1,0 +1,1 @@
+"""Mail: templates, delivery and the outbox."""

@@ -1,0 +1,85 @@
+"""Mail: render a template into a message, and deliver it to the console or an SMTP server."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import sys
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app
+from jinja2 import DictLoader, Environment, StrictUndefined
+
+from authapi.mail.mail_templates import TEMPLATES
+
+# Failures worth a retry: the server refused, hung up, or could not be reached.
+DELIVERY_ERRORS = (OSError, smtplib.SMTPException)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A mail's subject and bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def _environments() -> tuple[Environment, Environment]:
+    loader = DictLoader({f"{name}.{part}": source for name, parts in TEMPLATES.items()
+                         for part, source in parts.items()})
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701
+    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+    return text, html
+
+
+def render(template: str, **context: Any) -> Rendered:
+    """The subject, plain-text and HTML bodies of a template (HTML autoescaped)."""
+    text, html = _environments()
+    return Rendered(subject=text.get_template(f"{template}.subject").render(context).strip(),
+                    text=text.get_template(f"{template}.text").render(context),
+                    html=html.get_template(f"{template}.html").render(context))
+
+
+def message(recipient: str, rendered: Rendered) -> EmailMessage:
+    """A multipart/alternative message: the plain text first, the HTML as the alternative."""
+    msg = EmailMessage()
+    msg["From"] = str(current_app.config["AUTHAPI_MAIL_FROM"])
+    msg["To"] = recipient
+    msg["Subject"] = rendered.subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="authapi")
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def deliver(msg: EmailMessage) -> None:
+    """Send one message by AUTHAPI_MAIL_URL; raises one of DELIVERY_ERRORS on failure."""
+    config = current_app.config
+    url = str(config["AUTHAPI_MAIL_URL"])
+    if url == "console":  # development: the mail on standard error, whatever logging says
+        plain = msg.get_body(("plain",))
+        text = plain.get_content() if isinstance(plain, EmailMessage) else ""
+        sys.stderr.write(f"--- mail to {msg['To']}: {msg['Subject']}\n{text}---\n")
+        sys.stderr.flush()
+        return
+    parts = urlsplit(url)
+    timeout = float(config["AUTHAPI_MAIL_TIMEOUT"])
+    host = parts.hostname or ""
+    smtp: smtplib.SMTP
+    if parts.scheme == "smtps":  # implicit TLS (RFC 8314)
+        smtp = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
+                                context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+    with smtp:
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        smtp.send_message(msg)

@@ -1,0 +1,153 @@
+"""Who is calling /oauth/*: client_secret_basic, client_secret_post, private_key_jwt.
+
+RFC 6749 §2.3.1 for secrets, RFC 7521 §4.2 and RFC 7523 §3 for signed assertions.
+A client uses exactly one method per request (RFC 6749 §2.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+from urllib.parse import unquote_plus
+
+import jwt
+from flask import current_app
+from jwt import PyJWK, PyJWKClient
+from jwt.exceptions import PyJWKClientError, PyJWKError
+from sqlalchemy import Table
+
+from authapi import db
+from authapi.errors import InvalidClient, InvalidOAuthRequest
+from authapi.models import UsedAssertion
+from authapi.oauth import clients
+from authapi.oauth.clients import Caller
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+MAX_ASSERTION_LIFETIME = 300  # seconds: "exp at most 5 minutes ahead"
+CLOCK_SKEW = 30
+MAX_ASSERTION_LENGTH = 8192
+METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
+
+def issuer() -> str:
+    """AUTHAPI_ISSUER without a trailing slash: the base of every absolute URL we publish."""
+    return str(current_app.config["AUTHAPI_ISSUER"]).rstrip("/")
+
+
+def token_endpoint() -> str:
+    """The absolute URL of /oauth/token (an assertion's accepted `aud`, with the issuer)."""
+    return issuer() + "/oauth/token"
+
+
+def _basic(authorization: str | None) -> tuple[str, str] | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, non-ASCII text, UnicodeDecodeError
+        raise InvalidClient("The Basic credentials are malformed.") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise InvalidClient("The Basic credentials are malformed.")
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def authenticate(authorization: str | None, form: Mapping[str, str]) -> Caller:
+    """The client this request authenticates as, or InvalidClient (401)."""
+    basic = _basic(authorization)
+    used = [basic is not None, "client_secret" in form, "client_assertion" in form]
+    if sum(used) > 1:
+        raise InvalidOAuthRequest("Use exactly one client authentication method.")
+    if used[2]:
+        return _by_assertion(form)
+    client_id, secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
+    if basic and form.get("client_id", client_id) != client_id:
+        raise InvalidOAuthRequest("client_id differs from the authenticated client.")
+    client = clients.caller(client_id) if client_id else None
+    if client is None or not secret or not clients.secret_matches(client, secret):
+        raise InvalidClient()
+    return client
+
+
+def _by_assertion(form: Mapping[str, str]) -> Caller:
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InvalidOAuthRequest("client_assertion_type must be " + ASSERTION_TYPE + ".")
+    assertion = form["client_assertion"]
+    if len(assertion) > MAX_ASSERTION_LENGTH:
+        raise InvalidClient()
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        raise InvalidClient("The client assertion is malformed.") from None
+    client_id = unverified.get("iss")
+    client = clients.caller(client_id) if isinstance(client_id, str) else None
+    if client is None or form.get("client_id", client_id) != client_id:
+        raise InvalidClient()
+    claims = _verify_assertion(assertion, header, client)
+    _use_once(client.client_id, claims)
+    return client
+
+
+def _key(header: dict[str, Any], client: Caller) -> PyJWK:
+    """The client's registered key named by the assertion's kid (RFC 7523 §3)."""
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise InvalidClient("The assertion's algorithm is not accepted.")
+    try:
+        if client.jwks_url and isinstance(kid, str):
+            return _jwks_client(client.jwks_url).get_signing_key(kid)
+        candidates = [k for k in (client.jwks or {}).get("keys", [])
+                      if kid is None or k.get("kid") == kid]
+        if len(candidates) != 1:
+            raise InvalidClient("No single registered key matches the assertion's kid.")
+        return PyJWK(candidates[0], algorithm=str(algorithm))
+    except (PyJWKError, PyJWKClientError, jwt.PyJWTError):  # e.g. an EC key named for RS256
+        raise InvalidClient("No registered key matches the assertion.") from None
+
+
+def _jwks_client(url: str) -> PyJWKClient:
+    """One cached PyJWKClient per registered jwks_url (it refetches on an unknown kid)."""
+    cache: dict[str, PyJWKClient] = current_app.extensions.setdefault("authapi.client_jwks", {})
+    if url not in cache:
+        cache[url] = PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+    return cache[url]
+
+
+def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) -> dict[str, Any]:
+    key = _key(header, client)
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion, key, algorithms=[str(header["alg"])],
+            audience=[issuer(), token_endpoint()], issuer=client.client_id, leeway=CLOCK_SKEW,
+            options={"require": ["iss", "sub", "aud", "exp", "jti"]})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise InvalidClient("The client assertion is invalid.") from None
+    if claims["sub"] != client.client_id or not isinstance(claims["jti"], str):
+        raise InvalidClient("The client assertion's sub must be the client_id.")
+    if claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+        raise InvalidClient("The client assertion may live 5 minutes at most.")
+    return claims
+
+
+def _use_once(client_id: str, claims: dict[str, Any]) -> None:
+    """Record the assertion's jti; a second use is refused (RFC 7523 §3, item 7).
+
+    One INSERT that does nothing on a conflict: whether it returns the row says
+    whether this request is the first to use the jti, even under concurrency. (A
+    Core statement with RETURNING: psycopg reports no row count for an ORM insert.)
+    """
+    key = hashlib.sha256(f"{client_id}\x00{claims['jti']}".encode()).hexdigest()
+    expires_at = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_SKEW, UTC)
+    table = cast(Table, UsedAssertion.__table__)
+    statement = (db.upsert(db.engine(), table).values(key=key, expires_at=expires_at)
+                 .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
+    if db.orm().execute(statement).first() is None:
+        raise InvalidClient("This client assertion was already used.")

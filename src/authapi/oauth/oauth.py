@@ -1,0 +1,197 @@
+"""OAuth 2 for services: the token grants, introspection, revocation, server metadata.
+
+RFC 6749 §4.4 (client credentials) and §6 (refresh), RFC 8693 (token exchange),
+RFC 7662 (introspection), RFC 7009 (revocation), RFC 8414 (metadata). Every token
+is checked by tokens.decode and every refresh goes through sessions.rotate: the
+same paths as /auth/*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+
+from authapi import audit, db, models
+from authapi.audit import ClientMeta
+from authapi.errors import (
+    ApiError,
+    InvalidDpopProof,
+    InvalidGrant,
+    InvalidOAuthRequest,
+    InvalidScope,
+    UnauthorizedClient,
+    UseDpopNonce,
+)
+from authapi.oauth.client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
+from authapi.oauth.clients import Caller
+from authapi.sessions import sessions
+from authapi.tokens import dpop, revocation, tokens
+
+CLIENT_CREDENTIALS = "client_credentials"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105  (a grant type name)
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+GRANT_TYPES = (CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE)
+MAX_AUDIENCE_LENGTH = 255
+
+
+def _granted(requested: str | None, allowed: set[str]) -> str:
+    """The requested scope if it is within `allowed`, else all of `allowed` when none asked."""
+    if requested is None:
+        return " ".join(sorted(allowed))
+    wanted = set(requested.split())
+    if not wanted.issubset(allowed):
+        raise InvalidScope()
+    return " ".join(sorted(wanted))
+
+
+def _answer(access_token: str, scope: str, jkt: str | None, **extra: Any) -> dict[str, Any]:
+    return {"access_token": access_token, "token_type": dpop.token_type(jkt),
+            "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]), "scope": scope, **extra}
+
+
+def client_credentials(client: Caller, form: Mapping[str, str],
+                       jkt: str | None = None) -> dict[str, Any]:
+    """RFC 6749 §4.4: a token for the client itself, no wider than its registered scope.
+
+    With a DPoP proof (`jkt`, RFC 9449 §5) the token is bound to the proof's key.
+    """
+    scope = _granted(form.get("scope"), set(client.scope.split()))
+    subject = tokens.Subject(sub=client.client_id, roles=[], scope=scope)
+    jti = tokens.new_jti()
+    token = tokens.issue_access(subject, None, jti, cnf=dpop.confirmation(jkt),
+                                extra={"client_id": client.client_id})
+    audit.record("client_token", client_id=client.client_id, detail={"scope": scope, "jti": jti})
+    return _answer(token, scope, jkt)
+
+
+def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
+            ) -> dict[str, Any]:
+    """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation, reuse and DPoP rules."""
+    token = form.get("refresh_token")
+    if not token:
+        raise InvalidOAuthRequest("refresh_token is required.")
+    try:  # the form's token; an Authorization header here is client authentication
+        claims = tokens.refresh_claims(token)
+    except ApiError as exc:
+        raise InvalidGrant(exc.detail) from None
+    try:
+        pair = sessions.rotate(claims, meta, jkt)
+    except (InvalidDpopProof, UseDpopNonce):
+        raise  # the token endpoint answers these as themselves (RFC 9449 §5)
+    except ApiError as exc:
+        if exc.status != 401 and exc.status != 403:
+            raise
+        raise InvalidGrant(exc.detail) from None
+    pair.pop("csrf", None)  # a cookie session's CSRF value travels only in its cookie
+    return pair
+
+
+def _subject_claims(form: Mapping[str, str]) -> dict[str, Any]:
+    token = form.get("subject_token")
+    if not token or form.get("subject_token_type") != ACCESS_TOKEN_TYPE:
+        raise InvalidOAuthRequest(
+            f"subject_token and subject_token_type={ACCESS_TOKEN_TYPE} are required.")
+    try:
+        claims = tokens.decode(token, tokens.ACCESS)
+    except ApiError as exc:
+        raise InvalidGrant(f"subject_token: {exc.detail}") from None
+    if "sid" not in claims:
+        raise InvalidGrant("subject_token must be a user's access token.")
+    return claims
+
+
+def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
+             ) -> dict[str, Any]:
+    """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor."""
+    if not client.exchange:
+        raise UnauthorizedClient("This client may not exchange tokens.")
+    subject = _subject_claims(form)
+    if isinstance(subject.get("cnf"), dict) and jkt is None:
+        # A sender-constrained token is exchanged only for a sender-constrained one:
+        # else a copied DPoP-bound token would come back as a plain bearer token.
+        raise InvalidGrant("subject_token is DPoP-bound: send a DPoP proof, so that the "
+                           "issued token is bound to the exchanging client's key.")
+    audience = form.get("audience") or current_app.config["AUTHAPI_AUDIENCE"]
+    if len(audience) > MAX_AUDIENCE_LENGTH:
+        raise InvalidOAuthRequest("audience is too long.")
+    allowed = set(str(subject.get("scope", "")).split()) & set(client.scope.split())
+    scope = _granted(form.get("scope"), allowed)
+    # RFC 8693 §4.1: the current actor outermost, earlier ones nested inside.
+    act: dict[str, Any] = {"sub": client.client_id}
+    if isinstance(subject.get("act"), dict):
+        act["act"] = subject["act"]
+    who = tokens.Subject(sub=subject["sub"], roles=list(subject.get("roles", [])), scope=scope)
+    token = tokens.issue_access(who, subject["sid"], cnf=dpop.confirmation(jkt), extra={
+        "aud": audience, "act": act, "client_id": client.client_id})
+    audit.record("token_exchanged", user_id=subject["sub"], client_id=client.client_id,
+                 detail={"audience": audience, "scope": scope, "session_id": subject["sid"]})
+    return _answer(token, scope, jkt, issued_token_type=ACCESS_TOKEN_TYPE)
+
+
+def _access_claims(token: str) -> dict[str, Any] | None:
+    try:
+        return tokens.decode(token, tokens.ACCESS, any_audience=True)
+    except ApiError:
+        return None
+
+
+def introspect(token: str) -> dict[str, Any]:
+    """RFC 7662 §2.2: the claims of a live access token, else only `active: false`."""
+    claims = _access_claims(token) if token else None
+    if claims is None:
+        return {"active": False}
+    answer = {"active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
+    for name in ("sub", "scope", "client_id", "exp", "iat", "nbf", "jti", "roles", "aud", "iss",
+                 "sid", "act", "cnf"):
+        if name in claims:
+            answer[name] = claims[name]
+    return answer
+
+
+def revoke(client: Caller, token: str) -> None:
+    """RFC 7009: end what a token grants; unknown or dead tokens are simply ignored.
+
+    A user's access or refresh token ends its whole session (§2.1 allows revoking
+    the grant); a client token is revoked by its jti.
+    """
+    claims = _access_claims(token)
+    if claims is None:
+        try:
+            claims = tokens.decode(token, tokens.REFRESH)
+        except ApiError:
+            return  # RFC 7009 §2.2: an invalid token needs no action
+    holder = claims.get("client_id")
+    if holder is not None and holder != client.client_id and "sid" not in claims:
+        raise UnauthorizedClient("This token was issued to another client.")
+    if "sid" in claims:
+        sessions.revoke(claims["sid"], "revoked")
+    else:
+        revocation.revoke_jti(db.orm(), claims["jti"],
+                              datetime.fromtimestamp(float(claims["exp"]), UTC))
+    audit.record("token_revoked", user_id=claims["sub"] if "sid" in claims else None,
+                 client_id=client.client_id, detail={"jti": claims["jti"]})
+
+
+def metadata() -> dict[str, Any]:
+    """RFC 8414 §2: where everything is, with absolute URLs from AUTHAPI_ISSUER."""
+    base = issuer()
+    return {
+        "issuer": current_app.config["AUTHAPI_ISSUER"],
+        "token_endpoint": token_endpoint(),
+        "jwks_uri": base + "/.well-known/jwks.json",
+        "introspection_endpoint": base + "/oauth/introspect",
+        "revocation_endpoint": base + "/oauth/revoke",
+        "grant_types_supported": list(GRANT_TYPES),
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": list(METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": list(METHODS),
+        "revocation_endpoint_auth_methods_supported": list(METHODS),
+        "scopes_supported": list(models.PERMISSIONS),
+        "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS),
+    }
+

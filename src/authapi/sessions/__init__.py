@@ -1,0 +1,1 @@
+"""Logins, the refresh chain and its grace window."""

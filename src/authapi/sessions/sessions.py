@@ -1,0 +1,237 @@
+"""User sessions (one per login): start, rotate the refresh chain, revoke, list."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, func, select, update
+
+from authapi import audit, db
+from authapi.accounts import notices, users
+from authapi.audit import ClientMeta
+from authapi.db import utcnow
+from authapi.errors import AccountDisabled, InvalidDpopProof, NotFound, TokenReused, TokenRevoked
+from authapi.models import User, UserSession, user_roles
+from authapi.sessions import grace
+from authapi.tokens import dpop, revocation, tokens
+
+TokenPair = dict[str, Any]
+REUSED = "token_reused"
+
+
+def subject_of(user: User) -> tokens.Subject:
+    """The claims a user's access token carries, as the database says now."""
+    return tokens.Subject(sub=user.id, roles=user.role_names(), scope=user.scope())
+
+
+def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti: str,
+          cookies: bool, jkt: str | None = None) -> TokenPair:
+    # Cookie mode binds a CSRF value into the refresh token (double submit); the pair
+    # carries it too, for the CSRF cookie (views.auth.deliver takes it out of the body).
+    csrf = str(uuid.uuid4()) if cookies else None
+    pair = {
+        "access_token": tokens.issue_access(subject, session_id, access_jti,
+                                            cnf=dpop.confirmation(jkt)),
+        "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti,
+                                              {"csrf": csrf} if csrf else None),
+        "token_type": dpop.token_type(jkt),
+        "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
+    }
+    if csrf:
+        pair["csrf"] = csrf
+    return pair
+
+
+def is_uuid(value: str) -> bool:
+    """Whether a path segment can be one of our ids (anything else cannot exist)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _expiry() -> Any:
+    return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
+
+
+def start(user: User, meta: ClientMeta, cookies: bool = False,
+          method: str = "password", jkt: str | None = None) -> TokenPair:
+    """Open a session for a user who just proved who they are (by `method`; bound to `jkt`)."""
+    tokens.load_signing_key()
+    row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+                  ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt)
+    db.orm().add(row)
+    db.orm().flush()
+    audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
+    return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt)
+
+
+# The one statement that consumes a refresh token (prebuilt: bound per call, compiled once).
+# It binds an unbound session to the proof's key in the same write (RFC 9449 §5), and
+# returns the key the session is bound to, so no read comes before it.
+ROTATE = (
+    update(UserSession)
+    .where(UserSession.id == bindparam("sid"), UserSession.refresh_jti == bindparam("jti"),
+           UserSession.user_id == bindparam("sub"), UserSession.revoked_at.is_(None))
+    .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
+            ip=bindparam("ip"), user_agent=bindparam("agent"),
+            expires_at=bindparam("expires_at"),
+            dpop_jkt=func.coalesce(UserSession.dpop_jkt, bindparam("jkt")))
+    .returning(UserSession.dpop_jkt)
+    .execution_options(synchronize_session=False)
+)
+
+
+def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> TokenPair:
+    """Consume a refresh token once; presenting a used one revokes its whole session.
+
+    One conditional UPDATE decides: it consumes the token, binds the session to a
+    DPoP key if it was not yet (`jkt`), and returns the key it is bound to. A proof by
+    another key (or none for a bound session) raises before the commit, so the
+    request rolls back and the token stays usable by its rightful holder.
+    """
+    tokens.load_signing_key()
+    session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
+    access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
+    bound = db.orm().execute(ROTATE, {
+        "sid": session_id, "jti": old_jti, "sub": claims["sub"], "new_jti": new_jti,
+        "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent, "expires_at": _expiry(),
+        "jkt": jkt}).first()
+    if bound is None:
+        dpop_key(session_id, jkt)  # a grace replay, too, needs a proof by the session's key
+        replayed = grace.replay(claims)  # the just-rotated token, inside the grace window
+        if replayed is not None:
+            return replayed
+        _refuse(session_id, claims["sub"], old_jti)
+    else:
+        _check_key(bound[0], jkt)
+    # Roles and permissions as the database says now: one Core query, no ORM objects.
+    try:
+        profile = users.profile(claims["sub"])
+    except NotFound:  # deleted in the meantime: its sessions went with it
+        raise TokenRevoked() from None
+    if profile["disabled"]:
+        revoke(session_id, "account_disabled")
+        db.orm().commit()  # the revocation must outlive the error below
+        raise AccountDisabled()
+    audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
+    subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
+    pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
+                 jkt=bound[0] if bound is not None else jkt)
+    grace.remember(session_id, old_jti, new_jti, pair)
+    return pair
+
+
+def _check_key(bound: str | None, jkt: str | None) -> None:
+    if bound is not None and (jkt is None or not hmac.compare_digest(bound, jkt)):
+        raise InvalidDpopProof("This session is bound to a DPoP key: refresh with a proof by it.")
+
+
+def _refuse(session_id: str, user_id: str, jti: str) -> None:
+    row = db.orm().get(UserSession, session_id)
+    if row is None or row.user_id != user_id:
+        raise TokenRevoked()
+    if row.revoked_at is not None:
+        # A used token of a session that reuse already killed is still a reuse.
+        if row.revoked_reason == REUSED and row.refresh_jti != jti:
+            raise TokenReused()
+        raise TokenRevoked()
+    # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
+    revoke(session_id, REUSED)
+    audit.record(REUSED, user_id=user_id, detail={"session_id": session_id})
+    notices.session_stolen(row)
+    db.orm().commit()  # the revocation must outlive the error below
+    raise TokenReused()
+
+
+def revoke(session_id: str, reason: str) -> None:
+    """Revoke one session: its refresh token and every access token it issued."""
+    changed = db.affected(
+        update(UserSession).where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    if changed:
+        revocation.record(db.orm(), session_id=session_id)
+
+
+def revoke_all(user_id: str, reason: str, keep: str | None = None) -> int:
+    """Revoke every live session of a user, except `keep`; return how many."""
+    query = select(UserSession.id).where(UserSession.user_id == user_id,
+                                         UserSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    ids = list(db.orm().scalars(query))
+    for session_id in ids:
+        revoke(session_id, reason)
+    return len(ids)
+
+
+def void_access_tokens(user_id: str) -> None:
+    """Make every access token issued to the user so far answer `token_revoked`.
+
+    Their sessions stay alive: the next refresh issues tokens with the new claims.
+    """
+    _void(UserSession.user_id == user_id)
+
+
+def void_role_holders(role_id: int) -> int:
+    """Void the access tokens of every holder of a role at once; return how many sessions.
+
+    One UPDATE over the holders' live sessions, in the admin's request: the per-request
+    check stays one cached look-up per session (revocation.py), with no per-role query.
+    """
+    holders = select(user_roles.c.user_id).where(user_roles.c.role_id == role_id)
+    return _void(UserSession.user_id.in_(holders))
+
+
+def _void(*where: Any) -> int:
+    # UPDATE ... RETURNING: the feed names exactly the sessions this statement changed,
+    # including one opened between a separate SELECT and the UPDATE.
+    now_ms = int(utcnow().timestamp() * 1000)
+    changed = db.orm().scalars(
+        update(UserSession).where(UserSession.revoked_at.is_(None), *where)
+        .values(access_not_before=now_ms).returning(UserSession.id)
+        .execution_options(synchronize_session=False))
+    ids = list(changed)
+    revocation.record_sessions(db.orm(), ids)
+    return len(ids)
+
+
+def delete_own(user_id: str, session_id: str) -> None:
+    """Revoke one of the caller's own sessions; someone else's is not found."""
+    row = db.orm().get(UserSession, session_id) if is_uuid(session_id) else None
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        raise NotFound("No such session.")
+    revoke(session_id, "deleted")
+    audit.record("logout", user_id=user_id, detail={"session_id": session_id})
+
+
+def list_active(user_id: str, current: str | None, page: int,
+                per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the user's live sessions, newest use first, and their total."""
+    where = (UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+             UserSession.expires_at > utcnow())
+    total = db.orm().scalar(select(func.count()).select_from(UserSession).where(*where)) or 0
+    rows = db.orm().scalars(
+        select(UserSession).where(*where)
+        .order_by(UserSession.last_used_at.desc(), UserSession.id)
+        .limit(per_page).offset((page - 1) * per_page))
+    items = [{"id": row.id, "created_at": row.created_at, "last_used_at": row.last_used_at,
+              "user_agent": row.user_agent, "ip": row.ip, "current": row.id == current}
+             for row in rows]
+    return items, total
+
+
+def dpop_key(session_id: str, jkt: str | None) -> str | None:
+    """The key a refresh of this session binds to (RFC 9449 §5); 401 if it proves another.
+
+    For the paths that do not consume the token (a grace replay); `rotate` does the
+    same in its UPDATE.
+    """
+    bound = db.orm().scalar(select(UserSession.dpop_jkt).where(UserSession.id == session_id))
+    _check_key(bound, jkt)
+    return bound or jkt

@@ -1,0 +1,1 @@
+"""What a token is and whether it is valid (a pure core), keys, revocation state, DPoP."""

@@ -1,0 +1,189 @@
+"""What makes a token valid: the one set of rules (RFC 7519, 8725, 9068, 9449), pure.
+
+No Flask, no database, no network: the caller brings its keys (a `(kid, alg) -> key`
+look-up), its clock (`now`) and, for DPoP, its cache of parsed proof keys. The server
+(`tokens.decode`, `dpop`, the Flask-JWT-Extended loaders) and resource services
+(`authapi.resource.Verifier`) call these functions; the rules are written here once.
+The DPoP proof rules, as pure, are in `proofs`.
+
+A check raises the contract's 401 error (`TokenInvalid`, `TokenExpired`,
+`DpopTokenInvalid`, `InvalidDpopProof`); it never answers False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from authapi.errors import (
+    DpopTokenInvalid,
+    InsufficientRole,
+    InsufficientScope,
+    TokenExpired,
+    TokenInvalid,
+)
+from authapi.tokens import jws
+
+ACCESS, REFRESH = "access", "refresh"
+REQUIRED = {
+    ACCESS: ("iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type"),
+    REFRESH: ("iss", "sub", "iat", "exp", "jti", "type", "sid"),
+}
+# RFC 9068 §2.1 and RFC 8725 §3.11: explicit typing keeps one kind from passing as another.
+TYPES = {ACCESS: "at+jwt", REFRESH: "JWT"}
+# Clock skew allowed between the issuer and a verifier, on `nbf` and `iat` alike. `exp`
+# gets none: a leeway there would let a token outlive what its issuer said, and a
+# verifier that cannot see revocations relies on `exp` alone.
+LEEWAY = 60
+MAX_TOKEN_LENGTH = 8192
+MAX_KID_LENGTH = 64
+
+KeyLookup = Callable[[str, str], Any]  # (kid, alg) -> key object, or None when unknown
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one verifier accepts: its issuer, its audience and the signing algorithms.
+
+    `audience` None means any audience (RFC 7662 introspection reports on tokens this
+    server issued for others; their holders check `aud`).
+    """
+
+    issuer: str
+    audience: str | None
+    algorithms: tuple[str, ...]
+
+
+def number(value: Any) -> bool:
+    """A JSON number (RFC 7519 NumericDate), never a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_header(header: dict[str, Any], token_type: str, rules: Rules) -> tuple[str, str]:
+    """(kid, alg) of a JOSE header fit for `token_type`: its `typ`, an allowed `alg`, a kid.
+
+    RFC 8725 §3.1: the algorithm comes from our list, never from the token alone.
+    """
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if header.get("typ") != TYPES.get(token_type) or algorithm not in rules.algorithms:
+        raise TokenInvalid()
+    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH or not kid.isprintable():
+        raise TokenInvalid()
+    return kid, algorithm
+
+
+def check_static(claims: dict[str, Any], token_type: str, rules: Rules) -> None:
+    """Everything about a verified payload that does not change with time."""
+    if any(name not in claims for name in REQUIRED[token_type]):
+        raise TokenInvalid()
+    if claims["type"] != token_type or claims["iss"] != rules.issuer:
+        raise TokenInvalid()
+    if not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+        raise TokenInvalid()
+    if not all(number(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        raise TokenInvalid()
+    if "sid" in claims and not isinstance(claims["sid"], str):
+        raise TokenInvalid()
+    if token_type == ACCESS:
+        audience = claims["aud"]
+        if not (isinstance(audience, str) or (
+                isinstance(audience, list) and all(isinstance(a, str) for a in audience))):
+            raise TokenInvalid()
+        if not (isinstance(claims.get("roles", []), list)
+                and isinstance(claims.get("scope", ""), str)):
+            raise TokenInvalid()
+        cnf = claims.get("cnf")
+        if cnf is not None and not (isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str)):
+            raise TokenInvalid()  # RFC 9449 §6.1: a confirmation we cannot honour
+
+
+def check_audience(claims: dict[str, Any], rules: Rules) -> None:
+    """An access token must name this verifier's audience (RFC 7519 §4.1.3)."""
+    if rules.audience is None:
+        return
+    audience = claims.get("aud")
+    if audience != rules.audience and not (
+            isinstance(audience, list) and rules.audience in audience):
+        raise TokenInvalid()
+
+
+def check_times(claims: dict[str, Any], now: float) -> None:
+    """`exp` strictly; `nbf` and `iat` with LEEWAY (RFC 7519 §4.1.4-4.1.6)."""
+    exp: Any = claims.get("exp")
+    if not number(exp):
+        raise TokenInvalid()
+    if exp <= now:
+        raise TokenExpired()
+    nbf, iat = claims.get("nbf", 0), claims.get("iat", 0)
+    if not (number(nbf) and number(iat)) or nbf > now + LEEWAY or iat > now + LEEWAY:
+        raise TokenInvalid()
+
+
+def verify_signed(token: str, token_type: str, rules: Rules, lookup: KeyLookup
+                  ) -> dict[str, Any]:
+    """The payload of a token of `token_type` whose header, signature and static claims hold.
+
+    What changes with time or with the request (audience, times, revocation, DPoP) is
+    checked by the caller with `check_live`, so that this part can be cached.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenInvalid()
+
+    def key_for(header: dict[str, Any]) -> tuple[Any, str]:
+        kid, algorithm = check_header(header, token_type, rules)
+        key = lookup(kid, algorithm)
+        if key is None:
+            raise TokenInvalid()
+        return key, algorithm
+
+    claims = jws.verify(token, key_for)
+    check_static(claims, token_type, rules)
+    return claims
+
+
+def check_live(claims: dict[str, Any], token_type: str, rules: Rules, now: float) -> None:
+    """The checks of a (possibly cached) verified payload that must run on every use."""
+    if token_type == ACCESS:
+        check_audience(claims, rules)
+    check_times(claims, now)
+
+
+def bound_key(claims: dict[str, Any]) -> str | None:
+    """The thumbprint a token is bound to (`cnf.jkt`, RFC 9449 §6.1), or None."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else None
+
+
+def check_scheme(claims: dict[str, Any], by_dpop: bool) -> str | None:
+    """The key a DPoP proof must prove for this token, or None for a bearer use.
+
+    RFC 9449 §7.1: a bound token is no bearer token, and an unbound one has no business
+    on the DPoP scheme.
+    """
+    jkt = bound_key(claims)
+    if jkt is None and by_dpop:
+        raise DpopTokenInvalid("Only a DPoP-bound token may be sent with the DPoP scheme.")
+    if jkt is not None and not by_dpop:
+        raise DpopTokenInvalid("This token is bound to a key: send it as DPoP with a proof.")
+    return jkt
+
+
+def granted_scopes(claims: dict[str, Any]) -> set[str]:
+    """The token's scope as a set (RFC 9068 §2.2.3: space-separated)."""
+    return set(str(claims.get("scope", "")).split())
+
+
+def check_roles(claims: dict[str, Any], required: tuple[str, ...] = (),
+                accepted: tuple[str, ...] = ()) -> None:
+    """Raise InsufficientRole unless the token has every `required` and any `accepted` role."""
+    held = set(claims.get("roles", ()))
+    if not held.issuperset(required) or (accepted and held.isdisjoint(accepted)):
+        raise InsufficientRole()
+
+
+def check_scopes(claims: dict[str, Any], required: tuple[str, ...]) -> None:
+    """Raise InsufficientScope unless the token grants every scope in `required`."""
+    if not granted_scopes(claims).issuperset(required):
+        raise InsufficientScope()

@@ -1,0 +1,165 @@
+"""Signing keys: generate, encrypt at rest, rotate, publish, and cache per process."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from flask import current_app
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session as OrmSession
+
+from authapi.db import utcnow
+from authapi.models import SigningKey
+from authapi.tokens import secretbox
+
+JWK_CODECS: dict[str, Any] = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}
+RSA_BITS = 2048
+
+
+def _generate(algorithm: str) -> Any:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _fernet(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(secretbox.derive(secret, "signing keys")))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """The RFC 7638 JWK thumbprint, used as the kid."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
+                "OKP": ("crv", "kty", "x")}
+    members = {name: jwk[name] for name in required[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return _b64(hashlib.sha256(canonical).digest())
+
+
+def hmac_kid(secret: str) -> str:
+    """A kid for the HS256 secret that reveals nothing about it."""
+    return "hs-" + _b64(hmac.new(secret.encode(), b"authapi kid", hashlib.sha256).digest())[:22]
+
+
+def create(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
+    """Generate a key pair, store it encrypted, and return the new row (not committed)."""
+    private_key = _generate(algorithm)
+    jwk = JWK_CODECS[algorithm].to_jwk(private_key.public_key(), as_dict=True)
+    kid = thumbprint(jwk)
+    jwk.pop("key_ops", None)  # RFC 7517 §4.3: not together with "use"
+    jwk.update({"kid": kid, "use": "sig", "alg": algorithm})
+    pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    row = SigningKey(kid=kid, algorithm=algorithm, public_jwk=jwk,
+                     private_key=_fernet(secret).encrypt(pem).decode())
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def rotate(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
+    """Retire every signing key and create a new one; old ones still verify."""
+    db_session.execute(update(SigningKey).where(SigningKey.retired_at.is_(None))
+                       .values(retired_at=utcnow()))
+    return create(db_session, algorithm, secret)
+
+
+def published(db_session: OrmSession, keep_for: timedelta) -> list[dict[str, Any]]:
+    """Public JWKs of active keys and of retired ones whose tokens may still be alive."""
+    cutoff = utcnow() - keep_for
+    rows = db_session.scalars(
+        select(SigningKey)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff))
+        .order_by(SigningKey.created_at.desc())
+    )
+    return [dict(row.public_jwk) for row in rows]
+
+
+@dataclass
+class Keyring:
+    """Parsed keys of one process: parse once, never per request."""
+
+    verify_keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    signing: tuple[str, Any] | None = None
+    signing_loaded: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def signing_key(self, db_session: OrmSession) -> tuple[str, Any]:
+        """The (kid, key) to sign with, re-read from the database at most once a minute."""
+        config = current_app.config
+        algorithm, secret = config["AUTHAPI_JWT_ALGORITHM"], config["AUTHAPI_SECRET_KEY"]
+        if algorithm == "HS256":
+            return hmac_kid(secret), secret.encode()
+        interval = config["AUTHAPI_KEY_REFRESH_INTERVAL"]
+        if self.signing is None or time.monotonic() - self.signing_loaded > interval:
+            with self.lock:
+                self.signing = self._load_signing(db_session, algorithm, secret)
+                self.signing_loaded = time.monotonic()
+        return self.signing
+
+    def _load_signing(self, db_session: OrmSession, algorithm: str, secret: str) -> tuple[str, Any]:
+        rows = db_session.scalars(
+            select(SigningKey)
+            .where(SigningKey.algorithm == algorithm, SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc())
+        )
+        for row in rows:
+            try:
+                pem = _fernet(secret).decrypt(row.private_key.encode())
+            except InvalidToken:  # encrypted under another secret: verify-only from now on
+                continue
+            return row.kid, serialization.load_pem_private_key(pem, password=None)
+        # No usable key: make one. Its own short transaction, so signing never waits
+        # for the request's commit and a failed request does not lose the key.
+        with current_app.extensions["authapi.sessionmaker"]() as own:
+            row = create(own, algorithm, secret)
+            own.commit()
+            return row.kid, serialization.load_pem_private_key(
+                _fernet(secret).decrypt(row.private_key.encode()), password=None)
+
+    def verification_key(self, kid: str, algorithm: str) -> Any | None:
+        """The public key for a kid, looked up in the database once if not yet known."""
+        config = current_app.config
+        if algorithm == "HS256":
+            secret = config["AUTHAPI_SECRET_KEY"]
+            return secret.encode() if hmac.compare_digest(kid, hmac_kid(secret)) else None
+        cached = self.verify_keys.get(kid)
+        if cached is None:
+            cached = self._load_public(kid)
+            if cached is None:
+                return None
+        key_algorithm, key = cached
+        return key if key_algorithm == algorithm else None
+
+    def _load_public(self, kid: str) -> tuple[str, Any] | None:
+        if len(kid) > 64 or not kid.isprintable():  # NUL: PostgreSQL refuses the query
+            return None
+        with current_app.extensions["authapi.sessionmaker"]() as own:
+            row = own.get(SigningKey, kid)
+            if row is None:
+                return None
+            entry = (row.algorithm, JWK_CODECS[row.algorithm].from_jwk(row.public_jwk))
+        self.verify_keys[kid] = entry
+        return entry
+
+
+def keyring() -> Keyring:
+    """The current app's keyring."""
+    return current_app.extensions["authapi.keyring"]

@@ -1,0 +1,261 @@
+"""Is a token revoked? One cached answer per session, kept fresh by a change feed.
+
+Every revocation writes a row to `revocation_events` in the same transaction as
+the revocation itself. Each process caches what it looked up (per session: revoked?
+and the instant before which its access tokens are void), and drops stale entries:
+- at once after its own commits;
+- at once when a sibling worker on this host commits one, through a shared
+  counter file in the instance folder that every worker maps into memory;
+- within `AUTHAPI_REVOCATION_POLL_INTERVAL` seconds (default 0.2) for any other
+  instance sharing the database: one watcher per host polls the feed and bumps the
+  counter (hostwatch.py); with AUTHAPI_REDIS_URL set, a pub/sub nudge
+  (broadcast.py) makes them look at once, and polling slows to a safety net.
+A check that hits the cache costs two dict look-ups; a miss costs one primary-key
+read. Neither depends on how many tokens or sessions were ever revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cachetools import LRUCache
+from flask import Flask, current_app
+from sqlalchemy import bindparam, event, func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session as OrmSession
+
+from authapi import db
+from authapi.errors import Unavailable
+from authapi.models import RevocationEvent, RevokedToken, UserSession
+from authapi.ops import metrics
+from authapi.tokens.broadcast import Nudge
+from authapi.tokens.sharedcounter import GOOD_POLL, HEARTBEAT, SharedCounter
+
+log = logging.getLogger(__name__)
+# Commits that took longer than this to become visible after taking their event id
+# could be skipped by an id-only poll; re-reading this window covers them.
+LOOKBACK_SECONDS = 2.0
+MAX_ENTRIES = 200_000
+LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
+
+SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
+                        .where(UserSession.id == bindparam("sid")))
+JTI_REVOKED = db.Read(select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")))
+FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
+               .where(RevocationEvent.id > bindparam("floor")))
+
+
+@dataclass
+class RevocationCache:
+    """Per-process revocation state: (revoked, access_not_before_ms) per session id."""
+
+    engine: Engine
+    counter: SharedCounter
+    poll_interval: float
+    nudge: Nudge | None = None
+    outage_grace: float = 60.0
+    safety_poll: float = 5.0
+    sessions: LRUCache[str, tuple[bool, int]] = field(
+        default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
+    jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
+    seen_count: int = -1
+    last_poll: float = 0.0
+    synced_at: float = 0.0
+    floor_id: int = 0
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Skip the feed's past: an empty cache has nothing stale in it."""
+        with self.engine.connect() as conn:
+            self.floor_id = int(conn.scalar(
+                select(func.coalesce(func.max(RevocationEvent.id), 0))) or 0)
+        self.seen_count = self.counter.read()
+        self.last_poll = self.synced_at = time.monotonic()
+
+    def sync(self) -> None:
+        """Drop entries that other processes have made stale since the last look.
+
+        While the feed cannot be read (the database is down), cached answers are
+        still given for `outage_grace` seconds after the last good look: no
+        revocation can be recorded without the database, so they can only have
+        missed one written from a place that still reaches it. After that, 503.
+        A cache miss always needs the database: it fails closed (503) at once.
+        """
+        if self.seen_count < 0:
+            self.start()
+        now = time.monotonic()
+        count = self.counter.read()
+        nudged = self.nudge is not None and self.nudge.take()
+        if count == self.seen_count and not nudged and not self.due(now):
+            if now - self.synced_at > self.outage_grace and self._stale():
+                raise Unavailable()
+            return
+        try:
+            self._poll(now, count)
+        except (Unavailable, SQLAlchemyError):
+            self.last_poll, self.seen_count = now, count  # retry after an interval, not per request
+            if now - self.synced_at > self.outage_grace and self._stale():
+                raise Unavailable() from None
+            log.warning("revocation feed unreadable; answering from the cache")
+
+    def due(self, now: float) -> bool:
+        """Whether this process must read the feed itself because time passed.
+
+        Not while the host's watcher is alive: it reads the feed for every worker and
+        bumps the counter when there is news. Otherwise every `poll_interval`, or every
+        `safety_poll` while Redis nudges arrive (the nudge is then the signal).
+        """
+        healthy = self.nudge is not None and self.nudge.healthy
+        interval = self.safety_poll if healthy else self.poll_interval
+        if now - self.last_poll < interval:
+            return False
+        return time.time() - self.counter.stamped(HEARTBEAT) > LEADER_TIMEOUT
+
+    def _stale(self) -> bool:
+        """Whether the host's watcher has not read the feed within the outage grace either."""
+        return time.time() - self.counter.stamped(GOOD_POLL) > self.outage_grace
+
+    def _poll(self, now: float, count: int) -> None:
+        with self.lock:
+            rows = FEED.rows({"floor": self.floor_id}, engine=self.engine)
+            self.seen_count = count
+            newest = self.floor_id
+            for event_id, session_id, jti in rows:
+                self.forget(session_id, jti)
+                newest = max(newest, event_id)
+            self.history.append((now, newest))
+            while self.history and now - self.history[0][0] > LOOKBACK_SECONDS:
+                self.floor_id = self.history.popleft()[1]
+            self.last_poll = self.synced_at = now
+
+    def forget(self, session_id: str | None, jti: str | None) -> None:
+        """Drop what is cached for a session or a jti."""
+        if session_id:
+            self.sessions.pop(session_id, None)
+        if jti:
+            self.jtis.pop(jti, None)
+
+    def session_state(self, session_id: str) -> tuple[bool, int]:
+        """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
+        state = self.sessions.get(session_id)
+        if state is not None:
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
+            rows = SESSION_STATE.rows({"sid": session_id}, engine=self.engine)
+            revoked_at, not_before = rows[0] if rows else (True, 0)
+            state = (revoked_at is not None, int(not_before or 0))
+            self.sessions[session_id] = state
+        return state
+
+    def jti_revoked(self, jti: str) -> bool:
+        """Whether a single token was revoked by its jti."""
+        revoked = self.jtis.get(jti)
+        if revoked is not None:
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
+            revoked = bool(JTI_REVOKED.rows({"jti": jti}, engine=self.engine))
+            self.jtis[jti] = revoked
+        return revoked
+
+
+def cache() -> RevocationCache:
+    """The current app's revocation cache."""
+    return current_app.extensions["authapi.tokens.revocation"]
+
+
+def minted_ms(jti: str) -> int:
+    """The millisecond a jti of ours was minted; 0 if it is not one."""
+    try:
+        value = uuid.UUID(jti)
+    except (ValueError, TypeError, AttributeError):
+        return 0
+    return value.int >> 80 if value.version == 7 else 0
+
+
+def is_revoked(claims: dict[str, Any]) -> bool:
+    """Whether a verified access token has been revoked, by session or by jti.
+
+    Its mint time (from the UUIDv7 jti) is read only for a session whose access
+    tokens were voided (`not_before` set by a role change), not on every check.
+    """
+    state = cache()
+    state.sync()
+    client_id = claims.get("client_id")
+    if isinstance(client_id, str) and state.jti_revoked(client_key(client_id)):
+        return True  # its client was deleted or disabled
+    session_id = claims.get("sid")
+    if session_id is None:
+        return state.jti_revoked(claims["jti"])
+    revoked, not_before = state.session_state(session_id)
+    return revoked or (not_before > 0 and minted_ms(claims["jti"]) < not_before)
+
+
+def client_key(client_id: str) -> str:
+    """The revoked-token key that voids every token issued to a client."""
+    return "client:" + client_id
+
+
+def record(db_session: OrmSession, *, session_id: str | None = None,
+           jti: str | None = None) -> None:
+    """Log a revocation in the current transaction; caches drop it once committed."""
+    db_session.add(RevocationEvent(session_id=session_id, jti=jti))
+    db_session.info.setdefault("revocations", []).append((session_id, jti))
+
+
+def record_sessions(db_session: OrmSession, session_ids: list[str]) -> None:
+    """Log the revocation of many sessions with one multi-row INSERT, not one per session."""
+    if session_ids:
+        db_session.execute(insert(RevocationEvent), [{"session_id": sid} for sid in session_ids])
+        db_session.info.setdefault("revocations", []).extend((sid, None) for sid in session_ids)
+
+
+def revoke_jti(db_session: OrmSession, jti: str, expires_at: Any) -> None:
+    """Revoke one token by its jti until it would have expired."""
+    if db_session.get(RevokedToken, jti) is None:
+        db_session.add(RevokedToken(jti=jti, expires_at=expires_at))
+        record(db_session, jti=jti)
+
+
+def _after_commit(db_session: OrmSession) -> None:
+    pending = db_session.info.pop("revocations", None)
+    if not pending:
+        return
+    state: RevocationCache = db_session.info["revocation_cache"]
+    for session_id, jti in pending:
+        state.forget(session_id, jti)
+        metrics.REVOCATIONS.labels("session" if session_id else "jti").inc()
+    state.counter.bump()
+    if state.nudge is not None:
+        state.nudge.publish()
+
+
+def _after_rollback(db_session: OrmSession) -> None:
+    db_session.info.pop("revocations", None)
+
+
+def init_app(app: Flask, instance_path: Path) -> None:
+    """Create the app's cache and hook it to commits of the app's sessions."""
+    state = RevocationCache(
+        engine=app.extensions["authapi.read_engine"],
+        counter=SharedCounter(instance_path / "revocation.seq"),
+        poll_interval=float(app.config["AUTHAPI_REVOCATION_POLL_INTERVAL"]),
+        outage_grace=float(app.config["AUTHAPI_OUTAGE_GRACE"]),
+        safety_poll=float(app.config["AUTHAPI_REVOCATION_SAFETY_POLL"]),
+        nudge=Nudge(app.config["AUTHAPI_REDIS_URL"]) if app.config["AUTHAPI_REDIS_URL"] else None,
+    )
+    app.extensions["authapi.tokens.revocation"] = state
+    factory = app.extensions["authapi.sessionmaker"]
+    factory.configure(info={"revocation_cache": state})
+    event.listen(factory, "after_commit", _after_commit)
+    event.listen(factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))

@@ -1,0 +1,155 @@
+"""Token policy: which claims a token carries, which key signs it, and the server's check.
+
+What makes a token valid is written once, in `core`; this module brings the server's
+keys, clock, verified-token cache and revocation state to it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+import jwt
+from cachetools import LRUCache
+from flask import Flask, current_app
+
+from authapi import db
+from authapi.errors import CsrfFailed, TokenInvalid, TokenRevoked
+from authapi.ops import metrics
+from authapi.tokens import core, keys, revocation
+from authapi.tokens.core import ACCESS, REFRESH, TYPES
+
+VERIFIED_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a token speaks for, read from the database at issue time."""
+
+    sub: str
+    roles: list[str]
+    scope: str
+
+
+def new_jti() -> str:
+    """A UUIDv7 (RFC 9562): random, and it records the millisecond it was minted."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
+def _encode(claims: dict[str, Any]) -> str:
+    kid, key = keys.keyring().signing_key(db.orm())
+    algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
+    metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
+    return jwt.encode(claims, key, algorithm=algorithm,
+                      headers={"kid": kid, "typ": TYPES[claims["type"]]})
+
+
+def load_signing_key() -> None:
+    """Make sure a signing key is loaded before the request writes anything.
+
+    Creating the first key uses its own short transaction; on SQLite that must not
+    wait behind a write lock this request already holds.
+    """
+    keys.keyring().signing_key(db.orm())
+
+
+def issue_access(subject: Subject, session_id: str | None, jti: str | None = None,
+                 cnf: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> str:
+    """An access token with exactly the contract's claims (+ `cnf` when DPoP-bound, + `extra`
+    such as `client_id` or `act`)."""
+    config = current_app.config
+    jti = jti or new_jti()
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": config["AUTHAPI_ISSUER"], "sub": subject.sub, "aud": config["AUTHAPI_AUDIENCE"],
+        "iat": now, "nbf": now, "exp": now + int(config["AUTHAPI_ACCESS_TTL"]), "jti": jti,
+        "type": ACCESS, "roles": subject.roles, "scope": subject.scope,
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
+    if cnf is not None:  # RFC 9449 §6.1: the key the token is bound to
+        claims["cnf"] = cnf
+    claims.update(extra or {})
+    return _encode(claims)
+
+
+def issue_refresh(sub: str, session_id: str, jti: str, extra: dict[str, Any] | None = None) -> str:
+    """A refresh token with exactly the contract's claims (plus `csrf` in cookie mode)."""
+    config = current_app.config
+    now = int(time.time())
+    claims = {"iss": config["AUTHAPI_ISSUER"], "sub": sub, "iat": now,
+              "exp": now + int(config["AUTHAPI_REFRESH_TTL"]), "jti": jti, "type": REFRESH,
+              "sid": session_id, **(extra or {})}
+    return _encode(claims)
+
+
+def rules() -> core.Rules:
+    """This server's rules: its issuer, its audience, its one configured algorithm."""
+    config = current_app.config
+    return core.Rules(issuer=config["AUTHAPI_ISSUER"], audience=config["AUTHAPI_AUDIENCE"],
+                      algorithms=(config["AUTHAPI_JWT_ALGORITHM"],))
+
+
+def verification_key(kid: str, algorithm: str) -> Any:
+    """The key of one of our kids for the configured algorithm, else None (core.KeyLookup)."""
+    return keys.keyring().verification_key(kid, algorithm)
+
+
+def _verified() -> LRUCache[str, dict[str, Any]]:
+    return cast("LRUCache[str, dict[str, Any]]", current_app.extensions["authapi.verified"])
+
+
+def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dict[str, Any]:
+    """The claims of a valid token of `expected_type`; else the contract's 401.
+
+    The one place the server decides validity, for every kind of token: the rules of
+    `core` (signature with the configured algorithm and a known kid, `typ`, issuer,
+    audience, required claims, times), then, for access tokens, revocation. A refresh
+    token's revocation is decided by the conditional UPDATE that consumes it
+    (sessions.rotate), which alone can tell a reuse from a revocation.
+
+    Fast path (bench/micro.py: 80 µs uncached, 2.4 µs cached): an access token whose
+    signature and static claims were verified once is remembered by its exact text
+    in a bounded LRU; the clock and revocation are still checked on every call.
+
+    `any_audience` is for introspection alone (RFC 7662): a token this server issued
+    for another audience (token exchange) is reported on, and its holder checks `aud`.
+    """
+    token_rules = rules()
+    verified = _verified()
+    claims = verified.get(token)
+    if claims is None:
+        claims = core.verify_signed(token, expected_type, token_rules, verification_key)
+        if expected_type == ACCESS:  # a refresh token is used once: caching it would
+            verified[token] = claims  # only push hot access tokens out
+    elif claims["type"] != expected_type:
+        raise TokenInvalid()
+    if any_audience:
+        token_rules = core.Rules(token_rules.issuer, None, token_rules.algorithms)
+    core.check_live(claims, expected_type, token_rules, time.time())
+    if expected_type == ACCESS and revocation.is_revoked(claims):
+        raise TokenRevoked()
+    return claims
+
+
+def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
+    """The claims of a valid refresh token; one that came by cookie (`csrf` given) must
+    come with the CSRF value bound into its `csrf` claim (double submit)."""
+    claims = decode(token, REFRESH)
+    if csrf is not None:
+        bound = claims.get("csrf")
+        if not csrf or not isinstance(bound, str) or not hmac.compare_digest(csrf, bound):
+            raise CsrfFailed()
+    return claims
+
+
+def init_app(app: Flask) -> None:
+    """The per-process cache of verified tokens."""
+    app.extensions["authapi.verified"] = LRUCache(maxsize=VERIFIED_CACHE_SIZE)

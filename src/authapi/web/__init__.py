@@ -1,0 +1,1 @@
+"""The HTTP edge: guards, transport, headers, CORS, body limits, schemas."""
