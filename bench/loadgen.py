@@ -127,7 +127,7 @@ class Server:
         self.warmed = False  # a fresh server runs slower for its first seconds
 
     def command(self) -> list[str]:
-        """`authapi serve`, which execs gunicorn in the same process (see authapi/cli.py)."""
+        """`authapi serve`, which execs gunicorn in the same process (see authapi/cli/server.py)."""
         return ["taskset", "-c", SERVER_CPU, authapi_command(), "serve",
                 "--workers", str(self.workers), "--port", str(self.port), "--no-migrate"]
 

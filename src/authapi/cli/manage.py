@@ -1,0 +1,165 @@
+"""Administration without HTTP: users, roles, clients, keys (the domain functions of /admin)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing
+
+import click
+
+from authapi import db
+from authapi.accounts import accounts
+from authapi.admin import admin
+from authapi.admin import roles as roles_
+from authapi.cli.base import domain, load_app, main, print_json, user_id_of
+from authapi.errors import ApiError
+from authapi.oauth import clients
+from authapi.tokens import keys
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command(name="create")
+@click.option("--email", required=True)
+@click.option("--role", "roles", multiple=True, help="Repeatable; default: user.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a user (the password is prompted for without echo unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    app = load_app()
+    with app.app_context():
+        try:
+            user = accounts.create(email, password, roles=roles or ("user",))
+        except ApiError as exc:
+            raise click.ClickException(exc.detail) from None
+        db.orm().commit()
+        click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
+
+
+@users.command(name="roles")
+@click.option("--email", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeatable.")
+def set_user_roles(email: str, roles: tuple[str, ...]) -> None:
+    """Replace a user's roles; their access tokens issued before now stop working."""
+    with domain():
+        user = admin.set_user_roles(user_id_of(email), list(roles))
+        db.orm().commit()
+        click.echo(json.dumps({"id": user.id, "email": user.email, "roles": user.role_names()}))
+
+
+@users.command(name="list")
+@click.option("--q", "query", help="Search emails and display names.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--per-page", default=20, show_default=True, type=click.IntRange(1, 100))
+def list_users(query: str | None, page: int, per_page: int) -> None:
+    """Print a page of users as JSON, as GET /admin/users answers it."""
+    with domain():
+        items, total = admin.list_page(query, page, per_page)
+        print_json({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+@users.command(name="disable")
+@click.option("--email", required=True)
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def disable_user(email: str, enable: bool) -> None:
+    """Disable a user and revoke every token of theirs at once (never the last admin)."""
+    with domain():
+        user = admin.update_user(user_id_of(email), {"disabled": not enable})
+        db.orm().commit()
+        print_json(admin.view(user))
+
+
+@main.group(name="roles")
+def roles_group() -> None:
+    """Roles and their permissions (`resource:action`)."""
+
+
+@roles_group.command(name="create")
+@click.option("--name", required=True)
+@click.option("--permission", "permissions", multiple=True, help="Repeatable.")
+def create_role(name: str, permissions: tuple[str, ...]) -> None:
+    """Create a role holding these permissions."""
+    with domain():
+        role = roles_.create(name, list(permissions))
+        db.orm().commit()
+        print_json(roles_.view(role))
+
+
+@roles_group.command(name="grant")
+@click.option("--name", required=True)
+@click.option("--permission", "permissions", multiple=True, required=True, help="Repeatable.")
+def grant_role(name: str, permissions: tuple[str, ...]) -> None:
+    """Add permissions to a role; its holders' access tokens issued before now stop working."""
+    with domain():
+        role = roles_.grant(name, list(permissions))
+        db.orm().commit()
+        print_json(roles_.view(role))
+@main.group(name="clients")
+def clients_group() -> None:
+    """Service clients (OAuth 2 client credentials)."""
+
+
+@clients_group.command(name="create")
+@click.option("--name", required=True)
+@click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
+@click.option("--exchange", is_flag=True, help="May exchange user tokens (RFC 8693).")
+@click.option("--jwks-file", type=click.File("r"),
+              help="Authenticates by private_key_jwt with these public keys; no secret.")
+@click.option("--jwks-url", help="Authenticates by private_key_jwt with keys fetched here.")
+def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[str] | None,
+                  jwks_url: str | None) -> None:
+    """Register a client; prints {"client_id", "client_secret"} (the secret only this once)."""
+    try:
+        jwks = json.load(jwks_file) if jwks_file else None
+    except ValueError:
+        raise click.ClickException("--jwks-file is not JSON") from None
+    app = load_app()
+    with app.app_context():
+        try:
+            created = clients.create(name, scope, exchange, jwks, jwks_url)
+        except ApiError as exc:
+            raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
+        db.orm().commit()
+    answer = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+    if created["client_secret"] is None:
+        del answer["client_secret"]
+    click.echo(json.dumps(answer))
+
+
+@clients_group.command(name="delete")
+@click.option("--client-id", required=True)
+def delete_client(client_id: str) -> None:
+    """Delete a client; every token it holds stops working."""
+    app = load_app()
+    with app.app_context():
+        client = clients.caller(client_id)
+        if client is None:
+            raise click.ClickException(f"no enabled client {client_id}")
+        clients.delete(client.id)
+        db.orm().commit()
+    click.echo(json.dumps({"deleted": client_id}))
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command()
+def rotate() -> None:
+    """Sign with a new key from now on; old keys keep verifying until their tokens expire."""
+    app = load_app()
+    algorithm = app.config["AUTHAPI_JWT_ALGORITHM"]
+    if algorithm == "HS256":
+        raise click.ClickException("HS256 signs with AUTHAPI_SECRET_KEY: rotate that secret")
+    with app.app_context():
+        row = keys.rotate(db.orm(), algorithm, app.config["AUTHAPI_SECRET_KEY"])
+        db.orm().commit()
+        click.echo(json.dumps({"kid": row.kid, "alg": algorithm}))

@@ -1,0 +1,62 @@
+"""`authapi serve` and `authapi db upgrade`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from authapi import bootstrap, db
+from authapi.cli.base import load_app, main, migrate_and_seed
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--migrate/--no-migrate", default=None,
+              help="Apply migrations first (default: only on the embedded SQLite database).")
+def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
+    """Serve the API with gunicorn."""
+    app = load_app()
+    try:
+        if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
+            migrate_and_seed(app)
+        else:
+            bootstrap.run(app)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"the database is not ready ({type(exc).__name__}); run `authapi db upgrade` "
+            "or pass --migrate") from None
+    db.dispose(app)  # no connections may cross the fork
+    _metrics_folder(Path(app.instance_path) / "prometheus")
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--graceful-timeout", "10",
+            "--worker-class", "authapi.gunicorn_worker.ProblemWorker",  # problem+json errors
+            "--no-control-socket", "--config", "python:authapi.gunicorn_conf",
+            "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            "authapi.wsgi:app"]
+    os.execv(sys.executable, argv)  # noqa: S606  (replaces this process with gunicorn)
+
+
+def _metrics_folder(folder: Path) -> None:
+    """Empty the workers' metrics folder and point prometheus-client at it (multiprocess)."""
+    shutil.rmtree(folder, ignore_errors=True)  # stale files would be summed with new ones
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by the workers after execv
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Apply every migration and seed the built-in roles and a signing key."""
+    migrate_and_seed(load_app())
+    click.echo("database is up to date")

@@ -1,0 +1,51 @@
+"""OAuth 2 clients and the client assertions they used."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authapi.db import Model, utcnow
+from authapi.models.types import (
+    UTCDateTime,
+    new_id,
+)
+
+# --- service clients (OAuth 2) ---
+
+
+class Client(Model):
+    """A service that authenticates to /oauth/* with a secret or a registered key set."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    # HMAC-SHA-256 of the secret under a key derived from AUTHAPI_SECRET_KEY, hex; never
+    # the secret. NULL for a client that authenticates with private_key_jwt.
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_url: Mapped[str | None] = mapped_column(String(2048))
+    exchange: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsedAssertion(Model):
+    """A private_key_jwt assertion already accepted (RFC 7523 §3: a jti is used once)."""
+
+    __tablename__ = "used_assertions"
+
+    # SHA-256 of client_id and jti, hex: bounded length whatever the client sends.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
