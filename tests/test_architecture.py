@@ -85,7 +85,7 @@ def test_the_cycle_finder_finds_a_cycle():
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("entry points", ("authapi", "authapi.app", "authapi.cli", "authapi.wsgi",
                       "authapi.gunicorn_conf", "authapi.gunicorn_worker", "authapi.bootstrap",
-                      "authapi.migrations", "authapi.resource")),
+                      "authapi.migrations", "authapi.resource", "authapi.instance")),
     ("views", ("authapi.views",)),
     ("the HTTP edge", ("authapi.web", "authapi.authz")),
     ("administration and OAuth", ("authapi.admin", "authapi.oauth")),

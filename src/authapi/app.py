@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authapi import config as settings
-from authapi import db, errors
+from authapi import errors
 from authapi.accounts import oidc, recovery
+from authapi.instance import create_base
 from authapi.limits import limits
 from authapi.mail import outbox
 from authapi.ops import telemetry
@@ -35,15 +35,10 @@ API_SETTINGS = {
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the defaults and either `config` or the AUTHAPI_* environment."""
-    values = settings.resolve(config)
-    instance = Path(values["AUTHAPI_INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
-    app = Flask("authapi", instance_path=str(instance), static_folder=None)
-    app.config.update(values)
+    app = create_base(config)
+    values, instance = app.config, Path(app.instance_path)
     app.config.update(API_SETTINGS)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.config["SECRET_KEY"] = values["AUTHAPI_SECRET_KEY"]
-
-    db.init_app(app)
     app.extensions["authapi.keyring"] = Keyring()
     revocation.init_app(app, instance)
     from authapi.views import Api

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,16 +11,18 @@ from typing import Any
 import click
 from flask import Flask
 
-from authapi import bootstrap, create_app, db, migrations
-from authapi.accounts import users as users_
+import authapi
+from authapi import bootstrap, db, migrations
 from authapi.config import ConfigError
 from authapi.errors import ApiError
+from authapi.instance import create_base
 
 
-def load_app() -> Flask:
-    """The app from the AUTHAPI_* environment; a bad setting is a one-line error."""
+def load_app(*, base: bool = False) -> Flask:
+    """The app from the AUTHAPI_* environment (with `base`, only its settings and database);
+    a bad setting is a one-line error."""
     try:
-        return create_app()
+        return create_base() if base else authapi.create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -30,7 +33,40 @@ def migrate_and_seed(app: Flask) -> None:
     bootstrap.run(app)
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """click's documented lazily loading group: a command's module is imported when it runs.
+
+    `authapi serve` then imports only what it needs to migrate and hand over to gunicorn,
+    not every domain module that `users`, `clients` or `purge` use.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, loaded or not."""
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module on first use."""
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = self.lazy[cmd_name].rpartition(".")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command), self.lazy[cmd_name]  # noqa: S101
+        return command
+
+
+COMMANDS = {
+    "serve": "authapi.cli.server.serve", "db": "authapi.cli.server.db_group",
+    "users": "authapi.cli.manage.users", "roles": "authapi.cli.manage.roles_group",
+    "clients": "authapi.cli.manage.clients_group", "keys": "authapi.cli.manage.keys_group",
+    "purge": "authapi.cli.cleanup.purge",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 def main() -> None:
     """authapi: authentication and authorization service."""
 
@@ -47,14 +83,6 @@ def domain() -> Iterator[None]:
         except ApiError as exc:
             fields = f" {json.dumps(exc.errors)}" if exc.errors else ""
             raise click.ClickException(f"{exc.detail}{fields}") from None
-
-
-def user_id_of(email: str) -> str:
-    """The id of the user with this email; else a one-line error."""
-    found = users_.by_email(email)
-    if found is None:
-        raise click.ClickException(f"no user with email {email}")
-    return found.id
 
 
 def print_json(value: Any) -> None:

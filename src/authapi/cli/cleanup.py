@@ -10,7 +10,7 @@ import click
 from sqlalchemy import delete, or_
 
 from authapi import db
-from authapi.cli.base import load_app, main
+from authapi.cli.base import load_app
 from authapi.db import utcnow
 from authapi.models import (
     AuditEvent,
@@ -29,7 +29,7 @@ from authapi.models import (
 from authapi.tokens import replay
 
 
-@main.command()
+@click.command()
 def purge() -> None:
     """Delete what has expired: revocations, sessions, challenges, DPoP proofs, links, old
     mail and reset requests, used assertions, counters, old audit events, and keys no

@@ -10,15 +10,16 @@ import click
 
 from authapi import db
 from authapi.accounts import accounts
+from authapi.accounts import users as users_
 from authapi.admin import admin
 from authapi.admin import roles as roles_
-from authapi.cli.base import domain, load_app, main, print_json, user_id_of
+from authapi.cli.base import domain, load_app, print_json
 from authapi.errors import ApiError
 from authapi.oauth import clients
 from authapi.tokens import keys
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """User accounts."""
 
@@ -76,7 +77,7 @@ def disable_user(email: str, enable: bool) -> None:
         print_json(admin.view(user))
 
 
-@main.group(name="roles")
+@click.group(name="roles")
 def roles_group() -> None:
     """Roles and their permissions (`resource:action`)."""
 
@@ -101,7 +102,7 @@ def grant_role(name: str, permissions: tuple[str, ...]) -> None:
         role = roles_.grant(name, list(permissions))
         db.orm().commit()
         print_json(roles_.view(role))
-@main.group(name="clients")
+@click.group(name="clients")
 def clients_group() -> None:
     """Service clients (OAuth 2 client credentials)."""
 
@@ -147,7 +148,7 @@ def delete_client(client_id: str) -> None:
     click.echo(json.dumps({"deleted": client_id}))
 
 
-@main.group(name="keys")
+@click.group(name="keys")
 def keys_group() -> None:
     """Signing keys."""
 
@@ -163,3 +164,11 @@ def rotate() -> None:
         row = keys.rotate(db.orm(), algorithm, app.config["AUTHAPI_SECRET_KEY"])
         db.orm().commit()
         click.echo(json.dumps({"kid": row.kid, "alg": algorithm}))
+
+
+def user_id_of(email: str) -> str:
+    """The id of the user with this email; else a one-line error."""
+    found = users_.by_email(email)
+    if found is None:
+        raise click.ClickException(f"no user with email {email}")
+    return found.id

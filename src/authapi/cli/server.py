@@ -11,10 +11,10 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from authapi import bootstrap, db
-from authapi.cli.base import load_app, main, migrate_and_seed
+from authapi.cli.base import load_app, migrate_and_seed
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
@@ -22,7 +22,7 @@ from authapi.cli.base import load_app, main, migrate_and_seed
               help="Apply migrations first (default: only on the embedded SQLite database).")
 def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     """Serve the API with gunicorn."""
-    app = load_app()
+    app = load_app(base=True)  # the workers build the whole API; this process only migrates
     try:
         if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
             migrate_and_seed(app)
@@ -50,7 +50,7 @@ def _metrics_folder(folder: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by the workers after execv
 
 
-@main.group(name="db")
+@click.group(name="db")
 def db_group() -> None:
     """Database schema."""
 
@@ -58,5 +58,5 @@ def db_group() -> None:
 @db_group.command()
 def upgrade() -> None:
     """Apply every migration and seed the built-in roles and a signing key."""
-    migrate_and_seed(load_app())
+    migrate_and_seed(load_app(base=True))
     click.echo("database is up to date")
