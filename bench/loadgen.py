@@ -254,7 +254,7 @@ class BareServer(Server):
 
 BCRYPT_LOOP = """
 import sys, time
-from authapi.passwords import context
+from authapi.accounts.passwords import context
 rounds, min_seconds, password = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 ctx = context(rounds)
 stored = ctx.hash(password)
