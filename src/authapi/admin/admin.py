@@ -14,6 +14,8 @@ from sqlalchemy import delete, func, or_, select, update
 
 from authapi import audit, db
 from authapi.accounts import accounts, users
+from authapi.admin import delegation
+from authapi.admin.delegation import Grantor
 from authapi.errors import Conflict, NotFound, ValidationError
 from authapi.models import ADMIN_ROLE, AuditEvent, Role, User, user_roles
 from authapi.sessions import sessions
@@ -107,14 +109,22 @@ def delete_user(user_id: str, actor_id: str | None = None) -> None:
     audit.record("user_deleted", user_id=user_id, detail={"actor_id": actor_id, "sessions": count})
 
 
-def set_user_roles(user_id: str, roles: list[str], actor_id: str | None = None) -> User:
-    """Replace a user's roles (every name must exist); the last admin keeps `admin`."""
+def set_user_roles(user_id: str, roles: list[str], actor_id: str | None = None,
+                   grantor: Grantor | None = None) -> User:
+    """Replace a user's roles (every name must exist); the last admin keeps `admin`.
+
+    Over HTTP (`grantor`), every role given or taken must be the caller's to give.
+    """
     user = find(user_id)
     wanted = tuple(sorted(set(roles)))
-    known = set(db.orm().scalars(select(Role.name).where(Role.name.in_(wanted))))
+    known = {role.name: role for role in db.orm().scalars(select(Role).where(
+        Role.name.in_(wanted)))}
     missing = [name for name in wanted if name not in known]
     if missing:
         raise ValidationError(errors={"roles": [f"No such role: {name}." for name in missing[:10]]})
+    current = {role.name: role for role in user.roles}
+    for name in sorted(set(wanted) ^ set(current)):  # given or taken
+        delegation.check_role(grantor, known.get(name) or current[name])
     if ADMIN_ROLE not in wanted:
         keep_an_admin(user)
     return accounts.set_roles(user.id, wanted, actor_id=actor_id)

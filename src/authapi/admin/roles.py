@@ -14,6 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import audit, db
+from authapi.admin import delegation
+from authapi.admin.delegation import Grantor
 from authapi.errors import Conflict, NotFound, ValidationError
 from authapi.models import ADMIN_ROLE, DEFAULT_ROLE, Role
 from authapi.sessions import sessions
@@ -85,10 +87,12 @@ def _taken(name: str) -> bool:
     return db.orm().scalar(select(Role.id).where(Role.name == name)) is not None
 
 
-def create(name: str, permissions: list[str], actor_id: str | None = None) -> Role:
-    """Create a role; Conflict if the name is taken."""
+def create(name: str, permissions: list[str], actor_id: str | None = None,
+           grantor: Grantor | None = None) -> Role:
+    """Create a role; Conflict if the name is taken; over HTTP only with permissions held."""
     check_name(name)
     granted = check_permissions(permissions)
+    delegation.check_permissions(grantor, granted, "permissions")
     if _taken(name):
         raise Conflict("A role with this name already exists.")
     role = Role(name=name, permissions=granted)
@@ -100,8 +104,11 @@ def create(name: str, permissions: list[str], actor_id: str | None = None) -> Ro
 
 
 def update(name: str, *, new_name: str | None = None, permissions: list[str] | None = None,
-           actor_id: str | None = None) -> Role:
-    """Rename a role or replace its permissions; every holder's access tokens are voided."""
+           actor_id: str | None = None, grantor: Grantor | None = None) -> Role:
+    """Rename a role or replace its permissions; every holder's access tokens are voided.
+
+    Over HTTP (`grantor`), a permission is added only by a caller who holds it.
+    """
     role = get(name)
     before = (role.name, sorted(role.permissions or []))
     renamed = new_name is not None and new_name != role.name
@@ -115,7 +122,9 @@ def update(name: str, *, new_name: str | None = None, permissions: list[str] | N
             raise Conflict("A role with this name already exists.")
         role.name = new_name
     if permissions is not None:
-        role.permissions = check_permissions(permissions)
+        wanted = check_permissions(permissions)
+        delegation.check_permissions(grantor, set(wanted) - set(before[1]), "permissions")
+        role.permissions = wanted
     if (role.name, role.permissions) == before:
         return role  # nothing changed: no token needs to die
     _flush_unique()
@@ -132,11 +141,15 @@ def grant(name: str, permissions: list[str], actor_id: str | None = None) -> Rol
     return update(name, permissions=[*role.permissions, *permissions], actor_id=actor_id)
 
 
-def remove(name: str, actor_id: str | None = None) -> None:
-    """Delete a custom role; its holders lose it and their access tokens are voided."""
+def remove(name: str, actor_id: str | None = None, grantor: Grantor | None = None) -> None:
+    """Delete a custom role; its holders lose it and their access tokens are voided.
+
+    Deleting takes the role from every holder: over HTTP, only a caller who could give it.
+    """
     role = get(name)
     if role.name in BUILTIN:
         raise Conflict("Built-in roles cannot be deleted.")
+    delegation.check_role(grantor, role)
     holders = sessions.void_role_holders(role.id)  # while user_roles still names them
     db.affected(delete(Role).where(Role.id == role.id))  # user_roles rows cascade
     audit.record("role_deleted", user_id=actor_id,

@@ -24,6 +24,8 @@ from jwt.exceptions import PyJWKError, PyJWKSetError
 from sqlalchemy import bindparam, func, select
 
 from authapi import audit, db
+from authapi.admin import delegation
+from authapi.admin.delegation import Grantor
 from authapi.db import utcnow
 from authapi.errors import NotFound, ValidationError
 from authapi.models import Client
@@ -91,8 +93,12 @@ def check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
-           jwks_url: str | None = None) -> dict[str, Any]:
-    """Register a client; the answer holds its secret (None with a key set), shown once."""
+           jwks_url: str | None = None, grantor: Grantor | None = None) -> dict[str, Any]:
+    """Register a client; the answer holds its secret (None with a key set), shown once.
+
+    Over HTTP (`grantor`), its scope is at most the caller's own permissions.
+    """
+    delegation.check_permissions(grantor, normalize_scope(scope).split(), "a client scope")
     keyed = jwks is not None or jwks_url is not None
     secret = None if keyed else secrets.token_urlsafe(SECRET_BYTES)
     client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,

@@ -13,6 +13,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from authapi import authz
+from authapi.admin.delegation import Grantor
 from authapi.errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
 from authapi.web.schemas import ProblemSchema
 
@@ -25,6 +26,11 @@ def paged(args: dict[str, Any],
     page, per_page = args["page"], min(args["per_page"], MAX_PER_PAGE)
     items, total = fetch(page, per_page)
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def grantor() -> Grantor:
+    """The caller as a grantor: what their verified token's scope lets them hand out."""
+    return Grantor.of_claims(authz.current_claims())
 
 
 def require_json_body() -> Any:

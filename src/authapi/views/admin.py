@@ -10,7 +10,7 @@ from typing import Any
 
 from authapi import authz, db
 from authapi.admin import admin, roles
-from authapi.views import Blueprint, paged
+from authapi.views import Blueprint, grantor, paged
 from authapi.web.schemas import (
     AdminUserPageSchema,
     AdminUserSchema,
@@ -85,7 +85,7 @@ def set_user_roles(body: dict[str, Any], user_id: str) -> Any:
     Access tokens issued before the change answer 401 `token_revoked`; the next
     refresh carries the new roles and scope. The last active admin keeps `admin`.
     """
-    user = admin.set_user_roles(user_id, body["roles"], actor_id=_actor())
+    user = admin.set_user_roles(user_id, body["roles"], actor_id=_actor(), grantor=grantor())
     db.orm().commit()
     return admin.view(user)
 
@@ -105,7 +105,7 @@ def list_roles(args: dict[str, Any]) -> Any:
 @bp.response(201, RoleSchema)
 def create_role(body: dict[str, Any]) -> Any:
     """Create a role; permission names are `resource:action`."""
-    role = roles.create(body["name"], body["permissions"], actor_id=_actor())
+    role = roles.create(body["name"], body["permissions"], actor_id=_actor(), grantor=grantor())
     db.orm().commit()
     return roles.view(role)
 
@@ -121,7 +121,7 @@ def update_role(body: dict[str, Any], name: str) -> Any:
     `token_revoked`; the built-in `admin` holds every permission and cannot change.
     """
     role = roles.update(name, new_name=body.get("name"), permissions=body.get("permissions"),
-                        actor_id=_actor())
+                        actor_id=_actor(), grantor=grantor())
     db.orm().commit()
     return roles.view(role)
 
@@ -131,7 +131,7 @@ def update_role(body: dict[str, Any], name: str) -> Any:
 @bp.response(204)
 def delete_role(name: str) -> None:
     """Delete a custom role (the built-in `admin` and `user` cannot be deleted)."""
-    roles.remove(name, actor_id=_actor())
+    roles.remove(name, actor_id=_actor(), grantor=grantor())
     db.orm().commit()
 
 

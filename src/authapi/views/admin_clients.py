@@ -6,7 +6,7 @@ from typing import Any
 
 from authapi import authz, db
 from authapi.oauth import clients
-from authapi.views import Blueprint, paged
+from authapi.views import Blueprint, grantor, paged
 from authapi.web.schemas import ClientCreateSchema, ClientPageSchema, ClientSchema, PageArgsSchema
 
 bp = Blueprint("admin_clients", __name__, url_prefix="/admin/clients",
@@ -29,7 +29,7 @@ def list_clients(args: dict[str, Any]) -> Any:
 def create_client(body: dict[str, Any]) -> Any:
     """Register a client; its secret is in this answer and never again."""
     created = clients.create(body["name"], body["scope"], body["exchange"], body["jwks"],
-                             body["jwks_url"])
+                             body["jwks_url"], grantor=grantor())
     db.orm().commit()
     return created
 
