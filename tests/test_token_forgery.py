@@ -44,6 +44,15 @@ def flip_signature(token: str) -> str:
     return f"{head}.{body}.{b64(bytes(raw))}"
 
 
+def flip_unused_bit(token: str) -> str:
+    """The same token with the lowest (unused) bit of its signature's last character set:
+    it decodes to the same bytes, so only a canonical decoder tells the two apart."""
+    head, body, signature = token.split(".")
+    assert len(signature) % 4 in (2, 3)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return f"{head}.{body}.{signature[:-1]}{alphabet[alphabet.index(signature[-1]) ^ 1]}"
+
+
 class Forge:
     """Re-signs a real user's real claims, changed as a test asks, with any key."""
 
@@ -86,6 +95,7 @@ def assert_rejected(response, code: str) -> None:
 Forgery = Callable[[Forge, str], str]
 FORGERIES: dict[str, Forgery] = {
     "bad_signature": lambda f, kind: flip_signature(f.token(kind)),
+    "non_canonical_signature": lambda f, kind: flip_unused_bit(f.token(kind)),
     "alg_none": lambda f, kind: f.token(kind, alg="none"),
     "alg_None": lambda f, kind: f.token(kind, alg="None"),
     "hs256_keyed_with_public_pem": lambda f, kind: f.token(kind, alg="HS256", key=f.public_pem),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from flask import current_app
@@ -38,14 +39,25 @@ def _dummy_hash(rounds: int) -> str:
     return str(context(rounds).hash("authapi-dummy-password"))
 
 
+# Characters that show nothing: spaces (Z*), controls and format characters such as the
+# zero-width space (Cc, Cf), lone combining marks (Mn, Me), and the blank letters and
+# symbols Unicode keeps (Hangul fillers, the braille blank).
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"})
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(char: str) -> bool:
+    return char in BLANKS or unicodedata.category(char) in INVISIBLE_CATEGORIES
+
+
 def check_policy(password: str) -> None:
     """Raise WeakPassword unless the password meets the contract's policy."""
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.")
-    if not password.strip():
-        raise WeakPassword("The password must not be only spaces.")
+    if all(_invisible(char) for char in password):
+        raise WeakPassword("The password must not be only spaces or invisible characters.")
     if password.lower() in COMMON_PASSWORDS:
         raise WeakPassword("This password is too common.")
 

@@ -20,15 +20,24 @@ from authapi.errors import TokenInvalid
 
 ALGORITHMS = get_default_algorithms()
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The last character of a segment of length 4n+2 (4n+3) carries 4 (2) bits that encode
+# nothing; a canonical encoder writes them as zero (RFC 4648 §3.5).
+_CANONICAL_LAST = {2: frozenset(c for i, c in enumerate(_ALPHABET) if i & 0b1111 == 0),
+                   3: frozenset(c for i, c in enumerate(_ALPHABET) if i & 0b11 == 0)}
 
 
 def b64decode(segment: str) -> bytes:
-    """Strict unpadded base64url (RFC 7515 §2): anything else is an invalid token."""
+    """Strict, canonical unpadded base64url (RFC 7515 §2, RFC 4648 §3.5): one spelling per
+    value, so a token with a flipped unused bit is not a second valid copy of itself."""
     try:
         data = segment.encode("ascii")
     except UnicodeEncodeError:
         raise TokenInvalid() from None
     if b"+" in data or b"/" in data or b"=" in data or len(data) % 4 == 1:
+        raise TokenInvalid()
+    tail = len(data) % 4
+    if tail and data[-1] not in _CANONICAL_LAST[tail]:
         raise TokenInvalid()
     try:
         return binascii.a2b_base64(data.translate(_URLSAFE) + b"=" * (-len(data) % 4),

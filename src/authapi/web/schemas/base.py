@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from authapi.accounts.users import normalize_email
+
 
 def storable(value: str) -> None:
     """Refuse text no database column can hold: NUL characters and lone surrogates."""
@@ -27,11 +29,21 @@ class Text(fields.String):
         super().__init__(validate=validators, **kwargs)
 
 
+MAX_EMAIL = 320  # RFC 5321 §4.5.3.1, counted after normalisation (NFKC can lengthen)
+
+
+def normalized_length(value: str) -> None:
+    """Refuse an address whose stored form (NFKC, case-folded) is over MAX_EMAIL long."""
+    if len(normalize_email(value)) > MAX_EMAIL:
+        raise ValidationError(f"Longer than {MAX_EMAIL} characters once normalised.")
+
+
 class EmailText(fields.Email):
-    """An email address that only accepts storable text."""
+    """An email address that only accepts storable text, at most 320 characters stored."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=[storable, validate.Length(max=320)], **kwargs)
+        super().__init__(validate=[storable, validate.Length(max=MAX_EMAIL), normalized_length],
+                         **kwargs)
 
 
 
