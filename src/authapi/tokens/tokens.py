@@ -91,8 +91,14 @@ def issue_refresh(sub: str, session_id: str, jti: str, extra: dict[str, Any] | N
 
 
 def rules() -> core.Rules:
-    """This server's rules: its issuer, its audience, its one configured algorithm."""
-    config = current_app.config
+    """This server's rules: its issuer, its audience, its one configured algorithm.
+
+    Built once per app from its settings (init_app), not per token check.
+    """
+    return cast(core.Rules, current_app.extensions["authapi.rules"])
+
+
+def _rules_of(config: Any) -> core.Rules:
     return core.Rules(issuer=config["AUTHAPI_ISSUER"], audience=config["AUTHAPI_AUDIENCE"],
                       algorithms=(config["AUTHAPI_JWT_ALGORITHM"],))
 
@@ -131,7 +137,7 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
             verified[token] = claims  # only push hot access tokens out
     elif claims["type"] != expected_type:
         raise TokenInvalid()
-    if any_audience:
+    if any_audience:  # introspection only: not on the per-request path
         token_rules = core.Rules(token_rules.issuer, None, token_rules.algorithms)
     core.check_live(claims, expected_type, token_rules, time.time())
     if expected_type == ACCESS and revocation.is_revoked(claims):
@@ -151,5 +157,6 @@ def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """The per-process cache of verified tokens."""
+    """The per-process cache of verified tokens, and the app's token rules."""
     app.extensions["authapi.verified"] = LRUCache(maxsize=VERIFIED_CACHE_SIZE)
+    app.extensions["authapi.rules"] = _rules_of(app.config)
