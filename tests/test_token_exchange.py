@@ -131,3 +131,19 @@ def test_a_role_change_voids_an_exchanged_token(app, client, exchanger, user_tok
         db.orm().commit()
     response = client.get("/auth/me", headers={"Authorization": f"Bearer {exchanged}"})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("requested", ["urn:ietf:params:oauth:token-type:refresh_token",
+                                       "urn:ietf:params:oauth:token-type:id_token", "nonsense"])
+def test_a_request_for_another_token_type_is_refused_not_answered_with_an_access_token(
+        client, exchanger, user_token, requested):
+    # The probe: a requested refresh token was silently answered with an access token.
+    response = exchange(client, exchanger, user_token, requested_token_type=requested)
+    assert_oauth_error(response, 400, "invalid_request")
+    assert "requested_token_type" in response.get_json()["error_description"]
+
+
+def test_requesting_an_access_token_by_name_is_answered(client, exchanger, user_token):
+    response = exchange(client, exchanger, user_token, requested_token_type=ACCESS_TYPE)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["issued_token_type"] == ACCESS_TYPE

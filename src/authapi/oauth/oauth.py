@@ -109,6 +109,10 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
     """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor."""
     if not client.exchange:
         raise UnauthorizedClient("This client may not exchange tokens.")
+    requested = form.get("requested_token_type")
+    if requested is not None and requested != ACCESS_TOKEN_TYPE:
+        # RFC 8693 §2.1: never answer a request for another type with an access token.
+        raise InvalidOAuthRequest(f"requested_token_type: only {ACCESS_TOKEN_TYPE} is issued.")
     subject = _subject_claims(form)
     if isinstance(subject.get("cnf"), dict) and jkt is None:
         # A sender-constrained token is exchanged only for a sender-constrained one:
