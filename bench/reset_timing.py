@@ -29,7 +29,8 @@ def main() -> None:
     migrations.upgrade(url)
     app = create_app({"AUTHAPI_DATABASE_URL": url, "AUTHAPI_INSTANCE_PATH": folder,
                       "AUTHAPI_BCRYPT_ROUNDS": 4, "AUTHAPI_MAIL_WORKER": False,
-                      "AUTHAPI_ENV": "testing"})
+                      "AUTHAPI_ENV": "testing",
+                      "AUTHAPI_RESET_RATE_PER_ADDRESS": "1000000 per hour"})
     bootstrap.run(app)
     with app.app_context():
         for number in range(PAIRS):

@@ -44,11 +44,22 @@ def test_the_request_only_records_the_normalised_address(app, client, make_user)
     assert count(app, LinkToken) == count(app, OutboxMail) == 0
 
 
-def test_an_address_that_nfkc_lengthens_is_recorded_and_mails_nothing(app, client):
-    ask(client, "\ufdfa" * 300 + "@example.com")  # 312 characters in, 5,412 once normalised
+def test_an_address_that_nfkc_lengthens_past_320_is_422_and_nothing_is_recorded(app, client):
+    # 312 characters in, 5,412 once normalised: the contract's limit counts the stored form.
+    response = client.post("/auth/password-reset", json={"email": "\ufdfa" * 300 + "@x.com"})
+    assert response.status_code == 422, response.get_json()
     drain(app)
-    assert count(app, ResetRequest) == 1
-    assert count(app, OutboxMail) == 0
+    assert count(app, ResetRequest) == count(app, OutboxMail) == 0
+
+
+def test_reset_requests_are_limited_per_address(make_app):
+    client = make_app(AUTHAPI_RESET_RATE_PER_ADDRESS="3 per hour").test_client()
+    for n in range(3):
+        ask(client, f"someone{n}@example.com")
+    response = client.post("/auth/password-reset", json={"email": "fourth@example.com"})
+    assert response.status_code == 429, response.get_json()
+    assert response.get_json()["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_the_worker_mails_a_known_address_a_working_link(mail_app, make_user):

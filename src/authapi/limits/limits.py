@@ -11,7 +11,7 @@ an after-request and a teardown hook on every route of the app; on authapi's
 (bench/RESULTS.md, "Hook split"). Here a route without a limit pays nothing.
 
 The decorators other modules apply: `login_limits` (login, passkey sign-in),
-`register_limits`, `token_limits` (failed /oauth/token requests),
+`register_limits`, `reset_limits`, `token_limits` (failed /oauth/token requests),
 `address_limits(setting, scope)` for any per-address rate, and
 `email_limits(setting, scope)` for a rate per email (password reset). Every breach
 is 429 with Retry-After; X-Forwarded-For counts only behind AUTHAPI_PROXY_COUNT
@@ -158,6 +158,11 @@ def login_limits(view: F) -> F:
 def register_limits(view: F) -> F:
     """Registration: N attempts per address, so accounts cannot be minted in bulk."""
     return address_limits("AUTHAPI_REGISTER_RATE_PER_ADDRESS", "register-address")(view)
+
+
+def reset_limits(view: F) -> F:
+    """Password-reset requests: N per address, known email or not (the same work for both)."""
+    return address_limits("AUTHAPI_RESET_RATE_PER_ADDRESS", "reset-address")(view)
 
 
 def token_limits(view: F) -> F:

@@ -6,6 +6,7 @@ from typing import Any
 
 from authapi import authz, db
 from authapi.accounts import addresses, mfa, recovery
+from authapi.limits import limits
 from authapi.views import Blueprint
 from authapi.web.schemas import (
     AcceptedSchema,
@@ -25,6 +26,7 @@ ACCEPTED = {"status": "accepted"}
 
 
 @bp.post("/password-reset")
+@limits.reset_limits
 @bp.arguments(PasswordResetSchema)
 @bp.response(202, AcceptedSchema)
 def password_reset(body: dict[str, Any]) -> Any:
