@@ -128,3 +128,37 @@ def test_register_is_rate_limited_per_address(make_app):
                                                     "password": PASSWORD})
     assert_problem(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) > 0
+
+
+PASSWORD_CHECKS = [
+    ("/auth/password", lambda wrong: {"current_password": wrong,
+                                      "new_password": "another strong passw0rd"}),
+    ("/auth/mfa/totp/disable", lambda wrong: {"password": wrong}),
+    ("/auth/email", lambda wrong: {"new_email": "elsewhere@example.com", "password": wrong}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), PASSWORD_CHECKS, ids=[p for p, _ in PASSWORD_CHECKS])
+def test_a_wrong_password_on_an_account_page_counts_as_a_failed_login(client, make_user, login,
+                                                                      clock, path, body):
+    # The probe: 75 wrong passwords on these endpoints, no 429, no lock, a bcrypt hash each.
+    make_user(email="paged@example.com")
+    headers = {"Authorization": f"Bearer {login('paged@example.com')['access_token']}"}
+    for _ in range(5):  # the free failures
+        assert_problem(client.post(path, json=body(WRONG), headers=headers),
+                       401, "invalid_credentials")
+    locked = client.post(path, json=body(WRONG), headers=headers)
+    assert retry_after(locked) >= 1
+    # One counter: the sign-in of the same account waits too.
+    assert retry_after(attempt(client, "paged@example.com", PASSWORD)) >= 1
+
+
+def test_failed_logins_and_account_page_checks_share_one_counter(client, make_user, login,
+                                                                 clock):
+    make_user(email="shared@example.com")
+    headers = {"Authorization": f"Bearer {login('shared@example.com')['access_token']}"}
+    fail(client, "shared@example.com", 4)
+    assert_problem(client.post("/auth/password", headers=headers, json={
+        "current_password": WRONG, "new_password": "another strong passw0rd"}),
+        401, "invalid_credentials")
+    assert retry_after(attempt(client, "shared@example.com", PASSWORD)) >= 1

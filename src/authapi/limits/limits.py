@@ -121,9 +121,11 @@ def email_limits(setting: str, scope: str) -> Callable[[F], F]:
     return _limited(setting, scope, _email_key)
 
 
-def with_lockout(view: F) -> F:
+def with_lockout(view: F, account_of: Callable[[], str] | None = None) -> F:
     """Refuse a locked account before its password is looked at; count judged failures.
 
+    The account is the body's email (a sign-in), or `account_of()` (the signed-in
+    caller's email, for a password check on an account page): one counter either way.
     The count is written on its own connection: a view must have committed (or rolled
     back) before it raises InvalidCredentials, or SQLite would make the two wait. A
     right password that still needs its second factor (mfa_required) is not a failure.
@@ -132,7 +134,8 @@ def with_lockout(view: F) -> F:
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         # A sign-in that names no account (a discoverable passkey) backs off per address.
-        account = lockout.key(_body_email() or f"addr:{client_address()}")
+        named = account_of() if account_of is not None else _body_email()
+        account = lockout.key(named or f"addr:{client_address()}")
         try:
             lockout.check(account)
         except AccountLocked:
@@ -148,6 +151,17 @@ def with_lockout(view: F) -> F:
         return result
 
     return guarded
+
+
+def password_check_limits(account_of: Callable[[], str]) -> Callable[[F], F]:
+    """A password checked on an account page (change, MFA off, email change) is a login:
+    the same per-address limit, and the same account lockout as /auth/login."""
+
+    def decorator(view: F) -> F:
+        return address_limits("AUTHAPI_LOGIN_RATE_PER_ADDRESS", "login-address")(
+            with_lockout(view, account_of))
+
+    return decorator
 
 
 def login_limits(view: F) -> F:

@@ -13,6 +13,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from authapi import authz
+from authapi.accounts import users
 from authapi.admin.delegation import Grantor
 from authapi.errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
 from authapi.web.schemas import ProblemSchema
@@ -31,6 +32,11 @@ def paged(args: dict[str, Any],
 def grantor() -> Grantor:
     """The caller as a grantor: what their verified token's scope lets them hand out."""
     return Grantor.of_claims(authz.current_claims())
+
+
+def caller_email() -> str:
+    """The signed-in caller's email: the account a password check counts against."""
+    return users.get(str(authz.current_claims()["sub"])).email
 
 
 def require_json_body() -> Any:

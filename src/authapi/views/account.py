@@ -7,7 +7,7 @@ from typing import Any
 from authapi import authz, db
 from authapi.accounts import addresses, mfa, recovery
 from authapi.limits import limits
-from authapi.views import Blueprint
+from authapi.views import Blueprint, caller_email
 from authapi.web.schemas import (
     AcceptedSchema,
     EmailChangeSchema,
@@ -66,6 +66,7 @@ def verify_email_confirm(body: dict[str, Any]) -> None:
 
 @bp.post("/email")
 @authz.access_required
+@limits.password_check_limits(caller_email)
 @bp.arguments(EmailChangeSchema)
 @bp.response(202, AcceptedSchema)
 def change_email(body: dict[str, Any]) -> Any:
@@ -107,6 +108,7 @@ def totp_enable(body: dict[str, Any]) -> Any:
 
 @bp.post("/mfa/totp/disable")
 @authz.access_required
+@limits.password_check_limits(caller_email)
 @bp.arguments(PasswordSchema)
 @bp.response(204)
 def totp_disable(body: dict[str, Any]) -> None:

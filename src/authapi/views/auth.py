@@ -24,6 +24,7 @@ from authapi.views import (
     BEARER_AUTH,
     REFRESH_COOKIE_AUTH,
     Blueprint,
+    caller_email,
     paged,
     require_json_body,
 )
@@ -174,6 +175,7 @@ def delete_session(session_id: str) -> None:
 
 @bp.post("/password")
 @authz.access_required
+@limits.password_check_limits(caller_email)
 @bp.arguments(PasswordChangeSchema)
 @bp.response(204)
 def change_password(body: dict[str, Any]) -> None:
