@@ -12,7 +12,7 @@ from sqlalchemy import select
 from authapi import db
 from authapi.accounts import users
 from authapi.config import ConfigError
-from authapi.models import AuditEvent, OidcIdentity
+from authapi.models import AuditEvent, OidcIdentity, OutboxMail, User
 from conftest import PASSWORD, assert_problem, bearer
 from fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 
@@ -112,25 +112,48 @@ def test_a_returning_identity_signs_in_as_the_same_user(app, client):
         assert db.orm().query(OidcIdentity).count() == 1
 
 
-def test_a_verified_email_links_the_existing_account(client, make_user):
-    existing = make_user(email="Alice@Example.com")
+def test_a_verified_email_links_the_existing_verified_account(client, make_user):
+    existing = make_user(email="Alice@Example.com", email_verified=True)
     sign_in(client)
     assert me(client)["id"] == existing
 
 
+def refused(response, code: str) -> None:
+    """A callback that signed nobody in: back to the app with `error=code`, no cookie."""
+    assert response.status_code == 302, response.get_json()
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["error"] == [code]
+    assert "refresh_token_cookie" not in response.headers.get("Set-Cookie", "")
+
+
+def test_an_account_registered_in_advance_is_not_taken_over(app, client, make_user):
+    # The probe: an attacker registers the victim's address with their own password;
+    # the victim's later provider sign-in linked and verified that account.
+    attacker = make_user(email="alice@example.com")  # its email is not verified
+    refused(sign_in(client), "account_exists")
+    with app.app_context():
+        assert db.orm().query(OidcIdentity).count() == 0
+        assert db.orm().get(User, attacker).email_verified is False
+        mail = db.orm().scalars(select(OutboxMail)).one()
+    assert mail.recipient == "alice@example.com"
+    assert mail.subject == "A sign-in with acme was not linked to your account"
+    assert failure_reason(app) == "account_unverified"
+
+
 def test_an_unverified_email_never_links_an_existing_account(app, client, make_user, provider):
-    make_user(email="alice@example.com")
+    make_user(email="alice@example.com", email_verified=True)
     provider.user["email_verified"] = False
-    assert_problem(sign_in(client), 409, "email_taken")
+    refused(sign_in(client), "account_exists")
     assert client.get_cookie("refresh_token_cookie", path="/auth") is None
     with app.app_context():
         assert db.orm().query(OidcIdentity).count() == 0
+    assert failure_reason(app) == "unverified_email"
 
 
-def test_an_unverified_email_of_no_account_creates_an_unverified_user(client, provider):
+def test_an_unverified_email_of_no_account_creates_nothing(app, client, provider):
     provider.user.update(sub="bob-2", email="bob@example.com", email_verified=False)
-    sign_in(client)
-    assert (me(client)["email"], me(client)["email_verified"]) == ("bob@example.com", False)
+    refused(sign_in(client), "email_unverified")
+    with app.app_context():
+        assert db.orm().query(User).filter_by(email="bob@example.com").one_or_none() is None
 
 
 def test_a_callback_from_another_browser_is_refused(app):
@@ -184,12 +207,12 @@ def test_an_unknown_provider_is_not_found(client):
 
 
 def test_a_disabled_user_cannot_sign_in(client, make_user):
-    make_user(email="alice@example.com", disabled=True)
+    make_user(email="alice@example.com", disabled=True, email_verified=True)
     assert_problem(sign_in(client), 403, "account_disabled")
 
 
 def test_identities_are_listed_and_unlinked(client, make_user, login):
-    make_user(email="alice@example.com")
+    make_user(email="alice@example.com", email_verified=True)
     sign_in(client)
     headers = bearer(login("alice@example.com")["access_token"])
     items = client.get("/auth/oidc/identities", headers=headers).get_json()["items"]

@@ -32,3 +32,16 @@ def email_change(old_email: str, new_email: str, done: bool) -> None:
     """Tell the old address that a change of address was asked for, or made."""
     outbox.queue(old_email, "email_change_notice", email=old_email, new_email=new_email,
                  done=done, link=links.frontend(PASSWORD_PAGE))
+
+
+RESET_PAGE = "/password-reset"
+REFUSAL_REASONS = {
+    "account_unverified": "its address has not been confirmed",
+    "unverified_email": "the provider did not confirm the address",
+}
+
+
+def link_refused(email: str, provider: str, reason: str) -> None:
+    """Tell an address that a provider sign-in was not linked to its account, and why."""
+    outbox.queue(email, "oidc_link_refused", email=email, provider=provider,
+                 reason=REFUSAL_REASONS[reason], link=links.frontend(RESET_PAGE))

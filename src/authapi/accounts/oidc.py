@@ -21,6 +21,7 @@ from requests import RequestException
 from sqlalchemy import and_, delete, exists, func, select, update
 
 from authapi import audit, db
+from authapi.accounts import notices
 from authapi.accounts.users import normalize_email
 from authapi.config import oidc_providers
 from authapi.db import utcnow
@@ -28,7 +29,6 @@ from authapi.errors import (
     AccountDisabled,
     ApiError,
     Conflict,
-    EmailTaken,
     InvalidCredentials,
     NotFound,
     OidcStateInvalid,
@@ -112,30 +112,49 @@ def sign_in(provider: str, claims: dict[str, Any]) -> User:
     return user
 
 
+class SignInRefused(Exception):  # noqa: N818  (a refusal, not an error of ours)
+    """A provider sign-in that links and creates nothing; the browser is sent back with
+    `error=<code>` (account_exists, email_unverified)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
-    """Link the account with this verified email, or create one; never link an unverified one."""
+    """Link the account with this email, or create one, only where both sides are verified.
+
+    A provider identity is linked only to an account whose own email is verified, and
+    only for an email the provider verified: else an attacker who registered the
+    victim's address first (or a provider that vouches for nothing) would be handed the
+    account. An account is created only for a provider-verified email. A refused link
+    mails the address (notices.link_refused).
+    """
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise _failed(provider, "no_email")
     verified = claims.get("email_verified") is True
-    user = db.orm().scalar(select(User).where(User.email == normalize_email(email)))
-    if user is not None and not verified:
-        # Linking by an email the provider did not verify would hand the account over.
+    address = normalize_email(email)
+    user = db.orm().scalar(select(User).where(User.email == address))
+    if user is not None and not (verified and user.email_verified):
+        reason = "unverified_email" if not verified else "account_unverified"
         audit.record("login_failed", user_id=user.id,
-                     detail={"method": "oidc", "provider": provider, "reason": "unverified_email"})
-        raise EmailTaken("An account with this email exists; the provider did not verify "
-                         "the email, so it is not linked. Sign in and link it instead.")
+                     detail={"method": "oidc", "provider": provider, "reason": reason})
+        notices.link_refused(user.email, provider, reason)
+        raise SignInRefused("account_exists")
+    if user is None and not verified:
+        audit.record("login_failed", detail={"method": "oidc", "provider": provider,
+                                             "reason": "unverified_email"})
+        raise SignInRefused("email_unverified")
     if user is None:
         role = db.orm().scalar(select(Role).where(Role.name == DEFAULT_ROLE))
-        user = User(email=normalize_email(email), password_hash=None, email_verified=verified,
+        user = User(email=address, password_hash=None, email_verified=True,
                     display_name=_display_name(claims), roles=[role] if role else [])
         db.orm().add(user)
         db.orm().flush()
         audit.record("register", user_id=user.id, detail={"method": "oidc", "provider": provider})
-    elif verified and not user.email_verified:
-        user.email_verified = True
     db.orm().add(OidcIdentity(user_id=user.id, provider=provider, subject=claims["sub"],
-                              email=normalize_email(email)))
+                              email=address))
     db.orm().flush()
     audit.record("oidc_linked", user_id=user.id, detail={"provider": provider})
     return user

@@ -16,6 +16,22 @@ def _html(body: str) -> str:
 
 
 TEMPLATES: dict[str, dict[str, str]] = {
+    "oidc_link_refused": {
+        "subject": "A sign-in with {{ provider }} was not linked to your account",
+        "text": "Someone signed in with {{ provider }} as {{ email }}. An account with this "
+                "address exists, but {{ reason }}, so the sign-in was not linked to it and "
+                "nobody was signed in.\n\nIf it was you: sign in with your password, "
+                "confirm your address, then sign in with {{ provider }} again.\n"
+                "If you never created this account, someone else may have: take it over "
+                "by resetting its password:\n{{ link }}" + FOOTER_TEXT,
+        "html": _html("<p>Someone signed in with {{ provider }} as {{ email }}. An account "
+                      "with this address exists, but {{ reason }}, so the sign-in was not "
+                      "linked to it and nobody was signed in.</p>\n"
+                      "<p>If it was you: sign in with your password, confirm your address, "
+                      "then sign in with {{ provider }} again.</p>\n"
+                      "<p>If you never created this account, someone else may have: "
+                      "<a href=\"{{ link }}\">reset its password</a> to take it over.</p>"),
+    },
     "password_reset": {
         "subject": "Reset your password",
         "text": "Someone asked to reset the password of {{ email }}.\n\n"

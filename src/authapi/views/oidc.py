@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response, current_app
 
 from authapi import authz, db
-from authapi.accounts import oidc
+from authapi.accounts import links, oidc
 from authapi.audit import request_meta
-from authapi.errors import AccountDisabled, EmailTaken, InvalidCredentials
+from authapi.errors import AccountDisabled, InvalidCredentials
 from authapi.sessions import sessions
 from authapi.views import Blueprint, paged
 from authapi.web import transport
@@ -38,7 +38,10 @@ def callback(provider: str) -> Response:
     """Verify the provider's answer, sign the user in by the refresh cookie, 302 to the app."""
     try:
         user = oidc.sign_in(provider, oidc.verified_claims(provider))
-    except (InvalidCredentials, AccountDisabled, EmailTaken):
+    except oidc.SignInRefused as refused:
+        db.orm().commit()  # keep the login_failed audit event and the notice mail
+        return _redirect(links.frontend("/", error=refused.code))
+    except (InvalidCredentials, AccountDisabled):
         db.orm().commit()  # keep the login_failed audit event
         raise
     pair = sessions.start(user, request_meta(), cookies=True, method="oidc")
