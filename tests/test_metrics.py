@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import PASSWORD, assert_problem, bearer
+from fixtures.smtp import free_port
 
 FAMILIES = ("authapi_http_requests", "authapi_http_request_duration_seconds",
             "authapi_logins", "authapi_tokens_issued", "authapi_revocations",
@@ -150,3 +151,32 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(serve, tmp_path):
         assert server.request("GET", "/healthz")[0] == 200
     assert live_count(server) - before == 20
     assert list((tmp_path / "cli-instance" / "prometheus").glob("counter_*.db"))
+
+
+PRODUCTION = {"AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": "s" * 48,
+              "AUTHAPI_MAIL_URL": "smtp://127.0.0.1:1", "AUTHAPI_METRICS_PORT": 9464}
+
+
+@pytest.mark.parametrize(("port", "status"), [("8000", 404), ("9464", 200)])
+def test_in_production_metrics_answer_only_on_the_metrics_port(make_app, port, status):
+    # The probe: /metrics on the API port published login outcomes to anyone.
+    client = make_app(**PRODUCTION).test_client()
+    response = client.get("/metrics", environ_overrides={"SERVER_PORT": port})
+    assert response.status_code == status
+    if status == 404:
+        assert_problem(response, 404, "not_found")
+
+
+def test_outside_production_metrics_answer_on_the_api_port(client):
+    assert client.get("/metrics", environ_overrides={"SERVER_PORT": "8000"}).status_code == 200
+
+
+def test_serve_in_production_binds_the_metrics_listener(serve):
+    metrics_port = free_port()
+    server = serve(env={**{k: str(v) for k, v in PRODUCTION.items()},
+                        "AUTHAPI_METRICS_PORT": str(metrics_port)})
+    assert server.request("GET", "/metrics")[0] == 404
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+        assert b"authapi_http_requests" in response.read()

@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "registrations allowed from one address"),
     ("AUTHAPI_RESET_RATE_PER_ADDRESS", "rate", "20 per hour",
      "password-reset requests allowed from one address"),
+    ("AUTHAPI_METRICS_PORT", "int", 9464,
+     "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),
     ("AUTHAPI_REFRESH_GRACE", "int", 0, "seconds (0 to 300) in which the refresh token just "
      "rotated answers the same successor pair instead of `token_reused`"),

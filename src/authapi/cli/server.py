@@ -34,7 +34,11 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
             "or pass --migrate") from None
     db.dispose(app)  # no connections may cross the fork
     _metrics_folder(Path(app.instance_path) / "prometheus")
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+    binds = ["--bind", f"{host}:{port}"]
+    metrics_port = int(app.config["AUTHAPI_METRICS_PORT"])
+    if app.config["AUTHAPI_ENV"] == "production" and metrics_port != port:
+        binds += ["--bind", f"{host}:{metrics_port}"]  # /metrics answers only there
+    argv = [sys.executable, "-m", "gunicorn", *binds,
             "--workers", str(workers), "--graceful-timeout", "10",
             "--worker-class", "authapi.gunicorn_worker.ProblemWorker",  # problem+json errors
             "--no-control-socket", "--config", "python:authapi.gunicorn_conf",

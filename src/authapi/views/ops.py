@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, send_from_directory
+from flask import Response, current_app, request, send_from_directory
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
 from authapi import db
-from authapi.errors import Unavailable
+from authapi.errors import NotFound, Unavailable
 from authapi.ops import metrics
 from authapi.views import Blueprint
 from authapi.web.schemas import HealthSchema
@@ -46,7 +46,16 @@ def readyz() -> Any:
 @bp.doc(responses={"200": {"description": "Prometheus text format (version 0.0.4).",
                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def prometheus_metrics() -> Response:
-    """Every metric, summed over the server's workers."""
+    """Every metric, summed over the server's workers.
+
+    In production only on the metrics listener (AUTHAPI_METRICS_PORT, which `authapi
+    serve` binds beside the API port): the API port answers 404, so login outcomes and
+    traffic are not published to the Internet.
+    """
+    config = current_app.config
+    if config["AUTHAPI_ENV"] == "production" and request.environ.get("SERVER_PORT") != str(
+            config["AUTHAPI_METRICS_PORT"]):
+        raise NotFound()
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)
 
