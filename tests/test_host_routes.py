@@ -184,3 +184,10 @@ def test_a_role_change_voids_the_host_routes_token_too(host, make_user):
     assert changed.status_code == 200, changed.get_json()
     answers = same_answer(host, bearer(token))
     assert answers[0] == answers[1] and answers[0][:2] == (401, "token_revoked")
+
+
+def test_a_delegated_token_is_refused_on_both(host, forge: Forge):  # noqa: F811
+    # RFC 8693 `act`: exchanged on someone's behalf; authapi's routes take none (contract).
+    token = forge.token("access", act={"sub": "svc_orders"})
+    answers = same_answer(host, bearer(token))
+    assert answers[0] == answers[1] and answers[0][:2] == (401, "token_invalid")

@@ -46,6 +46,7 @@ def authenticate(forwarded: bool = False) -> dict[str, Any]:
     else:
         claims = tokens.decode(token, tokens.ACCESS)
         core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
+    tokens.check_first_hand(claims)
     setattr(g, SLOT, (tokens.ACCESS, token, claims))
     return claims
 

@@ -145,6 +145,13 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
     return claims
 
 
+def check_first_hand(claims: dict[str, Any]) -> None:
+    """authapi's own routes (and its guards) take no delegated token: one with `act`
+    (RFC 8693 §4.1) was exchanged on someone's behalf and cannot change the account."""
+    if "act" in claims:
+        raise TokenInvalid("A token exchanged on someone's behalf (act) is not accepted here.")
+
+
 def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
     """The claims of a valid refresh token; one that came by cookie (`csrf` given) must
     come with the CSRF value bound into its `csrf` claim (double submit)."""

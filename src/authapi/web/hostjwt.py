@@ -70,6 +70,7 @@ def _verify(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     core.check_static(payload, core.ACCESS, rules)
     core.check_live(payload, core.ACCESS, rules, time.time())
     core.check_scheme(payload, by_dpop=False)
+    tokens.check_first_hand(payload)
     return True
 
 
