@@ -150,3 +150,29 @@ def test_cli_delete_ends_the_client(cli, upgraded, make_app):
     response = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
                                       headers=basic(created["client_id"], created["client_secret"]))
     assert_oauth_error(response, 401, "invalid_client")
+
+
+def test_cli_create_with_audiences_records_them(cli, upgraded, make_app, auth_headers):
+    result = cli("clients", "create", "--name", "gateway", "--exchange", "--audience",
+                 "https://orders.example", "--audience", "https://billing.example", env=upgraded)
+    assert result.returncode == 0, result.stderr
+    client_id = json.loads(result.stdout)["client_id"]
+    app = make_app(AUTHAPI_DATABASE_URL=upgraded["AUTHAPI_DATABASE_URL"])
+    from authapi.oauth import clients
+    with app.app_context():
+        assert clients.caller(client_id).audiences == ("https://billing.example",
+                                                      "https://orders.example")
+
+
+def test_api_create_takes_and_shows_audiences(client, admin):
+    response = client.post("/admin/clients", headers=admin, json={
+        "name": "gw", "exchange": True, "audiences": ["https://orders.example"]})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["audiences"] == ["https://orders.example"]
+
+
+@pytest.mark.parametrize("audiences", [[""], ["has space"], ["x" * 256]])
+def test_bad_audiences_are_422(client, admin, audiences):
+    response = client.post("/admin/clients", headers=admin, json={"name": "gw",
+                                                                  "audiences": audiences})
+    assert response.status_code == 422, response.get_json()

@@ -77,7 +77,8 @@ def test_introspection_needs_client_authentication(client, caller, client_token)
 
 def test_an_exchanged_token_for_another_audience_is_introspected(client, make_client, caller,
                                                                   make_user, login):
-    exchanger = make_client(scope="users:read", exchange=True)
+    exchanger = make_client(scope="users:read", exchange=True,
+                            audiences=["https://orders.example"])
     user_token = login(make_user(roles=("admin",)))["access_token"]
     exchanged = post(client, "/oauth/token", exchanger, grant_type=EXCHANGE,
                      subject_token=user_token, subject_token_type=ACCESS_TYPE,

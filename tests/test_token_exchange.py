@@ -20,20 +20,27 @@ def user_token(make_user, login) -> str:
     return login(make_user(roles=("admin",)))["access_token"]
 
 
+ORDERS = "https://orders.example"
+
+
 @pytest.fixture
 def exchanger(make_client) -> dict:
-    return make_client(scope="users:read clients:read orders:read", exchange=True)
+    return make_client(scope="users:read clients:read orders:read", exchange=True,
+                       audiences=[ORDERS, "http://localhost:8000"])
 
 
 def exchange(client, registered, subject_token, **form):
+    """An exchange; `audience` is the configured one unless given (None: sent without)."""
+    form.setdefault("audience", "http://localhost:8000")
+    sent = {name: value for name, value in form.items() if value is not None}
     return client.post("/oauth/token", headers=basic(registered["client_id"],
                                                      registered["client_secret"]),
                        data={"grant_type": EXCHANGE, "subject_token": subject_token,
-                             "subject_token_type": ACCESS_TYPE, **form})
+                             "subject_token_type": ACCESS_TYPE, **sent})
 
 
 def test_exchange_issues_a_token_for_the_user_naming_the_actor(client, exchanger, user_token):
-    response = exchange(client, exchanger, user_token, audience="https://orders.example")
+    response = exchange(client, exchanger, user_token, audience=ORDERS)
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["issued_token_type"] == ACCESS_TYPE and body["token_type"] == "Bearer"
@@ -51,9 +58,25 @@ def test_the_scope_is_no_wider_than_both_the_users_and_the_clients(client, excha
     assert body["scope"] == "clients:read users:read"  # orders:read is not the user's
 
 
-def test_the_audience_defaults_to_the_configured_one(client, exchanger, user_token):
-    token = exchange(client, exchanger, user_token).get_json()["access_token"]
+def test_without_registered_audiences_only_the_configured_one_is_issued(client, make_client,
+                                                                        user_token):
+    plain = make_client(scope="users:read", exchange=True)
+    token = exchange(client, plain, user_token, audience=None).get_json()["access_token"]
     assert claims_of(token)["aud"] == "http://localhost:8000"
+    # The probe: any string was accepted as an audience.
+    assert_oauth_error(exchange(client, plain, user_token, audience=ORDERS), 400,
+                       "invalid_target")
+
+
+def test_an_audience_the_client_was_not_registered_with_is_invalid_target(client, exchanger,
+                                                                          user_token):
+    response = exchange(client, exchanger, user_token, audience="https://evil.example")
+    assert_oauth_error(response, 400, "invalid_target")
+
+
+def test_a_client_with_audiences_must_name_one(client, exchanger, user_token):
+    assert_oauth_error(exchange(client, exchanger, user_token, audience=None), 400,
+                       "invalid_request")
 
 
 @pytest.mark.parametrize("scope", ["orders:read", "users:write", "users:read roles:write"])

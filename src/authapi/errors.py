@@ -122,6 +122,8 @@ InvalidGrant = _error("InvalidGrant", 400, "invalid_grant", "Invalid grant",
                       "The grant is invalid, expired or revoked.")
 InvalidScope = _error("InvalidScope", 400, "invalid_scope", "Invalid scope",
                       "The requested scope exceeds what may be granted.")
+InvalidTarget = _error("InvalidTarget", 400, "invalid_target", "Invalid target",
+                       "The requested audience or resource is not allowed for this client.")
 UnauthorizedClient = _error("UnauthorizedClient", 400, "unauthorized_client",
                             "Unauthorized client", "This client may not use this grant.")
 UnsupportedGrantType = _error("UnsupportedGrantType", 400, "unsupported_grant_type",

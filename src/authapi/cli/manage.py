@@ -114,8 +114,10 @@ def clients_group() -> None:
 @click.option("--jwks-file", type=click.File("r"),
               help="Authenticates by private_key_jwt with these public keys; no secret.")
 @click.option("--jwks-url", help="Authenticates by private_key_jwt with keys fetched here.")
+@click.option("--audience", "audiences", multiple=True,
+              help="Repeatable: a service this client may exchange user tokens for.")
 def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[str] | None,
-                  jwks_url: str | None) -> None:
+                  jwks_url: str | None, audiences: tuple[str, ...]) -> None:
     """Register a client; prints {"client_id", "client_secret"} (the secret only this once)."""
     try:
         jwks = json.load(jwks_file) if jwks_file else None
@@ -124,7 +126,8 @@ def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[st
     app = load_app()
     with app.app_context():
         try:
-            created = clients.create(name, scope, exchange, jwks, jwks_url)
+            created = clients.create(name, scope, exchange, jwks, jwks_url,
+                                     audiences=list(audiences))
         except ApiError as exc:
             raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
         db.orm().commit()

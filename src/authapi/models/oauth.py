@@ -37,6 +37,9 @@ class Client(Model):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     jwks_url: Mapped[str | None] = mapped_column(String(2048))
     exchange: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 8693: the audiences this client may exchange user tokens for; None: only the
+    # configured audience.
+    audiences: Mapped[list[str] | None] = mapped_column(JSON)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

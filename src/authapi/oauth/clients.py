@@ -34,6 +34,8 @@ from authapi.tokens import revocation
 SECRET_BYTES = 32  # 256 bits
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")  # RFC 6749 §3.3 scope-token
 MAX_SCOPES = 100
+MAX_AUDIENCES = 20
+MAX_AUDIENCE_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,11 @@ class Caller:
     jwks: dict[str, Any] | None
     jwks_url: str | None
     exchange: bool
+    audiences: tuple[str, ...] = ()
 
 
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
-                        Client.jwks, Client.jwks_url, Client.exchange)
+                        Client.jwks, Client.jwks_url, Client.exchange, Client.audiences)
                  .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
@@ -92,8 +95,24 @@ def check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
     return {"keys": [dict(key) for key in jwks["keys"]]}
 
 
+def check_audiences(audiences: list[str] | None) -> list[str] | None:
+    """The audiences a client may exchange tokens for: at most MAX_AUDIENCES, each an
+    absolute URI or a name of at most MAX_AUDIENCE_LENGTH printable characters."""
+    if not audiences:
+        return None
+    unique = sorted(set(audiences))
+    bad = [a for a in unique if not a or len(a) > MAX_AUDIENCE_LENGTH or not a.isprintable()
+           or " " in a]
+    if bad or len(unique) > MAX_AUDIENCES:
+        raise ValidationError(errors={"audiences": [
+            f"At most {MAX_AUDIENCES} audiences of 1 to {MAX_AUDIENCE_LENGTH} printable "
+            "characters without spaces."]})
+    return unique
+
+
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
-           jwks_url: str | None = None, grantor: Grantor | None = None) -> dict[str, Any]:
+           jwks_url: str | None = None, grantor: Grantor | None = None,
+           audiences: list[str] | None = None) -> dict[str, Any]:
     """Register a client; the answer holds its secret (None with a key set), shown once.
 
     Over HTTP (`grantor`), its scope is at most the caller's own permissions.
@@ -104,7 +123,8 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
     client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,
                     scope=normalize_scope(scope), exchange=exchange,
                     secret_hash=hash_secret(secret) if secret else None,
-                    jwks=check_jwks(jwks) if jwks is not None else None, jwks_url=jwks_url)
+                    jwks=check_jwks(jwks) if jwks is not None else None, jwks_url=jwks_url,
+                    audiences=check_audiences(audiences))
     db.orm().add(client)
     db.orm().flush()
     audit.record("client_created", client_id=client.client_id,
@@ -116,7 +136,8 @@ def view(client: Client) -> dict[str, Any]:
     """A client as the API shows it (never its secret or its hash)."""
     method = "client_secret_basic" if client.secret_hash else "private_key_jwt"
     return {"id": client.id, "client_id": client.client_id, "name": client.name,
-            "scope": client.scope, "exchange": client.exchange, "disabled": client.disabled,
+            "scope": client.scope, "exchange": client.exchange, "audiences": client.audiences or [],
+            "disabled": client.disabled,
             "token_endpoint_auth_method": method, "created_at": client.created_at}
 
 
@@ -129,7 +150,11 @@ def caller(client_id: str) -> Caller | None:
     if len(client_id) > 48:
         return None
     rows = CALLER.rows({"client_id": client_id})
-    return Caller(*rows[0]) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    return Caller(id=row[0], client_id=row[1], scope=row[2], secret_hash=row[3], jwks=row[4],
+                  jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()))
 
 
 def _get(row_id: str) -> Client:

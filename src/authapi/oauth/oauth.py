@@ -22,6 +22,7 @@ from authapi.errors import (
     InvalidGrant,
     InvalidOAuthRequest,
     InvalidScope,
+    InvalidTarget,
     UnauthorizedClient,
     UseDpopNonce,
 )
@@ -35,7 +36,6 @@ REFRESH_TOKEN = "refresh_token"  # noqa: S105  (a grant type name)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 GRANT_TYPES = (CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE)
-MAX_AUDIENCE_LENGTH = 255
 
 
 def _granted(requested: str | None, allowed: set[str]) -> str:
@@ -119,9 +119,7 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
         # else a copied DPoP-bound token would come back as a plain bearer token.
         raise InvalidGrant("subject_token is DPoP-bound: send a DPoP proof, so that the "
                            "issued token is bound to the exchanging client's key.")
-    audience = form.get("audience") or current_app.config["AUTHAPI_AUDIENCE"]
-    if len(audience) > MAX_AUDIENCE_LENGTH:
-        raise InvalidOAuthRequest("audience is too long.")
+    audience = _audience(client, form.get("audience"))
     allowed = set(str(subject.get("scope", "")).split()) & set(client.scope.split())
     scope = _granted(form.get("scope"), allowed)
     # RFC 8693 §4.1: the current actor outermost, earlier ones nested inside.
@@ -134,6 +132,22 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
     audit.record("token_exchanged", user_id=subject["sub"], client_id=client.client_id,
                  detail={"audience": audience, "scope": scope, "session_id": subject["sid"]})
     return _answer(token, scope, jkt, issued_token_type=ACCESS_TOKEN_TYPE)
+
+
+def _audience(client: Caller, requested: str | None) -> str:
+    """RFC 8693 §2.1 `audience`: one the client was registered with, and required when it
+    has any; a client with none may name only the configured audience (the default)."""
+    configured = current_app.config["AUTHAPI_AUDIENCE"]
+    if not client.audiences:
+        if requested not in (None, configured):
+            raise InvalidTarget("This client may exchange tokens only for the configured "
+                                "audience; register others with --audience.")
+        return str(configured)
+    if requested is None:
+        raise InvalidOAuthRequest("audience is required: one of this client's audiences.")
+    if requested not in client.audiences:
+        raise InvalidTarget("audience is not one of this client's audiences.")
+    return requested
 
 
 def _access_claims(token: str) -> dict[str, Any] | None:

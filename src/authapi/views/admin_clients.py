@@ -29,7 +29,7 @@ def list_clients(args: dict[str, Any]) -> Any:
 def create_client(body: dict[str, Any]) -> Any:
     """Register a client; its secret is in this answer and never again."""
     created = clients.create(body["name"], body["scope"], body["exchange"], body["jwks"],
-                             body["jwks_url"], grantor=grantor())
+                             body["jwks_url"], grantor=grantor(), audiences=body["audiences"])
     db.orm().commit()
     return created
 

@@ -105,6 +105,9 @@ class ClientCreateSchema(StrictSchema):
     jwks_url = fields.Url(load_default=None, allow_none=True, require_tld=False,
                           schemes={"http", "https"},
                           validate=[storable, validate.Length(max=2048)])
+    # Beyond the contract's table, for parity with `authapi clients create --audience`.
+    audiences = fields.List(Text(validate=validate.Length(min=1, max=255)), load_default=None,
+                            allow_none=True, validate=validate.Length(max=20))
 
 
 class ClientSchema(Schema):
@@ -116,6 +119,7 @@ class ClientSchema(Schema):
     name = fields.String()
     scope = fields.String()
     exchange = fields.Boolean()
+    audiences = fields.List(fields.String())
     disabled = fields.Boolean()
     token_endpoint_auth_method = fields.String()
     created_at = fields.DateTime()
