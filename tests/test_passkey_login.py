@@ -211,3 +211,31 @@ def test_an_account_without_passkeys_gets_a_decoy_too(client, make_user):
     allowed = login_options(client, "nokeys@example.com")["publicKey"]["allowCredentials"]
     assert len(allowed) == 1
     assert allowed == login_options(client, "nokeys@example.com")["publicKey"]["allowCredentials"]
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def flip_unused_bit(value: str) -> str:
+    """The same bytes spelled differently: the lowest unused bit of the last character set."""
+    assert len(value) % 4 in (2, 3), value
+    return value[:-1] + ALPHABET[ALPHABET.index(value[-1]) ^ 1]
+
+
+def test_an_assertion_with_a_non_canonical_part_is_refused(client, enrolled):
+    # Contract: every token, proof and assertion has exactly one spelling.
+    options = login_options(client)
+    credential = enrolled[1].get(options["publicKey"])
+    data = credential["response"]["authenticatorData"]  # 37 bytes: 50 characters, 4 spare bits
+    credential["response"]["authenticatorData"] = flip_unused_bit(data)
+    response = client.post("/auth/passkeys/login/verify", json={
+        "challenge_id": options["challenge_id"], "credential": credential})
+    assert_problem(response, 401, "invalid_credentials")
+
+
+def test_the_same_assertion_spelled_canonically_is_accepted(client, enrolled):
+    options = login_options(client)
+    credential = enrolled[1].get(options["publicKey"])
+    response = client.post("/auth/passkeys/login/verify", json={
+        "challenge_id": options["challenge_id"], "credential": credential})
+    assert response.status_code == 200, response.get_json()

@@ -44,9 +44,17 @@ from webauthn.helpers.structs import (
 from authapi import audit, db
 from authapi.accounts import challenges, users
 from authapi.db import utcnow
-from authapi.errors import AccountDisabled, ApiError, Conflict, InvalidCredentials, NotFound
+from authapi.errors import (
+    AccountDisabled,
+    ApiError,
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    TokenInvalid,
+)
 from authapi.models import Passkey, User
 from authapi.sessions.sessions import is_uuid
+from authapi.tokens import jws
 
 REGISTER, DISCOVER, ASSERT = "register", "discover", "assert"
 DEFAULT_NAME = "Passkey"
@@ -56,6 +64,25 @@ TRANSPORTS = {t.value: t for t in AuthenticatorTransport}
 DECOY_TRANSPORTS = [AuthenticatorTransport.HYBRID, AuthenticatorTransport.INTERNAL]
 # What py_webauthn and the decoders under it raise for an unparsable or false credential.
 REFUSED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, AttributeError)
+# The base64url parts of a credential (WebAuthn §5.1 toJSON()): each must be canonical,
+# so one assertion has one spelling (py_webauthn's decoder accepts stray bits).
+ENCODED_PARTS = ("id", "rawId")
+ENCODED_RESPONSE_PARTS = ("clientDataJSON", "authenticatorData", "signature", "userHandle",
+                          "attestationObject")
+
+
+def _canonical(credential: dict[str, Any]) -> None:
+    """ValueError unless every base64url part of `credential` is canonical."""
+    response = credential.get("response")
+    values = [credential.get(name) for name in ENCODED_PARTS]
+    if isinstance(response, dict):
+        values += [response.get(name) for name in ENCODED_RESPONSE_PARTS]
+    for value in values:
+        if isinstance(value, str):
+            try:
+                jws.b64decode(value)
+            except TokenInvalid:
+                raise ValueError("not canonical base64url") from None
 REFUSAL = "The passkey could not be verified."
 
 
@@ -125,6 +152,7 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
     if pending.user_id != user_id:
         raise InvalidCredentials(REFUSAL)
     try:
+        _canonical(credential)
         parsed = parse_registration_credential_json(credential)
         verified = verify_registration_response(
             credential=parsed, expected_challenge=pending.challenge,
@@ -178,6 +206,7 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> User:
     """The user whose passkey produced this assertion, verified with user verification."""
     try:
         pending = challenges.consume(challenge_id, (DISCOVER, ASSERT))
+        _canonical(credential)
         parsed = parse_authentication_credential_json(credential)
     except InvalidCredentials:
         raise _refuse("challenge") from None
