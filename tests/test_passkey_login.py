@@ -13,6 +13,7 @@ from fixtures.authenticator import (
     login_options,
     sign_in,
 )
+from test_token_forgery import respell
 
 PAIR_FIELDS = {"access_token", "refresh_token", "token_type", "expires_in"}
 
@@ -213,21 +214,12 @@ def test_an_account_without_passkeys_gets_a_decoy_too(client, make_user):
     assert allowed == login_options(client, "nokeys@example.com")["publicKey"]["allowCredentials"]
 
 
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-def flip_unused_bit(value: str) -> str:
-    """The same bytes spelled differently: the lowest unused bit of the last character set."""
-    assert len(value) % 4 in (2, 3), value
-    return value[:-1] + ALPHABET[ALPHABET.index(value[-1]) ^ 1]
-
-
 def test_an_assertion_with_a_non_canonical_part_is_refused(client, enrolled):
     # Contract: every token, proof and assertion has exactly one spelling.
     options = login_options(client)
     credential = enrolled[1].get(options["publicKey"])
     data = credential["response"]["authenticatorData"]  # 37 bytes: 50 characters, 4 spare bits
-    credential["response"]["authenticatorData"] = flip_unused_bit(data)
+    credential["response"]["authenticatorData"] = respell(data)
     response = client.post("/auth/passkeys/login/verify", json={
         "challenge_id": options["challenge_id"], "credential": credential})
     assert_problem(response, 401, "invalid_credentials")

@@ -44,13 +44,20 @@ def flip_signature(token: str) -> str:
     return f"{head}.{body}.{b64(bytes(raw))}"
 
 
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def respell(segment: str) -> str:
+    """The same bytes spelled differently: the lowest (unused) bit of the last character
+    set, so only a canonical decoder tells the two apart."""
+    assert len(segment) % 4 in (2, 3), segment
+    return segment[:-1] + BASE64URL[BASE64URL.index(segment[-1]) ^ 1]
+
+
 def flip_unused_bit(token: str) -> str:
-    """The same token with the lowest (unused) bit of its signature's last character set:
-    it decodes to the same bytes, so only a canonical decoder tells the two apart."""
+    """The same token, its signature respelled."""
     head, body, signature = token.split(".")
-    assert len(signature) % 4 in (2, 3)
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    return f"{head}.{body}.{signature[:-1]}{alphabet[alphabet.index(signature[-1]) ^ 1]}"
+    return f"{head}.{body}.{respell(signature)}"
 
 
 class Forge:

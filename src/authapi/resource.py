@@ -220,7 +220,7 @@ class Verifier:
             raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
         target = proofs.Target(request.method, proofs.normalize_url(request.base_url))
         checked = proofs.check_proof(proof.strip(), target, token, self.proof_keys, time.time())
-        proofs.check_proven(checked, bound)
+        proofs.check_proven(checked.jkt, bound)
         with self.lock:
             if checked.replay_key() in self.seen_proofs:
                 raise InvalidDpopProof("This proof was already used.")

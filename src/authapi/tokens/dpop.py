@@ -93,8 +93,8 @@ def _key_cache() -> LRUCache[str, Any]:
     return cast("LRUCache[str, Any]", cache)
 
 
-def _verified_proof(proof: str, target: Target, access_token: str | None) -> proofs.Proof:
-    """A valid, fresh, first-seen proof for `target`; else 401.
+def verify(proof: str, target: Target, access_token: str | None = None) -> str:
+    """The JWK thumbprint of a valid, fresh, first-seen proof for `target`; else 401.
 
     `proofs.check_proof`, then the server nonce when AUTHAPI_DPOP_NONCE is on, and last
     (so only valid proofs fill it) the jti, once per key across every instance.
@@ -107,12 +107,7 @@ def _verified_proof(proof: str, target: Target, access_token: str | None) -> pro
             raise UseDpopNonce(headers={NONCE_HEADER: nonce()})
     if not replay.first_use(checked.replay_key(), iat + MAX_AGE + 1):
         raise InvalidDpopProof("This proof was already used.")
-    return checked
-
-
-def verify(proof: str, target: Target, access_token: str | None = None) -> str:
-    """The JWK thumbprint of a valid, fresh, first-seen proof for `target`; else 401."""
-    return _verified_proof(proof, target, access_token).jkt
+    return checked.jkt
 
 
 def proof_key_thumbprint(access_token: str | None = None,
@@ -137,8 +132,8 @@ def check_use(token: str, forwarded: bool = False) -> dict[str, Any]:
         raise
     bound = cast(str, core.check_scheme(claims, by_dpop=True))
     target = forwarded_request() if forwarded else this_request()
-    proof = request.headers.get(HEADER)
-    if proof is None:
+    proven = proof_key_thumbprint(token, target)
+    if proven is None:
         raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
-    proofs.check_proven(_verified_proof(proof.strip(), target, token), bound)
+    proofs.check_proven(proven, bound)
     return claims

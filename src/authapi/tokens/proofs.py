@@ -168,7 +168,7 @@ def check_proof(proof: str, target: Target, access_token: str | None,
     return Proof(jkt=jkt, jti=jti, iat=float(iat), claims=claims)
 
 
-def check_proven(proof: Proof, bound: str) -> None:
-    """The proof must be signed by the key the token is bound to (RFC 9449 §7.1)."""
-    if not hmac.compare_digest(proof.jkt, bound):
+def check_proven(jkt: str, bound: str) -> None:
+    """The proof's key (`jkt`) must be the one the token is bound to (RFC 9449 §7.1)."""
+    if not hmac.compare_digest(jkt, bound):
         raise InvalidDpopProof("The proof is signed by another key than the token is bound to.")
