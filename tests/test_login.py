@@ -8,7 +8,8 @@ from authapi import db
 from authapi.models import AuditEvent
 from conftest import PASSWORD, PROBLEM
 
-ACCESS_CLAIMS = {"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type", "roles", "scope", "sid"}
+ACCESS_CLAIMS = {"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "type", "roles", "scope", "sid",
+                 "auth_time", "acr", "amr"}
 REFRESH_CLAIMS = {"iss", "sub", "iat", "exp", "jti", "type", "sid"}
 
 

@@ -28,6 +28,7 @@ from authapi import db
 from authapi.accounts import users
 from authapi.audit import ClientMeta
 from authapi.sessions import sessions
+from authapi.tokens.tokens import SignIn
 from conftest import bearer
 
 MAX_EXAMPLES = 8
@@ -113,7 +114,8 @@ def test_schemathesis_as_admin(make_app, make_user):
     def fresh_admin_token() -> dict[str, str]:
         # A new session per case: what one case does to the admin cannot starve the next.
         with app.test_request_context():
-            pair = sessions.start(users.get(admin_id), ClientMeta(ip=None, user_agent="st"))
+            pair = sessions.start(users.get(admin_id), ClientMeta(ip=None, user_agent="st"),
+                                  SignIn.now(("pwd",)))
             db.orm().commit()
         return bearer(pair["access_token"])
 

@@ -14,11 +14,12 @@ with `current_claims()`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g
+from flask import current_app, g
 
 from authapi.tokens import core, dpop, tokens
 from authapi.tokens.core import check_roles, check_scopes
@@ -92,6 +93,38 @@ def roles_accepted(*roles: str) -> Callable[[F], F]:
 def scopes_required(*scopes: str) -> Callable[[F], F]:
     """A valid access token granting all of `scopes`."""
     return _guard(lambda claims: check_scopes(claims, scopes), _listed("scope", scopes))
+
+
+def auth_required(acr: str | None = None, max_age: int | None = None) -> Callable[[F], F]:
+    """RFC 9470 step-up: a valid access token whose sign-in is at least `acr` (`pwd` <
+    `mfa` < `phr`) and at most `max_age` seconds old; else 401
+    `insufficient_user_authentication` naming what is missing."""
+    if acr is not None and acr not in core.ACR_LEVELS:
+        raise ValueError(f"acr must be one of {', '.join(core.ACR_LEVELS)}")
+    words = " and ".join(w for w in (acr and f"a sign-in of level `{acr}`",
+                                     max_age is not None and f"at most {max_age} s old") if w)
+    return _guard(lambda claims: core.check_sign_in(claims, time.time(), acr, max_age),
+                  f"{ANY_TOKEN} with {words or 'any sign-in'}")
+
+
+def check_sign_in(claims: dict[str, Any], acr: str | None = None,
+                  max_age: int | None = None) -> None:
+    """RFC 9470: 401 `insufficient_user_authentication` unless the token's sign-in is at
+    least `acr` and at most `max_age` seconds old (/auth/check's `acr`, `max_age`)."""
+    core.check_sign_in(claims, time.time(), acr, max_age)
+
+
+def check_recent_sign_in(claims: dict[str, Any]) -> None:
+    """A sensitive change needs a sign-in within AUTHAPI_RECENT_AUTH seconds."""
+    core.check_sign_in(claims, time.time(),
+                       max_age=int(current_app.config["AUTHAPI_RECENT_AUTH"]))
+
+
+def recent_sign_in_required(view: F) -> F:
+    """A valid access token from a sign-in within AUTHAPI_RECENT_AUTH seconds (adding a
+    passkey, TOTP on or off, a new email); else 401 `insufficient_user_authentication`
+    with `max_age`, and the client calls POST /auth/reauthenticate."""
+    return _guard(check_recent_sign_in, f"{ANY_TOKEN} from a recent sign-in")(view)
 
 
 def permissions_required(*permissions: str) -> Callable[[F], F]:

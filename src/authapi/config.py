@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "registrations allowed from one address"),
     ("AUTHAPI_RESET_RATE_PER_ADDRESS", "rate", "20 per hour",
      "password-reset requests allowed from one address"),
+    ("AUTHAPI_RECENT_AUTH", "int", 300, "seconds after a sign-in during which sensitive "
+     "changes (a passkey added, TOTP on or off, a new email) need no re-authentication"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),
@@ -243,6 +245,8 @@ def validate(values: Mapping[str, Any]) -> None:
             f"AUTHAPI_REFRESH_GRACE must be between 0 and {MAX_REFRESH_GRACE} seconds")
     if not 4 <= values["AUTHAPI_BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
+    if values["AUTHAPI_RECENT_AUTH"] < 0:
+        raise ConfigError("AUTHAPI_RECENT_AUTH must be zero or a positive number of seconds")
     if values["AUTHAPI_DPOP_NONCE_PERIOD"] <= 0:
         raise ConfigError("AUTHAPI_DPOP_NONCE_PERIOD must be a positive number of seconds")
     if not values["AUTHAPI_ISSUER"] or not values["AUTHAPI_AUDIENCE"]:

@@ -35,6 +35,7 @@ class ApiError(Exception):
         if self.www_authenticate:
             self.headers.setdefault("WWW-Authenticate", self.www_authenticate)
         self.errors = errors
+        self.extra: dict[str, Any] = {}  # problem-body members beyond RFC 9457's
 
 
 def _error(name: str, status: int, code: str, title: str, detail: str,
@@ -88,6 +89,32 @@ RateLimited = _error("RateLimited", 429, "rate_limited", "Too many requests",
                      "Too many requests; retry later.")
 AccountLocked = _error("AccountLocked", 429, "account_locked", "Account locked",
                        "Too many failed logins for this account; retry later.")
+class InsufficientUserAuthentication(ApiError):
+    """RFC 9470: the sign-in behind the token is too old, or of too low a level.
+
+    The challenge names what would satisfy the route (`acr_values`, `max_age`), and the
+    problem body repeats them for clients that do not parse WWW-Authenticate.
+    """
+
+    status = 401
+    code = "insufficient_user_authentication"
+    title = "Recent sign-in required"
+    detail = "Sign in again (POST /auth/reauthenticate) to do this."
+
+    def __init__(self, detail: str | None = None, *, max_age: int | None = None,
+                 acr: str | None = None) -> None:
+        params = ['error="insufficient_user_authentication"']
+        extra: dict[str, Any] = {}
+        if acr is not None:
+            params.append(f'acr_values="{acr}"')
+            extra["acr_values"] = acr
+        if max_age is not None:
+            params.append(f"max_age={int(max_age)}")
+            extra["max_age"] = int(max_age)
+        super().__init__(detail, headers={"WWW-Authenticate": f"{BEARER} " + ", ".join(params)})
+        self.extra = extra
+
+
 # --- DPoP (RFC 9449 §7.1, §8) ---
 DPOP_ALGORITHMS = "ES256 EdDSA RS256 PS256"
 INVALID_DPOP_PROOF = f'DPoP error="invalid_dpop_proof", algs="{DPOP_ALGORITHMS}"'
@@ -182,6 +209,7 @@ def problem(error: ApiError) -> Response:
     }
     if error.errors is not None:
         body["errors"] = error.errors
+    body.update(error.extra)
     response = _render(error, body, PROBLEM_JSON)
     if error.status == 503:
         response.headers.setdefault("Retry-After", RETRY_AFTER)

@@ -248,3 +248,9 @@ class Verifier:
     def scopes_required(self, *scopes: str) -> Callable[[F], F]:
         """A valid token granting all of `scopes`."""
         return self._guard(lambda claims: check_scopes(claims, scopes))
+
+    def auth_required(self, acr: str | None = None, max_age: int | None = None
+                      ) -> Callable[[F], F]:
+        """RFC 9470 step-up: a valid token whose sign-in is at least `acr` and at most
+        `max_age` seconds old; else 401 `insufficient_user_authentication`."""
+        return self._guard(lambda claims: core.check_sign_in(claims, time.time(), acr, max_age))

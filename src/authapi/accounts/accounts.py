@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import audit, db
-from authapi.accounts import addresses, mfa, passwords
+from authapi.accounts import addresses, mfa, notices, passwords
 from authapi.accounts.users import by_email, get, normalize_email
 from authapi.errors import (
     AccountDisabled,
@@ -18,6 +18,9 @@ from authapi.errors import (
 )
 from authapi.models import DEFAULT_ROLE, Role, User
 from authapi.sessions import sessions
+from authapi.tokens.tokens import SignIn
+
+PASSWORD = "pwd"  # noqa: S105  (the RFC 8176 method name, not a secret)
 
 
 def _roles(names: tuple[str, ...]) -> list[Role]:
@@ -54,8 +57,9 @@ def register(email: str, password: str, display_name: str | None = None) -> User
     return user
 
 
-def authenticate(email: str, password: str, otp: str | None = None) -> User:
-    """The user whose credentials (and second factor) these are; one error otherwise."""
+def authenticate(email: str, password: str, otp: str | None = None) -> tuple[User, SignIn]:
+    """The user whose credentials (and second factor) these are, and how they proved it;
+    one error otherwise."""
     user = by_email(email)
     if user is None:
         passwords.verify_dummy(password)
@@ -72,14 +76,29 @@ def authenticate(email: str, password: str, otp: str | None = None) -> User:
         audit.record("login_failed", user_id=user.id, detail={"reason": "email_unverified"})
         addresses.send_verification(user)  # the password was right: a fresh link helps
         raise EmailUnverified()
-    mfa.check_login(user, otp)
+    second = mfa.check_login(user, otp)
     if new_hash:
         user.password_hash = new_hash  # an old scheme or cost, upgraded transparently
-    return user
+    return user, SignIn.now((PASSWORD, *second))
+
+
+def reauthenticate(user_id: str, password: str, otp: str | None = None) -> SignIn:
+    """The signed-in user proves who they are again: the password, and with MFA on the
+    second factor too (as a login would ask); the sign-in this makes."""
+    user = get(user_id)
+    ok, _ = passwords.verify(password, user.password_hash)
+    if not ok:
+        audit.record("login_failed", user_id=user.id,
+                     detail={"reason": "wrong_password", "method": "reauthenticate"})
+        raise InvalidCredentials("The password is wrong.")
+    if user.disabled:
+        raise AccountDisabled()
+    return SignIn.now((PASSWORD, *mfa.check_login(user, otp)))
 
 
 def change_password(user_id: str, current: str, new: str, keep_session: str | None) -> None:
-    """Change a password after checking the current one; revoke every other session."""
+    """Change a password after checking the current one; revoke every other session and
+    tell the owner."""
     user = get(user_id)
     ok, _ = passwords.verify(current, user.password_hash)
     if not ok:
@@ -87,6 +106,7 @@ def change_password(user_id: str, current: str, new: str, keep_session: str | No
     passwords.check_policy(new)
     user.password_hash = passwords.hash_password(new)
     sessions.revoke_all(user.id, "password_changed", keep=keep_session)
+    notices.account_changed(user, notices.PASSWORD_CHANGED)
     audit.record("password_changed", user_id=user.id)
 
 

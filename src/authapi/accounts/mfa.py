@@ -13,6 +13,7 @@ import hmac
 import io
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 import pyotp
@@ -20,7 +21,7 @@ import segno
 from sqlalchemy import delete, update
 
 from authapi import audit, db
-from authapi.accounts import passwords
+from authapi.accounts import notices, passwords
 from authapi.accounts.users import get
 from authapi.db import utcnow
 from authapi.errors import Conflict, InvalidCredentials, MfaRequired, ValidationError
@@ -33,6 +34,7 @@ ISSUER = "authapi"
 STEP = 30
 WINDOW = 1  # steps either side of now (RFC 6238 §5.2)
 RECOVERY_CODES = 10
+OTP = "otp"  # RFC 8176
 clock = time.time  # the seam tests turn to freeze TOTP time
 
 
@@ -116,7 +118,9 @@ def enable(user_id: str, otp: str) -> list[str]:
     if not _accept_totp(user.id, otp):
         raise ValidationError(errors={"otp": ["The code is wrong or expired."]})
     row.enabled = user.mfa_enabled = True
+    row.enabled_at = utcnow()
     codes = _new_codes(user.id)
+    notices.account_changed(user, notices.TOTP_ENABLED)
     audit.record("mfa_enabled", user_id=user.id, detail={"method": "totp"})
     return codes
 
@@ -131,19 +135,34 @@ def disable(user_id: str, password: str) -> None:
     db.affected(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     if user.mfa_enabled:
         user.mfa_enabled = False
+        notices.account_changed(user, notices.TOTP_DISABLED)
         audit.record("mfa_disabled", user_id=user.id)
 
 
-def check_login(user: User, otp: str | None) -> None:
-    """With MFA on, a login needs a fresh TOTP code or an unused recovery code."""
+def undo_recent(user: User, since: datetime) -> bool:
+    """Turn off TOTP that was turned on after `since` (a password reset undoes what a
+    stolen session may just have added); whether it did."""
+    row = db.orm().get(TotpFactor, user.id)
+    if not user.mfa_enabled or row is None or row.enabled_at is None or row.enabled_at < since:
+        return False
+    db.affected(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    db.affected(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.mfa_enabled = False
+    audit.record("mfa_disabled", user_id=user.id, detail={"reason": "password_reset"})
+    return True
+
+
+def check_login(user: User, otp: str | None) -> tuple[str, ...]:
+    """With MFA on, a login needs a fresh TOTP code or an unused recovery code; the
+    RFC 8176 method it proved (`otp`), or none with MFA off."""
     if not user.mfa_enabled:
-        return
+        return ()
     if not otp:
         raise MfaRequired()
     if _accept_totp(user.id, otp):
-        return
-    if _use_recovery_code(user.id, otp):
+        return (OTP,)
+    if _use_recovery_code(user.id, otp):  # a one-time password too (RFC 8176 `otp`)
         audit.record("mfa_recovery_code_used", user_id=user.id)
-        return
+        return (OTP,)
     audit.record("login_failed", user_id=user.id, detail={"reason": "wrong_otp"})
     raise InvalidCredentials()

@@ -28,6 +28,28 @@ def session_stolen(row: UserSession) -> None:
                  link=links.frontend(PASSWORD_PAGE))
 
 
+# What changed, as a mail subject and a sentence that starts "... on your account".
+PASSWORD_CHANGED = ("Your password was changed", "The password was changed")
+PASSWORD_RESET = ("Your password was reset", "The password was reset by a mailed link")
+TOTP_ENABLED = ("Two-step sign-in (TOTP) was turned on",
+                "Two-step sign-in with an authenticator app was turned on")
+TOTP_DISABLED = ("Two-step sign-in (TOTP) was turned off",
+                 "Two-step sign-in with an authenticator app was turned off")
+PASSKEY_ADDED = ("A passkey was added", "A passkey was added")
+
+
+def account_changed(user: User, change: tuple[str, str], detail: str = "",
+                    undone: tuple[str, ...] = ()) -> None:
+    """Tell the owner a sensitive change was made to their account: what, when, from
+    where, and (`undone`) what it took back; with the link to reset the password."""
+    meta = request_meta()
+    subject, what = change
+    outbox.queue(user.email, "account_changed", subject=subject, what=what + detail,
+                 email=user.email, when=db.utcnow().strftime(DATE_FORMAT),
+                 ip=meta.ip or "unknown", user_agent=meta.user_agent or "unknown",
+                 undone=list(undone), link=links.frontend(RESET_PAGE))
+
+
 def email_change(old_email: str, new_email: str, done: bool) -> None:
     """Tell the old address that a change of address was asked for, or made."""
     outbox.queue(old_email, "email_change_notice", email=old_email, new_email=new_email,

@@ -10,6 +10,7 @@ discovery (`<issuer>/.well-known/openid-configuration`), on first use.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from authlib.integrations.base_client import OAuthError
@@ -34,6 +35,8 @@ from authapi.errors import (
     OidcStateInvalid,
 )
 from authapi.models import DEFAULT_ROLE, OidcIdentity, Role, User
+from authapi.tokens.core import number
+from authapi.tokens.tokens import SignIn
 
 SCOPE = "openid email profile"
 CALLBACK = "/auth/oidc/{provider}/callback"
@@ -110,6 +113,24 @@ def sign_in(provider: str, claims: dict[str, Any]) -> User:
                      detail={"method": "oidc", "reason": "disabled"})
         raise AccountDisabled()
     return user
+
+
+# RFC 8176 §2: the registered authentication method reference values.
+RFC8176_METHODS = frozenset({"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp",
+                             "pin", "pop", "pwd", "rba", "retina", "sc", "sms", "swk", "tel",
+                             "user", "vbm", "wia"})
+
+
+def sign_in_context(claims: dict[str, Any]) -> SignIn:
+    """The sign-in a provider's verified ID token makes here: when the provider says the
+    user authenticated (`auth_time`, never in the future), its registered `amr` values,
+    and `acr` `pwd`: authapi vouches for one factor, however the provider checked it."""
+    now = int(time.time())
+    auth_time: Any = claims.get("auth_time")
+    when = int(auth_time) if number(auth_time) and 0 < auth_time <= now else now
+    amr = claims.get("amr")
+    methods = tuple(m for m in amr if m in RFC8176_METHODS) if isinstance(amr, list) else ()
+    return SignIn(auth_time=when, acr="pwd", amr=methods)
 
 
 class SignInRefused(Exception):  # noqa: N818  (a refusal, not an error of ours)

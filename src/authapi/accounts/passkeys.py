@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,13 +37,14 @@ from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
+    CredentialDeviceType,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
 
 from authapi import audit, db
-from authapi.accounts import challenges, users
+from authapi.accounts import challenges, notices, users
 from authapi.db import utcnow
 from authapi.errors import (
     AccountDisabled,
@@ -54,10 +56,12 @@ from authapi.errors import (
 )
 from authapi.models import Passkey, User
 from authapi.sessions.sessions import is_uuid
-from authapi.tokens import jws
+from authapi.tokens import core, jws
+from authapi.tokens.tokens import SignIn
 
 REGISTER, DISCOVER, ASSERT = "register", "discover", "assert"
 DEFAULT_NAME = "Passkey"
+SYNCED, DEVICE_BOUND = "swk", "hwk"  # RFC 8176: a software-held (synced) or a hardware key
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
               COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
 TRANSPORTS = {t.value: t for t in AuthenticatorTransport}
@@ -175,6 +179,7 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
         raise Conflict("This passkey is already registered.") from None
     audit.record("passkey_added", user_id=user_id, detail={"passkey_id": row.id,
                                                             "name": row.name})
+    notices.account_changed(users.get(user_id), notices.PASSKEY_ADDED, f' ("{row.name}")')
     return row
 
 
@@ -202,8 +207,10 @@ def _refuse(reason: str, user_id: str | None = None) -> ApiError:
     return InvalidCredentials(REFUSAL)
 
 
-def authenticate(challenge_id: str, credential: dict[str, Any]) -> User:
-    """The user whose passkey produced this assertion, verified with user verification."""
+def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, SignIn]:
+    """The user whose passkey produced this assertion, verified with user verification,
+    and the sign-in it makes (`phr`: a synced passkey is `swk`, a device-bound one
+    `hwk`, and the verified user `user`, RFC 8176)."""
     try:
         pending = challenges.consume(challenge_id, (DISCOVER, ASSERT))
         _canonical(credential)
@@ -239,7 +246,29 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> User:
         audit.record("login_failed", user_id=user.id, detail={"reason": "disabled",
                                                               "method": "passkey"})
         raise AccountDisabled()
-    return user
+    kind = SYNCED if verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE \
+        else DEVICE_BOUND
+    return user, SignIn.now((kind, core.USER_VERIFIED))
+
+
+def reauthenticate(user_id: str, challenge_id: str, credential: dict[str, Any]) -> SignIn:
+    """The signed-in user proves who they are again with one of their own passkeys."""
+    user, sign_in = authenticate(challenge_id, credential)
+    if user.id != user_id:
+        raise _refuse("wrong_user", user_id)
+    return sign_in
+
+
+def undo_recent(user_id: str, since: datetime) -> list[str]:
+    """Delete the passkeys added after `since` (a password reset undoes what a stolen
+    session may just have added); their names."""
+    rows = list(db.orm().scalars(select(Passkey).where(Passkey.user_id == user_id,
+                                                       Passkey.created_at >= since)))
+    for row in rows:
+        db.orm().delete(row)
+        audit.record("passkey_removed", user_id=user_id,
+                     detail={"passkey_id": row.id, "reason": "password_reset"})
+    return [row.name for row in rows]
 
 
 def list_own(user_id: str, page: int, per_page: int) -> tuple[list[Passkey], int]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import insert, select, update
 
 from authapi import audit, db
-from authapi.accounts import links, passwords
+from authapi.accounts import links, mfa, notices, passkeys, passwords
 from authapi.accounts.users import get, normalize_email
 from authapi.db import utcnow
 from authapi.errors import LinkInvalid
@@ -14,6 +16,7 @@ from authapi.models import ResetRequest, User
 from authapi.sessions import sessions
 
 RECORD = insert(ResetRequest)
+UNDO_WINDOW = timedelta(hours=1)
 
 
 def request_reset(email: str) -> None:
@@ -82,5 +85,22 @@ def confirm_reset(token: str, new_password: str) -> None:
         raise LinkInvalid()
     user.password_hash = passwords.hash_password(new_password)
     count = sessions.revoke_all(user.id, "password_reset")
-    audit.record("password_reset", user_id=user.id, detail={"sessions_revoked": count})
+    undone = _undo_recent_factors(user)
+    notices.account_changed(user, notices.PASSWORD_RESET, undone=undone)
+    audit.record("password_reset", user_id=user.id,
+                 detail={"sessions_revoked": count, "factors_removed": len(undone)})
+
+
+def _undo_recent_factors(user: User) -> tuple[str, ...]:
+    """A reset proves the mailbox, not the sessions: a passkey or TOTP added in the hour
+    before it (UNDO_WINDOW) may be an intruder's way back in, so it is taken back (the
+    owner's notice names each). Older factors stay: they were announced by mail when
+    added, and a reset is no way around a second factor the owner keeps."""
+    since = utcnow() - UNDO_WINDOW
+    lines = [f'The passkey "{name}", added in the hour before the reset, was removed.'
+             for name in passkeys.undo_recent(user.id, since)]
+    if mfa.undo_recent(user, since):
+        lines.append("Two-step sign-in (TOTP), turned on in the hour before the reset, was "
+                     "turned off.")
+    return tuple(lines)
 

@@ -16,6 +16,22 @@ def _html(body: str) -> str:
 
 
 TEMPLATES: dict[str, dict[str, str]] = {
+    "account_changed": {
+        "subject": "{{ subject }}",
+        "text": "{{ what }} on your account {{ email }}, at {{ when }}, from address {{ ip }} "
+                "with user agent \"{{ user_agent }}\".\n"
+                "{% for line in undone %}\n{{ line }}{% endfor %}"
+                "{% if undone %}\n{% endif %}"
+                "\nIf this was not you, reset your password now: {{ link }}\n"
+                "A reset signs every session out and undoes a passkey or TOTP added in the "
+                "hour before it." + FOOTER_TEXT,
+        "html": _html("<p>{{ what }} on your account {{ email }}, at {{ when }}, from "
+                      "address {{ ip }} with user agent \"{{ user_agent }}\".</p>\n"
+                      "{% for line in undone %}<p>{{ line }}</p>\n{% endfor %}"
+                      "<p>If this was not you, <a href=\"{{ link }}\">reset your password "
+                      "now</a>. A reset signs every session out and undoes a passkey or TOTP "
+                      "added in the hour before it.</p>"),
+    },
     "oidc_link_refused": {
         "subject": "A sign-in with {{ provider }} was not linked to your account",
         "text": "Someone signed in with {{ provider }} as {{ email }}. An account with this "

@@ -165,6 +165,8 @@ class TotpFactor(Model):
     # The last time step whose code was accepted: a code is accepted once.
     last_step: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a code turned it on: a password reset undoes factors added just before it.
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RecoveryCode(Model):

@@ -43,6 +43,11 @@ class UserSession(Model):
     access_not_before: Mapped[int] = mapped_column(BigInteger, default=0)
     # RFC 9449: the JWK thumbprint its refresh token is bound to, if the login had a proof.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    # How the user last proved who they are in this session (tokens.SignIn): epoch
+    # seconds, the `acr`, and the RFC 8176 `amr` names space-separated.
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    acr: Mapped[str | None] = mapped_column(String(8))
+    amr: Mapped[str | None] = mapped_column(String(64))
 
 
 class RevokedToken(Model):

@@ -127,8 +127,11 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
     if isinstance(subject.get("act"), dict):
         act["act"] = subject["act"]
     who = tokens.Subject(sub=subject["sub"], roles=list(subject.get("roles", [])), scope=scope)
+    # The user's sign-in travels with the token, so the audience can ask for step-up.
+    sign_in: dict[str, Any] = {k: subject[k] for k in ("auth_time", "acr", "amr")
+                               if k in subject}
     token = tokens.issue_access(who, subject["sid"], cnf=dpop.confirmation(jkt), extra={
-        "aud": audience, "act": act, "client_id": client.client_id})
+        "aud": audience, "act": act, "client_id": client.client_id, **sign_in})
     audit.record("token_exchanged", user_id=subject["sub"], client_id=client.client_id,
                  detail={"audience": audience, "scope": scope, "session_id": subject["sid"]})
     return _answer(token, scope, jkt, issued_token_type=ACCESS_TOKEN_TYPE)

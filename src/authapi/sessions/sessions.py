@@ -29,13 +29,14 @@ def subject_of(user: User) -> tokens.Subject:
 
 
 def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti: str,
-          cookies: bool, jkt: str | None = None) -> TokenPair:
+          cookies: bool, jkt: str | None = None,
+          sign_in: tokens.SignIn | None = None) -> TokenPair:
     # Cookie mode binds a CSRF value into the refresh token (double submit); the pair
     # carries it too, for the CSRF cookie (views.auth.deliver takes it out of the body).
     csrf = str(uuid.uuid4()) if cookies else None
     pair = {
         "access_token": tokens.issue_access(subject, session_id, access_jti,
-                                            cnf=dpop.confirmation(jkt)),
+                                            cnf=dpop.confirmation(jkt), sign_in=sign_in),
         "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti,
                                               {"csrf": csrf} if csrf else None),
         "token_type": dpop.token_type(jkt),
@@ -58,16 +59,49 @@ def _expiry() -> Any:
     return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
 
 
-def start(user: User, meta: ClientMeta, cookies: bool = False,
+def start(user: User, meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool = False,
           method: str = "password", jkt: str | None = None) -> TokenPair:
-    """Open a session for a user who just proved who they are (by `method`; bound to `jkt`)."""
+    """Open a session for a user who just proved who they are (`sign_in`, by `method`;
+    bound to `jkt`)."""
     tokens.load_signing_key()
     row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                  ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt)
+                      ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt,
+                      auth_time=sign_in.auth_time, acr=sign_in.acr, amr=" ".join(sign_in.amr))
     db.orm().add(row)
     db.orm().flush()
     audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
-    return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt)
+    return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt,
+                 sign_in)
+
+
+def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool,
+          jkt: str | None = None) -> TokenPair:
+    """A new pair in the session of `claims` (an access token's) after the user proved
+    who they are again: a fresh `auth_time`, and the `acr`/`amr` of what was proved.
+
+    The session's refresh token is rotated as a refresh would; the one it replaces is
+    kept for the grace window, so a refresh already in flight gets this pair rather than
+    tripping reuse detection.
+    """
+    tokens.load_signing_key()
+    session_id, user_id = claims["sid"], claims["sub"]
+    row = db.orm().scalar(select(UserSession).where(
+        UserSession.id == session_id, UserSession.user_id == user_id).with_for_update())
+    if row is None or row.revoked_at is not None:
+        raise TokenRevoked()
+    _check_key(row.dpop_jkt, jkt)
+    old_jti, row.refresh_jti = row.refresh_jti, tokens.new_jti()
+    row.auth_time, row.acr, row.amr = sign_in.auth_time, sign_in.acr, " ".join(sign_in.amr)
+    row.last_used_at, row.ip, row.user_agent = utcnow(), meta.ip, meta.user_agent
+    row.expires_at = _expiry()
+    pair = _pair(subject_of(users.get(user_id)), session_id, row.refresh_jti, tokens.new_jti(),
+                 cookies, row.dpop_jkt or jkt, sign_in)
+    if row.dpop_jkt is None and jkt is not None:
+        row.dpop_jkt = jkt  # RFC 9449 §5: a proof binds an unbound session
+    grace.remember(session_id, old_jti, row.refresh_jti, pair)
+    audit.record("reauthenticated", user_id=user_id,
+                 detail={"session_id": session_id, "acr": sign_in.acr})
+    return pair
 
 
 # The one statement that consumes a refresh token (prebuilt: bound per call, compiled once).
@@ -81,7 +115,7 @@ ROTATE = (
             ip=bindparam("ip"), user_agent=bindparam("agent"),
             expires_at=bindparam("expires_at"),
             dpop_jkt=func.coalesce(UserSession.dpop_jkt, bindparam("jkt")))
-    .returning(UserSession.dpop_jkt)
+    .returning(UserSession.dpop_jkt, UserSession.auth_time, UserSession.acr, UserSession.amr)
     .execution_options(synchronize_session=False)
 )
 
@@ -90,7 +124,8 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
     """Consume a refresh token once; presenting a used one revokes its whole session.
 
     One conditional UPDATE decides: it consumes the token, binds the session to a
-    DPoP key if it was not yet (`jkt`), and returns the key it is bound to. A proof by
+    DPoP key if it was not yet (`jkt`), and returns the key it is bound to and the
+    session's sign-in (`auth_time`, `acr`, `amr`, kept across refreshes). A proof by
     another key (or none for a bound session) raises before the commit, so the
     request rolls back and the token stays usable by its rightful holder.
     """
@@ -121,7 +156,8 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
-                 jkt=bound[0] if bound is not None else jkt)
+                 jkt=bound[0] if bound is not None else jkt,
+                 sign_in=tokens.SignIn.stored(*bound[1:]) if bound is not None else None)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
 

@@ -20,6 +20,7 @@ from authapi.errors import (
     DpopTokenInvalid,
     InsufficientRole,
     InsufficientScope,
+    InsufficientUserAuthentication,
     TokenExpired,
     TokenInvalid,
 )
@@ -187,3 +188,48 @@ def check_scopes(claims: dict[str, Any], required: tuple[str, ...]) -> None:
     """Raise InsufficientScope unless the token grants every scope in `required`."""
     if not granted_scopes(claims).issuperset(required):
         raise InsufficientScope()
+
+
+# --- how the user signed in (OpenID Connect Core §2, RFC 8176, RFC 9470) ---
+# The levels, weakest first: one factor, two factors, a passkey with user verification.
+ACR_LEVELS = ("pwd", "mfa", "phr")
+PASSKEY_METHODS = ("hwk", "swk")  # RFC 8176: a hardware-bound or a synced (software) key
+USER_VERIFIED = "user"  # RFC 8176: the authenticator verified the user (PIN, biometric)
+
+
+def sign_in_context(methods: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The `acr` and `amr` of a sign-in that proved `methods` (RFC 8176 names).
+
+    A passkey with user verification is `phr`; any two methods are `mfa` (and `amr`
+    says `mfa`); one is `pwd`.
+    """
+    amr = list(dict.fromkeys(methods))  # in order, once each
+    if len(amr) > 1:
+        amr.append("mfa")
+    if USER_VERIFIED in amr and any(method in amr for method in PASSKEY_METHODS):
+        return "phr", amr
+    return ("mfa" if len(amr) > 1 else "pwd"), amr
+
+
+def acr_level(acr: Any) -> int:
+    """The rank of an `acr` value among ACR_LEVELS; -1 for anything else."""
+    return ACR_LEVELS.index(acr) if acr in ACR_LEVELS else -1
+
+
+def check_sign_in(claims: dict[str, Any], now: float, acr: str | None = None,
+                  max_age: int | None = None) -> None:
+    """RFC 9470: raise InsufficientUserAuthentication unless the token's sign-in is at
+    least `acr` and at most `max_age` seconds old.
+
+    A token without `auth_time` (a service's, or one minted before it was recorded) is
+    never recent; one without a known `acr` is below every level.
+    """
+    if acr is not None and acr_level(claims.get("acr")) < acr_level(acr):
+        raise InsufficientUserAuthentication(
+            f"This needs a sign-in of level {acr}.", acr=acr, max_age=max_age)
+    if max_age is not None:
+        auth_time: Any = claims.get("auth_time")
+        if not number(auth_time) or now - auth_time > max_age:
+            raise InsufficientUserAuthentication(
+                f"This needs a sign-in within the last {max_age} seconds.", acr=acr,
+                max_age=max_age)

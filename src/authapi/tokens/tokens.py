@@ -35,6 +35,32 @@ class Subject:
     scope: str
 
 
+@dataclass(frozen=True)
+class SignIn:
+    """How and when the user last proved who they are in a session: the `auth_time`,
+    `acr` and `amr` its access tokens carry, kept across refreshes."""
+
+    auth_time: int
+    acr: str
+    amr: tuple[str, ...]
+
+    @classmethod
+    def now(cls, methods: tuple[str, ...]) -> SignIn:
+        """A sign-in that just proved `methods` (RFC 8176 names)."""
+        acr, amr = core.sign_in_context(methods)
+        return cls(int(time.time()), acr, tuple(amr))
+
+    @classmethod
+    def stored(cls, auth_time: int | None, acr: str | None, amr: str | None) -> SignIn | None:
+        """The sign-in as a session row keeps it (`amr` space-separated); None if unknown."""
+        if auth_time is None or acr is None:
+            return None
+        return cls(int(auth_time), acr, tuple((amr or "").split()))
+
+    def claims(self) -> dict[str, Any]:
+        return {"auth_time": self.auth_time, "acr": self.acr, "amr": list(self.amr)}
+
+
 def new_jti() -> str:
     """A UUIDv7 (RFC 9562): random, and it records the millisecond it was minted."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
@@ -61,9 +87,10 @@ def load_signing_key() -> None:
 
 
 def issue_access(subject: Subject, session_id: str | None, jti: str | None = None,
-                 cnf: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> str:
-    """An access token with exactly the contract's claims (+ `cnf` when DPoP-bound, + `extra`
-    such as `client_id` or `act`)."""
+                 cnf: dict[str, str] | None = None, extra: dict[str, Any] | None = None,
+                 sign_in: SignIn | None = None) -> str:
+    """An access token with exactly the contract's claims (+ the user's `sign_in`, + `cnf`
+    when DPoP-bound, + `extra` such as `client_id` or `act`)."""
     config = current_app.config
     jti = jti or new_jti()
     now = int(time.time())
@@ -74,6 +101,8 @@ def issue_access(subject: Subject, session_id: str | None, jti: str | None = Non
     }
     if session_id is not None:
         claims["sid"] = session_id
+    if sign_in is not None:
+        claims.update(auth_time=sign_in.auth_time, acr=sign_in.acr, amr=list(sign_in.amr))
     if cnf is not None:  # RFC 9449 §6.1: the key the token is bound to
         claims["cnf"] = cnf
     claims.update(extra or {})

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 from authapi import authz
 from authapi.accounts import users
 from authapi.admin.delegation import Grantor
-from authapi.errors import PROBLEM_JSON, BadRequest, UnsupportedMediaType
+from authapi.errors import PROBLEM_JSON, BadRequest, TokenInvalid, UnsupportedMediaType
 from authapi.web.schemas import ProblemSchema
 
 MAX_PER_PAGE = 100  # the contract's cap on `per_page`
@@ -35,8 +35,14 @@ def grantor() -> Grantor:
 
 
 def caller_email() -> str:
-    """The signed-in caller's email: the account a password check counts against."""
-    return users.get(str(authz.current_claims()["sub"])).email
+    """The signed-in caller's email: the account a password check counts against.
+
+    A service's token (no `sid`) has no account and no password to check.
+    """
+    claims = authz.current_claims()
+    if "sid" not in claims:
+        raise TokenInvalid("Only a user's token can do this.")
+    return users.get(str(claims["sub"])).email
 
 
 def require_json_body() -> Any:

@@ -65,7 +65,7 @@ def verify_email_confirm(body: dict[str, Any]) -> None:
 
 
 @bp.post("/email")
-@authz.access_required
+@authz.recent_sign_in_required
 @limits.password_check_limits(caller_email)
 @bp.arguments(EmailChangeSchema)
 @bp.response(202, AcceptedSchema)
@@ -86,7 +86,7 @@ def change_email_confirm(body: dict[str, Any]) -> None:
 
 
 @bp.post("/mfa/totp/setup")
-@authz.access_required
+@authz.recent_sign_in_required
 @bp.response(200, TotpSetupSchema)
 def totp_setup() -> Any:
     """A new pending TOTP secret, its otpauth:// URI and QR code."""
@@ -96,7 +96,7 @@ def totp_setup() -> Any:
 
 
 @bp.post("/mfa/totp/enable")
-@authz.access_required
+@authz.recent_sign_in_required
 @bp.arguments(OtpSchema)
 @bp.response(200, RecoveryCodesSchema)
 def totp_enable(body: dict[str, Any]) -> Any:
@@ -107,7 +107,7 @@ def totp_enable(body: dict[str, Any]) -> Any:
 
 
 @bp.post("/mfa/totp/disable")
-@authz.access_required
+@authz.recent_sign_in_required
 @limits.password_check_limits(caller_email)
 @bp.arguments(PasswordSchema)
 @bp.response(204)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, after_this_request, request
 
 from authapi import audit, authz, db
-from authapi.accounts import accounts, users
+from authapi.accounts import accounts, passkeys, users
 from authapi.audit import request_meta
 from authapi.errors import (
     AccountDisabled,
@@ -15,10 +15,11 @@ from authapi.errors import (
     InvalidCredentials,
     MfaRequired,
     TokenInvalid,
+    ValidationError,
 )
 from authapi.limits import limits
 from authapi.sessions import sessions
-from authapi.tokens import dpop, tokens
+from authapi.tokens import core, dpop, tokens
 from authapi.views import (
     BEARER,
     BEARER_AUTH,
@@ -35,6 +36,7 @@ from authapi.web.schemas import (
     LoginSchema,
     PageArgsSchema,
     PasswordChangeSchema,
+    ReauthenticateSchema,
     RefreshSchema,
     RegisterSchema,
     SessionPageSchema,
@@ -47,13 +49,18 @@ CHECK_PARAMETERS = [
     {"in": "query", "name": name, "schema": {"type": "array", "items": {"type": "string"}},
      "style": "form", "explode": True, "required": False, "description": description}
     for name, description in (("role", "any of these roles"), ("scope", "all of these scopes"))
+] + [
+    {"in": "query", "name": "acr", "schema": {"type": "string", "enum": list(core.ACR_LEVELS)},
+     "required": False, "description": "the least sign-in level (RFC 9470)"},
+    {"in": "query", "name": "max_age", "schema": {"type": "integer", "minimum": 0},
+     "required": False, "description": "the oldest sign-in accepted, seconds (RFC 9470)"},
 ]
 CHECK_RESPONSES = {
     "200": {"description": "The token is valid and meets `role` and `scope`.",
             "headers": {name: {"schema": {"type": "string"}} for name in
                         ("X-Auth-Subject", "X-Auth-Roles", "X-Auth-Scope")},
             "content": {"application/json": {"schema": HealthSchema}}},
-    "401": "UNAUTHORIZED", "403": "FORBIDDEN",
+    "401": "UNAUTHORIZED", "403": "FORBIDDEN", "422": "UNPROCESSABLE_ENTITY",
 }
 
 
@@ -90,11 +97,11 @@ def login(body: dict[str, Any]) -> Any:
     """Exchange an email and password for an access and a refresh token (DPoP-bound by a proof)."""
     jkt = dpop.proof_key_thumbprint()
     try:
-        user = accounts.authenticate(body["email"], body["password"], body.get("otp"))
+        user, sign_in = accounts.authenticate(body["email"], body["password"], body.get("otp"))
     except (InvalidCredentials, AccountDisabled, EmailUnverified, MfaRequired):
         db.orm().commit()  # keep the login_failed audit event
         raise
-    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], jkt=jkt)
+    pair = sessions.start(user, request_meta(), sign_in, cookies=body["use_cookies"], jkt=jkt)
     db.orm().commit()
     return deliver(pair, body["use_cookies"])
 
@@ -186,6 +193,45 @@ def change_password(body: dict[str, Any]) -> None:
     db.orm().commit()
 
 
+@bp.post("/reauthenticate")
+@authz.access_required
+@limits.password_check_limits(caller_email)
+@bp.arguments(ReauthenticateSchema)
+@bp.response(200, TokenPairSchema)
+def reauthenticate(body: dict[str, Any]) -> Any:
+    """Prove who you are again (password, with `otp` when MFA is on, or a passkey): a new
+    pair in the same session, with a fresh `auth_time` and the `acr`/`amr` just proved."""
+    claims = authz.current_claims()
+    if "sid" not in claims:  # a service's token has no sign-in to renew
+        raise TokenInvalid("Only a user's session can be re-authenticated.")
+    try:
+        if "password" in body:
+            sign_in = accounts.reauthenticate(claims["sub"], body["password"], body.get("otp"))
+        else:
+            sign_in = passkeys.reauthenticate(claims["sub"], body["challenge_id"],
+                                              body["credential"])
+    except (InvalidCredentials, AccountDisabled, MfaRequired):
+        db.orm().commit()  # keep the login_failed audit event and a spent challenge
+        raise
+    # The refresh token goes where the session keeps it: a cookie session's old cookie
+    # would otherwise come back as a reused token.
+    cookies = body["use_cookies"] or transport.has_refresh_cookie()
+    # A DPoP-bound token was proven by authz; the new pair is bound to the same key.
+    pair = sessions.renew(claims, request_meta(), sign_in, cookies, core.bound_key(claims))
+    db.orm().commit()
+    return deliver(pair, cookies)
+
+
+def _step_up_args() -> tuple[str | None, int | None]:
+    acr, max_age = request.args.get("acr"), request.args.get("max_age")
+    if acr is not None and acr not in core.ACR_LEVELS:
+        raise ValidationError(errors={"acr": [f"One of {', '.join(core.ACR_LEVELS)}."]})
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()
+                                    and len(max_age) <= 10):
+        raise ValidationError(errors={"max_age": ["A whole number of seconds."]})
+    return acr, int(max_age) if max_age is not None else None
+
+
 @bp.get("/check")
 @bp.doc(parameters=CHECK_PARAMETERS, security=BEARER, responses=CHECK_RESPONSES)
 def check() -> Response:
@@ -195,6 +241,8 @@ def check() -> Response:
     if roles:
         authz.check_roles(claims, accepted=roles)
     authz.check_scopes(claims, tuple(request.args.getlist("scope")))
+    if "acr" in request.args or "max_age" in request.args:  # RFC 9470 step-up
+        authz.check_sign_in(claims, *_step_up_args())
     identity = {"X-Auth-Subject": claims["sub"], "X-Auth-Roles": ",".join(claims.get("roles", ())),
                 "X-Auth-Scope": claims.get("scope", "")}
     return Response(OK_BODY, status=200, headers=identity, mimetype="application/json")

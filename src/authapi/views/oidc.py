@@ -37,14 +37,16 @@ def login(provider: str) -> Response:
 def callback(provider: str) -> Response:
     """Verify the provider's answer, sign the user in by the refresh cookie, 302 to the app."""
     try:
-        user = oidc.sign_in(provider, oidc.verified_claims(provider))
+        claims = oidc.verified_claims(provider)
+        user = oidc.sign_in(provider, claims)
     except oidc.SignInRefused as refused:
         db.orm().commit()  # keep the login_failed audit event and the notice mail
         return _redirect(links.frontend("/", error=refused.code))
     except (InvalidCredentials, AccountDisabled):
         db.orm().commit()  # keep the login_failed audit event
         raise
-    pair = sessions.start(user, request_meta(), cookies=True, method="oidc")
+    pair = sessions.start(user, request_meta(), oidc.sign_in_context(claims), cookies=True,
+                          method="oidc")
     db.orm().commit()
     response = _redirect(current_app.config["AUTHAPI_FRONTEND_URL"])
     transport.set_cookies(response, pair["refresh_token"], pair["csrf"])

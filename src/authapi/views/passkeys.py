@@ -29,7 +29,7 @@ bp = Blueprint("passkeys", __name__, url_prefix="/auth/passkeys",
 
 
 @bp.post("/register/options")
-@authz.access_required
+@authz.recent_sign_in_required
 @bp.response(200, PasskeyOptionsSchema)
 def register_options() -> Any:
     """Creation options for a new passkey of the caller."""
@@ -39,7 +39,7 @@ def register_options() -> Any:
 
 
 @bp.post("/register/verify")
-@authz.access_required
+@authz.recent_sign_in_required
 @bp.arguments(PasskeyRegisterSchema)
 @bp.response(201, PasskeySchema)
 def register_verify(body: dict[str, Any]) -> Any:
@@ -92,11 +92,11 @@ def login_verify(body: dict[str, Any]) -> Any:
     """Exchange a passkey assertion for the same pair (and cookies) as /auth/login."""
     jkt = dpop.proof_key_thumbprint()  # RFC 9449: a proof binds the tokens to its key
     try:
-        user = passkeys.authenticate(body["challenge_id"], body["credential"])
+        user, sign_in = passkeys.authenticate(body["challenge_id"], body["credential"])
     except (InvalidCredentials, AccountDisabled):
         db.orm().commit()  # keep the challenge used and the login_failed audit event
         raise
-    pair = sessions.start(user, request_meta(), cookies=body["use_cookies"], method="passkey",
-                          jkt=jkt)
+    pair = sessions.start(user, request_meta(), sign_in, cookies=body["use_cookies"],
+                          method="passkey", jkt=jkt)
     db.orm().commit()
     return deliver(pair, body["use_cookies"])

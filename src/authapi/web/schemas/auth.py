@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from authapi.web.schemas.base import (
     EmailText,
@@ -106,6 +108,33 @@ class PasskeyLoginSchema(StrictSchema):
     challenge_id = Text(required=True, validate=validate.Length(max=64))
     credential = fields.Dict(required=True)
     use_cookies = fields.Boolean(load_default=False)
+
+
+class ReauthenticateSchema(StrictSchema):
+    """POST /auth/reauthenticate: the password (and `otp` with MFA on), or a passkey
+    assertion to a challenge from /auth/passkeys/login/options."""
+
+    password = Text()
+    otp = Text(validate=validate.Length(min=1, max=64))
+    challenge_id = Text(validate=validate.Length(max=64))
+    credential = fields.Dict()
+    use_cookies = fields.Boolean(load_default=False, metadata={
+        "description": "deliver the refresh token as the HttpOnly cookie (also when the "
+                       "request carries the refresh cookie)"})
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        by_passkey = "challenge_id" in data or "credential" in data
+        if "password" in data and by_passkey:
+            raise ValidationError("Send a password or a passkey assertion, not both.",
+                                  field_name="password")
+        if by_passkey and not ("challenge_id" in data and "credential" in data):
+            raise ValidationError("A passkey assertion needs challenge_id and credential.",
+                                  field_name="credential")
+        if not by_passkey and "password" not in data:
+            raise ValidationError("Missing data for required field.", field_name="password")
+        if by_passkey and "otp" in data:
+            raise ValidationError("otp goes with a password.", field_name="otp")
 
 
 class PasskeyOptionsSchema(Schema):
