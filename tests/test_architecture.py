@@ -97,7 +97,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("server token state", ("authapi.tokens",)),
     ("the pure token core", ("authapi.tokens.core", "authapi.tokens.proofs",
                              "authapi.tokens.jws")),
-    ("audit and operations", ("authapi.audit", "authapi.ops")),
+    ("audit and operations", ("authapi.audit", "authapi.ops", "authapi.outbound")),
     ("base", ("authapi.config", "authapi.db", "authapi.prepared", "authapi.models",
               "authapi.errors")),
 ]

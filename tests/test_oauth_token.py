@@ -270,13 +270,14 @@ def jwks_url(keypair):
     server.shutdown()
 
 
-def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(app, client, keypair, jwks_url):
+def test_private_key_jwt_with_keys_fetched_from_a_jwks_url(make_app, keypair, jwks_url):
     from authapi.oauth import clients
+    app = make_app(AUTHAPI_ENV="development")  # a loopback key host: development only
     with app.app_context():
         registered = clients.create("remote", "a", jwks_url=jwks_url)
         db.orm().commit()
     form = assertion_form(keypair.assertion(registered["client_id"]))
-    assert client.post("/oauth/token", data=form).status_code == 200
+    assert app.test_client().post("/oauth/token", data=form).status_code == 200
 
 
 def test_an_assertion_naming_an_algorithm_its_key_cannot_do_is_invalid_client(client,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,15 +17,18 @@ from urllib.parse import unquote_plus
 
 import jwt
 from flask import current_app
-from jwt import PyJWK, PyJWKClient
-from jwt.exceptions import PyJWKClientError, PyJWKError
+from jwt import PyJWK
+from jwt.exceptions import PyJWKError
 from sqlalchemy import Table
 
-from authapi import db
+from authapi import db, outbound
 from authapi.errors import InvalidClient, InvalidOAuthRequest
 from authapi.models import UsedAssertion
 from authapi.oauth import clients
 from authapi.oauth.clients import Caller
+from authapi.tokens import core
+
+log = logging.getLogger(__name__)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -91,9 +95,23 @@ def _by_assertion(form: Mapping[str, str]) -> Caller:
     client = clients.caller(client_id) if isinstance(client_id, str) else None
     if client is None or form.get("client_id", client_id) != client_id:
         raise InvalidClient()
+    _plausible(unverified, client)  # before any key is looked up, let alone fetched
     claims = _verify_assertion(assertion, header, client)
     _use_once(client.client_id, claims)
     return client
+
+
+def _plausible(claims: dict[str, Any], client: Caller) -> None:
+    """The assertion's claims could be valid (checked again after the signature): junk is
+    refused before a key set is fetched for it."""
+    now, aud = time.time(), claims.get("aud")
+    exp: Any = claims.get("exp")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if (claims.get("sub") != client.client_id or not isinstance(claims.get("jti"), str)
+            or not core.number(exp) or not now - CLOCK_SKEW < exp
+            or exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW
+            or not {issuer(), token_endpoint()} & {a for a in audiences if isinstance(a, str)}):
+        raise InvalidClient("The client assertion is invalid.")
 
 
 def _key(header: dict[str, Any], client: Caller) -> PyJWK:
@@ -101,24 +119,36 @@ def _key(header: dict[str, Any], client: Caller) -> PyJWK:
     algorithm, kid = header.get("alg"), header.get("kid")
     if algorithm not in ASSERTION_ALGORITHMS:
         raise InvalidClient("The assertion's algorithm is not accepted.")
-    try:
-        if client.jwks_url and isinstance(kid, str):
-            return _jwks_client(client.jwks_url).get_signing_key(kid)
+    if client.jwks_url:
+        if not isinstance(kid, str):
+            raise InvalidClient("An assertion checked against a jwks_url needs a kid.")
+        candidates = _remote_keys(client.jwks_url, kid)
+    else:
         candidates = [k for k in (client.jwks or {}).get("keys", [])
                       if kid is None or k.get("kid") == kid]
-        if len(candidates) != 1:
-            raise InvalidClient("No single registered key matches the assertion's kid.")
+    if len(candidates) != 1:
+        raise InvalidClient("No single registered key matches the assertion's kid.")
+    try:
         return PyJWK(candidates[0], algorithm=str(algorithm))
-    except (PyJWKError, PyJWKClientError, jwt.PyJWTError):  # e.g. an EC key named for RS256
+    except (PyJWKError, jwt.PyJWTError, ValueError, TypeError):  # e.g. an EC key for RS256
         raise InvalidClient("No registered key matches the assertion.") from None
 
 
-def _jwks_client(url: str) -> PyJWKClient:
-    """One cached PyJWKClient per registered jwks_url (it refetches on an unknown kid)."""
-    cache: dict[str, PyJWKClient] = current_app.extensions.setdefault("authapi.client_jwks", {})
-    if url not in cache:
-        cache[url] = PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
-    return cache[url]
+def _named(document: Any, kid: str) -> list[dict[str, Any]]:
+    keys = document.get("keys") if isinstance(document, dict) else None
+    return [k for k in keys if isinstance(k, dict) and k.get("kid") == kid] \
+        if isinstance(keys, list) else []
+
+
+def _remote_keys(url: str, kid: str) -> list[dict[str, Any]]:
+    """The keys named `kid` in the client's key set at `url`: cached, or fetched (bounded,
+    off the request thread: outbound.py); an unknown kid refetches at most once a minute."""
+    cache = outbound.cache(current_app, "client-jwks", outbound.KEY_SETS)
+    try:
+        return _named(cache.get(url), kid) or _named(cache.get(url, refresh=True), kid)
+    except outbound.FetchFailed as exc:
+        log.warning("jwks_url of a client could not be used: %s", exc)
+        raise InvalidClient("The client's key set could not be fetched.") from None
 
 
 def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from jwt import PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 from sqlalchemy import bindparam, func, select
 
-from authapi import audit, db
+from authapi import audit, db, outbound
 from authapi.admin import delegation
 from authapi.admin.delegation import Grantor
 from authapi.db import utcnow
@@ -110,6 +110,15 @@ def check_audiences(audiences: list[str] | None) -> list[str] | None:
     return unique
 
 
+def check_jwks_url(url: str) -> None:
+    """A key-set URL authapi may fetch (outbound.py): https, and no private, loopback or
+    link-local host outside development; a 422 naming the reason otherwise."""
+    try:
+        outbound.check_url(url, outbound.policy_for(current_app.config, outbound.KEY_SETS))
+    except outbound.FetchFailed as exc:
+        raise ValidationError(errors={"jwks_url": [f"Not fetchable: {exc}."]}) from None
+
+
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
            jwks_url: str | None = None, grantor: Grantor | None = None,
            audiences: list[str] | None = None) -> dict[str, Any]:
@@ -118,6 +127,8 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
     Over HTTP (`grantor`), its scope is at most the caller's own permissions.
     """
     delegation.check_permissions(grantor, normalize_scope(scope).split(), "a client scope")
+    if jwks_url is not None:
+        check_jwks_url(jwks_url)
     keyed = jwks is not None or jwks_url is not None
     secret = None if keyed else secrets.token_urlsafe(SECRET_BYTES)
     client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,
