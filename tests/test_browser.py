@@ -98,7 +98,7 @@ def open_tab(context: Any, page_origin: str, api: str) -> Any:
 
 def start_api(serve: Any, page_origin: str, *args: str, **env: str) -> tuple[Any, str]:
     """`authapi serve` for the page; (the server, its URL as the page calls it)."""
-    api = serve(*args, env={"AUTHAPI_CORS_ORIGINS": page_origin, **env})
+    api = serve(*args, env={"AUTHAPI_CORS_ORIGINS": page_origin, **env}, public_host="localhost")
     return api, api.base_url.replace("127.0.0.1", "localhost")
 
 

@@ -66,6 +66,7 @@ def test_a_proof_by_another_key_is_refused(client, bound):
 @pytest.mark.parametrize(("method", "url"), [
     ("POST", ME), ("GET", "/auth/sessions"), ("GET", "https://localhost/auth/me"),
     ("GET", "http://evil.example/auth/me"), ("GET", "http://localhost:8080/auth/me"),
+    ("GET", "http://localhost/auth/me"),  # the Host header's URL, not the public one
 ])
 def test_a_proof_for_another_method_or_url_is_refused(client, bound, key, method, url):
     proof = key.proof(method, url, bound)
@@ -73,13 +74,38 @@ def test_a_proof_for_another_method_or_url_is_refused(client, bound, key, method
 
 
 @pytest.mark.parametrize("url", [
-    "http://localhost/auth/me?page=2", "HTTP://LocalHost:80/auth/me#top",
-    "http://localhost/auth/%6De",
+    "http://localhost:8000/auth/me?page=2", "HTTP://LocalHost:8000/auth/me#top",
+    "http://localhost:8000/auth/%6De",
 ])
 def test_htu_is_compared_after_normalisation(client, bound, key, url):
     proof = key.proof("GET", url, bound)
     response = client.get(ME + "?x=1", headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
     assert response.status_code == 200, response.get_json()
+
+
+def test_htu_names_the_public_url_whatever_host_the_client_sends(client, bound, key):
+    """Probe low: htu was checked against the Host header the client chose."""
+    proof = key.proof("GET", "http://evil.example/auth/me", bound)
+    refused(client.get(ME, headers={"Authorization": f"DPoP {bound}", "DPoP": proof,
+                                    "Host": "evil.example"}))
+    proof = key.proof("GET", "http://localhost:8000/auth/me", bound)
+    response = client.get(ME, headers={"Authorization": f"DPoP {bound}", "DPoP": proof,
+                                       "Host": "evil.example"})
+    assert response.status_code == 200, response.get_json()
+
+
+def test_htu_follows_the_configured_issuer(make_app, make_user, key):
+    make_user(email="iss@example.com")
+    client = make_app(AUTHAPI_ISSUER="https://auth.example.com/").test_client()
+    response = client.post("/auth/login", json={"email": "iss@example.com",
+                                                "password": PASSWORD},
+                           headers={"DPoP": key.proof("POST", "https://auth.example.com"
+                                                              "/auth/login")})
+    assert response.status_code == 200, response.get_json()
+    response = client.post("/auth/login", json={"email": "iss@example.com",
+                                                "password": PASSWORD},
+                           headers={"DPoP": key.proof("POST", "/auth/login")})
+    assert_problem(response, 401, "invalid_dpop_proof")
 
 
 @pytest.mark.parametrize("age", [-120, 120])

@@ -129,7 +129,14 @@ def test_a_nonce_lives_one_to_two_periods(nonce_client, key, periods_ago, status
 def proxied(make_app, make_user, key):
     make_user(email=EMAIL)
     client = make_app(AUTHAPI_PROXY_COUNT=1).test_client()
-    return client, dpop_login(client, EMAIL, key, PASSWORD)["access_token"]
+    # Behind the trusted proxy the public URL is the one it forwards: the proof names it.
+    response = client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD},
+                           headers={"X-Forwarded-Proto": "https",
+                                    "X-Forwarded-Host": "auth.example.com",
+                                    "DPoP": key.proof("POST", "https://auth.example.com"
+                                                              "/auth/login")})
+    assert response.status_code == 200, response.get_json()
+    return client, response.get_json()["access_token"]
 
 
 FORWARDED = {"X-Forwarded-Method": "POST", "X-Forwarded-Proto": "https",

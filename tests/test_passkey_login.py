@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from authapi import db
 from authapi.models import AuditEvent, Passkey
-from conftest import assert_problem, bearer
+from conftest import PASSWORD, assert_problem, bearer
 from fixtures.authenticator import (
     SoftAuthenticator,
     add_passkey,
@@ -231,3 +231,30 @@ def test_the_same_assertion_spelled_canonically_is_accepted(client, enrolled):
     response = client.post("/auth/passkeys/login/verify", json={
         "challenge_id": options["challenge_id"], "credential": credential})
     assert response.status_code == 200, response.get_json()
+
+
+def test_sign_in_options_do_not_tell_accounts_with_passkeys_from_others(client, make_user):
+    """Probe low: the real credential (with its stored transports) and the decoy (one
+    fixed length, fixed transports) could be told apart."""
+    access = client.post("/auth/login", json={"email": make_user_email(make_user),
+                                              "password": PASSWORD}).get_json()["access_token"]
+    # The soft authenticator reports the `internal` transport, which is stored.
+    assert add_passkey(client, bearer(access), SoftAuthenticator()).status_code == 201
+    make_user(email="nokeys@example.com")
+    answers = {email: login_options(client, email)["publicKey"]["allowCredentials"]
+               for email in ("keys@example.com", "nokeys@example.com", "ghost@example.com")}
+    for listed in answers.values():
+        assert len(listed) == 1 and set(listed[0]) == {"type", "id"}  # no transports
+    lengths = {len(b64decode(login_options(client, f"u{n}@example.com")["publicKey"][
+        "allowCredentials"][0]["id"])) for n in range(40)}
+    assert lengths == {16, 32, 64}  # decoys as long as real credential ids are
+
+
+def make_user_email(make_user):
+    make_user(email="keys@example.com")
+    return "keys@example.com"
+
+
+def b64decode(text):
+    import base64
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

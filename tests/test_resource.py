@@ -23,7 +23,8 @@ ISSUER = AUDIENCE = "http://localhost:8000"  # the server's defaults
 @pytest.fixture
 def authapi_server(serve):
     """A real `authapi serve` that picks up a rotated key on the next token it signs."""
-    return serve("--workers", "1", env={"AUTHAPI_KEY_REFRESH_INTERVAL": "0"})
+    return serve("--workers", "1", env={"AUTHAPI_KEY_REFRESH_INTERVAL": "0",
+                                        "AUTHAPI_ISSUER": ISSUER})
 
 
 @pytest.fixture
@@ -107,7 +108,8 @@ def test_forged_expired_and_refresh_tokens_are_refused(resource, authapi_server,
     head, payload, signature = token.split(".")
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     # A second instance on the same database signs with the same key, minting expired tokens.
-    expired = serve("--workers", "1", env={"AUTHAPI_ACCESS_TTL": "-1"}).request(
+    expired = serve("--workers", "1", env={"AUTHAPI_ACCESS_TTL": "-1",
+                                           "AUTHAPI_ISSUER": ISSUER}).request(
         "POST", "/auth/login", credentials)[1]["access_token"]
     refused = {
         "stranger_key_real_kid": (jwt.encode(claims, stranger, "RS256", headers=header),
@@ -177,7 +179,9 @@ def dpop_login(server, key) -> str:
     url = server.base_url + "/auth/login"
     request = urllib.request.Request(  # noqa: S310  (loopback)
         url, data=json.dumps(credentials).encode(), method="POST",
-        headers={"Content-Type": "application/json", "DPoP": key.proof("POST", url)})
+        # `htu` names authapi's public URL (its issuer), not the loopback port it runs on.
+        headers={"Content-Type": "application/json",
+                 "DPoP": key.proof("POST", ISSUER + "/auth/login")})
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
         body = json.loads(answer.read())
     assert body["token_type"] == "DPoP"

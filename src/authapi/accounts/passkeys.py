@@ -65,7 +65,8 @@ SYNCED, DEVICE_BOUND = "swk", "hwk"  # RFC 8176: a software-held (synced) or a h
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,
               COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256]
 TRANSPORTS = {t.value: t for t in AuthenticatorTransport}
-DECOY_TRANSPORTS = [AuthenticatorTransport.HYBRID, AuthenticatorTransport.INTERNAL]
+DECOY_LENGTHS = (16, 32, 64)  # bytes: credential ids as common authenticators make them
+NO_USER = "00000000-0000-0000-0000-000000000000"  # no account has it: the same query runs
 # What py_webauthn and the decoders under it raise for an unparsable or false credential.
 REFUSED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError, AttributeError)
 # The base64url parts of a credential (WebAuthn §5.1 toJSON()): each must be canonical,
@@ -116,12 +117,19 @@ def _descriptor(row: Passkey) -> PublicKeyCredentialDescriptor:
                                          transports=transports)
 
 
+def _listed(row: Passkey) -> PublicKeyCredentialDescriptor:
+    """A sign-in option's descriptor: the id alone. Transports are hints a browser can do
+    without, and stored ones would tell a real credential from a decoy."""
+    return PublicKeyCredentialDescriptor(id=base64url_to_bytes(row.credential_id))
+
+
 def _decoy(email: str) -> PublicKeyCredentialDescriptor:
-    """A credential id for an email without passkeys: stable per email, unguessable."""
+    """A credential id for an email without passkeys: stable per email, unguessable, and
+    of a length real authenticators use (16, 32 or 64 bytes), chosen by the email."""
     key = str(current_app.config["AUTHAPI_SECRET_KEY"]).encode()
     digest = hmac.new(key, b"webauthn-decoy:" + users.normalize_email(email).encode(),
-                      hashlib.sha256).digest()
-    return PublicKeyCredentialDescriptor(id=digest, transports=DECOY_TRANSPORTS)
+                      hashlib.sha512).digest()
+    return PublicKeyCredentialDescriptor(id=digest[:DECOY_LENGTHS[digest[-1] % 3]])
 
 
 def _own(user_id: str) -> list[Passkey]:
@@ -193,7 +201,9 @@ def login_options(email: str | None) -> dict[str, Any]:
     if email is not None:
         user = users.by_email(email)
         purpose, user_id = ASSERT, user.id if user else None
-        allowed = [_descriptor(row) for row in _own(user.id)] if user else []
+        # The same statements either way (no answer is quicker for an unknown email), and
+        # a decoy shaped like a real credential for an account without passkeys.
+        allowed = [_listed(row) for row in _own(user.id if user else NO_USER)]
         allowed = allowed or [_decoy(email)]
     challenge_id, challenge = challenges.issue(purpose, user_id)
     options = generate_authentication_options(

@@ -13,10 +13,12 @@ write; parsed client keys are cached by thumbprint.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from cachetools import LRUCache
 from flask import Response, after_this_request, current_app, request
@@ -34,9 +36,28 @@ KEY_CACHE = "authapi.dpop_keys"
 KEY_CACHE_SIZE = 10_000
 
 
+def public_origin() -> str:
+    """authapi's public scheme and host, as a proof's `htu` must name them.
+
+    Behind a trusted proxy (AUTHAPI_PROXY_COUNT > 0) ProxyFix has taken them from
+    X-Forwarded-Proto and X-Forwarded-Host; otherwise they are the origin of
+    AUTHAPI_ISSUER, never the request's Host header, which the client chooses.
+    """
+    if int(current_app.config["AUTHAPI_PROXY_COUNT"]) > 0:
+        return f"{request.scheme}://{request.host}"
+    return _origin(str(current_app.config["AUTHAPI_ISSUER"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def this_request() -> Target:
-    """The current request as a proof must name it."""
-    return Target(request.method, normalize_url(request.base_url))
+    """The current request as a proof must name it: the public origin and this path."""
+    return Target(request.method,
+                  normalize_url(public_origin() + request.script_root + request.path))
 
 
 def forwarded_request() -> Target:
