@@ -16,6 +16,7 @@ from authapi.admin import roles as roles_
 from authapi.cli.base import domain, load_app, print_json
 from authapi.errors import ApiError
 from authapi.oauth import clients
+from authapi.oauth.registration import Registration
 from authapi.tokens import keys
 
 
@@ -111,23 +112,43 @@ def clients_group() -> None:
 @click.option("--name", required=True)
 @click.option("--scope", default="", help='Space-separated, e.g. "orders:read orders:write".')
 @click.option("--exchange", is_flag=True, help="May exchange user tokens (RFC 8693).")
+@click.option("--audience", "audiences", multiple=True,
+              help="Repeatable: a service this client may exchange user tokens for.")
 @click.option("--jwks-file", type=click.File("r"),
               help="Authenticates by private_key_jwt with these public keys; no secret.")
 @click.option("--jwks-url", help="Authenticates by private_key_jwt with keys fetched here.")
-@click.option("--audience", "audiences", multiple=True,
-              help="Repeatable: a service this client may exchange user tokens for.")
-def create_client(name: str, scope: str, exchange: bool, jwks_file: typing.IO[str] | None,
-                  jwks_url: str | None, audiences: tuple[str, ...]) -> None:
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Repeatable: an app that signs users in (authorization code + PKCE).")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True, help="Repeatable.")
+@click.option("--public", is_flag=True, help="A public app (no secret): token auth `none`.")
+@click.option("--first-party", is_flag=True, help="Users are not asked for consent.")
+@click.option("--resource", "resources", multiple=True,
+              help="Repeatable: an RFC 8707 resource URI the app may ask tokens for.")
+@click.option("--grant", "grants", multiple=True,
+              help="Repeatable grant type (default: authorization_code and refresh_token "
+                   "with --redirect-uri, else client_credentials).")
+@click.option("--require-par", is_flag=True, help="Authorize requests must come through PAR.")
+@click.option("--require-dpop", is_flag=True, help="Tokens must be DPoP-bound.")
+def create_client(name: str, scope: str, exchange: bool, audiences: tuple[str, ...],
+                  jwks_file: typing.IO[str] | None, jwks_url: str | None,
+                  redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...], public: bool,
+                  first_party: bool, resources: tuple[str, ...], grants: tuple[str, ...],
+                  require_par: bool, require_dpop: bool) -> None:
     """Register a client; prints {"client_id", "client_secret"} (the secret only this once)."""
     try:
         jwks = json.load(jwks_file) if jwks_file else None
     except ValueError:
         raise click.ClickException("--jwks-file is not JSON") from None
+    app_fields = Registration(
+        redirect_uris=redirect_uris, post_logout_redirect_uris=logout_uris,
+        grant_types=grants or None, token_endpoint_auth_method="none" if public else None,
+        first_party=first_party, resources=resources, require_par=require_par,
+        require_dpop=require_dpop)
     app = load_app()
     with app.app_context():
         try:
             created = clients.create(name, scope, exchange, jwks, jwks_url,
-                                     audiences=list(audiences))
+                                     audiences=list(audiences), app=app_fields)
         except ApiError as exc:
             raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
         db.orm().commit()

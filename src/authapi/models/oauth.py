@@ -23,7 +23,8 @@ from authapi.models.types import (
 
 
 class Client(Model):
-    """A service that authenticates to /oauth/* with a secret or a registered key set."""
+    """A service or an app that authenticates to /oauth/* with a secret, a registered key
+    set, or nothing (a public app)."""
 
     __tablename__ = "clients"
 
@@ -40,6 +41,16 @@ class Client(Model):
     # RFC 8693: the audiences this client may exchange user tokens for; None: only the
     # configured audience.
     audiences: Mapped[list[str] | None] = mapped_column(JSON)
+    # An app that signs users in (oauth/registration.py). None on clients registered
+    # before these columns: they are services (client_credentials, + exchange).
+    redirect_uris: Mapped[list[str] | None] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str] | None] = mapped_column(JSON)
+    grant_types: Mapped[list[str] | None] = mapped_column(JSON)
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(32))
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
+    require_par: Mapped[bool] = mapped_column(Boolean, default=False)
+    require_dpop: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -29,6 +29,7 @@ from authapi.admin.delegation import Grantor
 from authapi.db import utcnow
 from authapi.errors import NotFound, ValidationError
 from authapi.models import Client
+from authapi.oauth import registration
 from authapi.tokens import revocation
 
 SECRET_BYTES = 32  # 256 bits
@@ -50,10 +51,12 @@ class Caller:
     jwks_url: str | None
     exchange: bool
     audiences: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = (registration.CLIENT_CREDENTIALS,)
 
 
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
-                        Client.jwks, Client.jwks_url, Client.exchange, Client.audiences)
+                        Client.jwks, Client.jwks_url, Client.exchange, Client.audiences,
+                        Client.grant_types)
                  .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
@@ -121,35 +124,81 @@ def check_jwks_url(url: str) -> None:
 
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
            jwks_url: str | None = None, grantor: Grantor | None = None,
-           audiences: list[str] | None = None) -> dict[str, Any]:
-    """Register a client; the answer holds its secret (None with a key set), shown once.
+           audiences: list[str] | None = None,
+           app: registration.Registration | None = None) -> dict[str, Any]:
+    """Register a client; the answer holds its secret (None with a key set or for a
+    public client), shown once.
 
-    Over HTTP (`grantor`), its scope is at most the caller's own permissions.
+    Over HTTP (`grantor`), its scope is at most the caller's own permissions. `app`
+    holds the fields of a client that signs users in (registration.py).
     """
     delegation.check_permissions(grantor, normalize_scope(scope).split(), "a client scope")
     if jwks_url is not None:
         check_jwks_url(jwks_url)
     keyed = jwks is not None or jwks_url is not None
-    secret = None if keyed else secrets.token_urlsafe(SECRET_BYTES)
+    settled = registration.settle(app or registration.Registration(), has_keys=keyed,
+                                  exchange=exchange)
+    public = settled["token_endpoint_auth_method"] == registration.NONE
+    secret = None if keyed or public else secrets.token_urlsafe(SECRET_BYTES)
     client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,
-                    scope=normalize_scope(scope), exchange=exchange,
+                    scope=normalize_scope(scope),
                     secret_hash=hash_secret(secret) if secret else None,
                     jwks=check_jwks(jwks) if jwks is not None else None, jwks_url=jwks_url,
-                    audiences=check_audiences(audiences))
+                    audiences=check_audiences(audiences), **settled)
     db.orm().add(client)
     db.orm().flush()
     audit.record("client_created", client_id=client.client_id,
-                 detail={"name": name, "scope": client.scope})
+                 detail={"name": name, "scope": client.scope,
+                         "grant_types": settled["grant_types"]})
     return {**view(client), "client_secret": secret}
+
+
+def update(row_id: str, grantor: Grantor | None, name: str | None = None,
+           scope: str | None = None, app: registration.Registration | None = None,
+           disabled: bool | None = None) -> dict[str, Any]:
+    """PATCH a client: what is sent changes, the rest stays. A narrower scope, or a
+    disabled client, voids the tokens it holds."""
+    client = _get(row_id)
+    if scope is not None:
+        new_scope = normalize_scope(scope)
+        delegation.check_permissions(grantor, new_scope.split(), "a client scope")
+        if set(client.scope.split()) - set(new_scope.split()):  # something was taken away
+            revoke_tokens(client)
+        client.scope = new_scope
+    if app is not None:
+        keyed = client.jwks is not None or client.jwks_url is not None
+        for column, value in registration.settle(app, has_keys=keyed, exchange=client.exchange,
+                                                 current=_provider_fields(client)).items():
+            setattr(client, column, value)
+    if name is not None:
+        client.name = name
+    if disabled is not None and disabled != client.disabled:
+        client.disabled = disabled
+        if disabled:
+            revoke_tokens(client)
+    audit.record("client_updated", client_id=client.client_id, detail={"name": client.name})
+    return view(client)
+
+
+def _provider_fields(client: Client) -> dict[str, Any]:
+    """The provider columns as they read, legacy (NULL) rows included."""
+    keyed = client.jwks is not None or client.jwks_url is not None
+    return {"redirect_uris": client.redirect_uris or [],
+            "post_logout_redirect_uris": client.post_logout_redirect_uris or [],
+            "grant_types": client.grant_types or registration.default_grants(
+                bool(client.redirect_uris), client.exchange),
+            "token_endpoint_auth_method": client.token_endpoint_auth_method or (
+                registration.PRIVATE_KEY_JWT if keyed else registration.SECRET_BASIC),
+            "first_party": client.first_party, "resources": client.resources or [],
+            "require_par": client.require_par, "require_dpop": client.require_dpop}
 
 
 def view(client: Client) -> dict[str, Any]:
     """A client as the API shows it (never its secret or its hash)."""
-    method = "client_secret_basic" if client.secret_hash else "private_key_jwt"
     return {"id": client.id, "client_id": client.client_id, "name": client.name,
             "scope": client.scope, "exchange": client.exchange, "audiences": client.audiences or [],
-            "disabled": client.disabled,
-            "token_endpoint_auth_method": method, "created_at": client.created_at}
+            "disabled": client.disabled, **_provider_fields(client),
+            "created_at": client.created_at}
 
 
 def caller(client_id: str) -> Caller | None:
@@ -164,8 +213,10 @@ def caller(client_id: str) -> Caller | None:
     if not rows:
         return None
     row = rows[0]
+    grants = row[8] or registration.default_grants(False, bool(row[6]))
     return Caller(id=row[0], client_id=row[1], scope=row[2], secret_hash=row[3], jwks=row[4],
-                  jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()))
+                  jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()),
+                  grant_types=tuple(grants))
 
 
 def _get(row_id: str) -> Client:
@@ -202,7 +253,8 @@ def rotate_secret(row_id: str) -> dict[str, Any]:
     """Give a client a new secret; the old one fails from the next request on."""
     client = _get(row_id)
     if client.secret_hash is None:
-        raise ValidationError("This client authenticates with private_key_jwt, not a secret.")
+        raise ValidationError("This client authenticates without a secret "
+                              f"({_provider_fields(client)['token_endpoint_auth_method']}).")
     secret = secrets.token_urlsafe(SECRET_BYTES)
     client.secret_hash = hash_secret(secret)
     audit.record("client_secret_rotated", client_id=client.client_id)

@@ -26,14 +26,15 @@ from authapi.errors import (
     UnauthorizedClient,
     UseDpopNonce,
 )
+from authapi.oauth import registration
 from authapi.oauth.client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from authapi.oauth.clients import Caller
 from authapi.sessions import sessions
 from authapi.tokens import dpop, revocation, tokens
 
-CLIENT_CREDENTIALS = "client_credentials"
-REFRESH_TOKEN = "refresh_token"  # noqa: S105  (a grant type name)
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+CLIENT_CREDENTIALS = registration.CLIENT_CREDENTIALS
+REFRESH_TOKEN = registration.REFRESH_TOKEN
+TOKEN_EXCHANGE = registration.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 GRANT_TYPES = (CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE)
 
@@ -59,6 +60,8 @@ def client_credentials(client: Caller, form: Mapping[str, str],
 
     With a DPoP proof (`jkt`, RFC 9449 §5) the token is bound to the proof's key.
     """
+    if registration.CLIENT_CREDENTIALS not in client.grant_types:
+        raise UnauthorizedClient("This client may not use the client_credentials grant.")
     scope = _granted(form.get("scope"), set(client.scope.split()))
     subject = tokens.Subject(sub=client.client_id, roles=[], scope=scope)
     jti = tokens.new_jti()

@@ -24,6 +24,7 @@ from authapi.web.schemas.admin import (
     AuditQuerySchema,
     ClientCreateSchema,
     ClientPageSchema,
+    ClientPatchSchema,
     ClientSchema,
     RoleCreateSchema,
     RolePageSchema,
@@ -68,7 +69,8 @@ from authapi.web.schemas.base import (
 __all__ = [
     "AdminUserPageSchema", "AuditPageSchema", "RolePageSchema",
     "AcceptedSchema", "AdminUserSchema", "AuditEventSchema", "AuditQuerySchema",
-    "ClientCreateSchema", "ClientPageSchema", "ClientSchema", "EmailChangeSchema", "EmailText",
+    "ClientCreateSchema", "ClientPageSchema", "ClientPatchSchema", "ClientSchema",
+    "EmailChangeSchema", "EmailText",
     "HealthSchema", "IdentityPageSchema", "IdentitySchema", "LinkTokenSchema", "LoginSchema",
     "OAuthErrorSchema", "OtpSchema", "PageArgsSchema", "PasskeyLoginOptionsSchema",
     "PasskeyLoginSchema", "PasskeyOptionsSchema", "PasskeyPageSchema", "PasskeyRegisterSchema",

@@ -108,6 +108,31 @@ class ClientCreateSchema(StrictSchema):
     # Beyond the contract's table, for parity with `authapi clients create --audience`.
     audiences = fields.List(Text(validate=validate.Length(min=1, max=255)), load_default=None,
                             allow_none=True, validate=validate.Length(max=20))
+    # An app that signs users in ("Apps that sign users in"); checked by oauth/registration.
+    redirect_uris = fields.List(Text(), load_default=None, validate=validate.Length(max=20))
+    post_logout_redirect_uris = fields.List(Text(), load_default=None,
+                                            validate=validate.Length(max=20))
+    grant_types = fields.List(Text(), load_default=None, validate=validate.Length(min=1, max=5))
+    token_endpoint_auth_method = Text(load_default=None)
+    first_party = fields.Boolean(load_default=None)
+    resources = fields.List(Text(), load_default=None, validate=validate.Length(max=20))
+    require_par = fields.Boolean(load_default=None)
+    require_dpop = fields.Boolean(load_default=None)
+
+
+class ClientPatchSchema(StrictSchema):
+    """PATCH /admin/clients/{id}: what is sent changes; the auth method and keys stay."""
+
+    name = Text(validate=validate.Length(min=1, max=100))
+    scope = Text(validate=validate.Length(max=4096))
+    disabled = fields.Boolean()
+    redirect_uris = fields.List(Text(), validate=validate.Length(max=20))
+    post_logout_redirect_uris = fields.List(Text(), validate=validate.Length(max=20))
+    grant_types = fields.List(Text(), validate=validate.Length(min=1, max=5))
+    first_party = fields.Boolean()
+    resources = fields.List(Text(), validate=validate.Length(max=20))
+    require_par = fields.Boolean()
+    require_dpop = fields.Boolean()
 
 
 class ClientSchema(Schema):
@@ -122,6 +147,13 @@ class ClientSchema(Schema):
     audiences = fields.List(fields.String())
     disabled = fields.Boolean()
     token_endpoint_auth_method = fields.String()
+    redirect_uris = fields.List(fields.String())
+    post_logout_redirect_uris = fields.List(fields.String())
+    grant_types = fields.List(fields.String())
+    first_party = fields.Boolean()
+    resources = fields.List(fields.String())
+    require_par = fields.Boolean()
+    require_dpop = fields.Boolean()
     created_at = fields.DateTime()
 
 
