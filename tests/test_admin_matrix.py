@@ -27,6 +27,7 @@ ENDPOINTS = [
     ("get", "/admin/audit", "audit:read", None, 200),
     ("get", "/admin/clients", "clients:read", None, 200),
     ("post", "/admin/clients", "clients:write", {"name": "made", "scope": ""}, 201),
+    ("patch", "/admin/clients/{client}", "clients:write", {"name": "renamed"}, 200),
     ("delete", "/admin/clients/{client}", "clients:write", None, 204),
     ("post", "/admin/clients/{client}/secret", "clients:write", None, 200),
 ]

@@ -93,7 +93,7 @@ def test_two_authentication_methods_at_once_are_invalid_request(client, make_cli
 
 @pytest.mark.parametrize("data, error", [
     ({"grant_type": "password"}, "unsupported_grant_type"),
-    ({"grant_type": "authorization_code"}, "unsupported_grant_type"),
+    ({"grant_type": "authorization_code"}, "unauthorized_client"),  # a service: no code grant
     ({}, "invalid_request"),
     ({"grant_type": ["client_credentials", "client_credentials"]}, "invalid_request"),
     ({"grant_type": "client_credentials\x00"}, "invalid_request"),

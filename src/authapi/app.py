@@ -62,11 +62,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
 
-    from authapi.views import account, admin, admin_clients, auth, oauth, ops, passkeys, wellknown
+    from authapi.views import (
+        account,
+        admin,
+        admin_clients,
+        auth,
+        oauth,
+        ops,
+        passkeys,
+        provider,
+        wellknown,
+    )
     from authapi.views import oidc as oidc_views
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
-                      oauth.bp, admin_clients.bp, account.bp):
+                      oauth.bp, provider.bp, admin_clients.bp, account.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     return app

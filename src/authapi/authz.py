@@ -19,8 +19,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g
+from flask import current_app, g, request
 
+from authapi.errors import TokenInvalid
+from authapi.oauth import clients
 from authapi.tokens import core, dpop, tokens
 from authapi.tokens.core import check_roles, check_scopes
 from authapi.web.transport import access_credentials
@@ -32,24 +34,42 @@ REQUIRES = "authapi_requires"
 ANY_TOKEN = "a valid access token"  # noqa: S105  (words, not a secret)
 
 
-def authenticate(forwarded: bool = False) -> dict[str, Any]:
+# authapi's own account and admin routes: an app a user let in never reaches them.
+OWN_PREFIXES = ("/auth/", "/admin/")
+OWN_EXEMPT = ("/auth/check",)  # forward-auth answers for the resources behind the proxy
+
+
+def authenticate(forwarded: bool = False, any_audience: bool = False) -> dict[str, Any]:
     """The claims of the request's access token, verified once per request.
 
     A Bearer token must not be DPoP-bound (one dict look-up); a DPoP one needs a proof
     by its key for this request, or with `forwarded` for the one a trusted proxy names.
+    `any_audience` is for /oauth/userinfo, which an app's token reaches whatever
+    resource it names.
     """
     scheme, token = access_credentials()
     verified = g.get(SLOT)
     if verified is not None and verified[0] == tokens.ACCESS and verified[1] == token:
         return cast(dict[str, Any], verified[2])
     if scheme == dpop.SCHEME:
-        claims = dpop.check_use(token, forwarded)
+        claims = dpop.check_use(token, forwarded, any_audience)
     else:
-        claims = tokens.decode(token, tokens.ACCESS)
+        claims = tokens.decode(token, tokens.ACCESS, any_audience=any_audience)
         core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
     tokens.check_first_hand(claims)
+    if "client_id" in claims and "sid" in claims:
+        _check_app_token(claims["client_id"])
     setattr(g, SLOT, (tokens.ACCESS, token, claims))
     return claims
+
+
+def _check_app_token(client_id: str) -> None:
+    """A token an app got for a user works at the resources it names and at userinfo;
+    on authapi's own /auth/* and /admin/* only if the app is first-party."""
+    path = request.path
+    if path.startswith(OWN_PREFIXES) and path not in OWN_EXEMPT and not clients.first_party(
+            client_id):
+        raise TokenInvalid("A token issued to an app is not accepted here.")
 
 
 def current_claims() -> dict[str, Any]:

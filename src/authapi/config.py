@@ -62,6 +62,10 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "password-reset requests allowed from one address"),
     ("AUTHAPI_RECENT_AUTH", "int", 300, "seconds after a sign-in during which sensitive "
      "changes (a passkey added, TOTP on or off, a new email) need no re-authentication"),
+    ("AUTHAPI_LOGIN_URL", "str", "", "where `/oauth/authorize` sends a browser to sign in "
+     "(`?request=<id>` is appended)", "the built-in `/oauth/login`"),
+    ("AUTHAPI_REQUIRE_PAR", "bool", False,
+     "every authorize request must come through `/oauth/par`"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),

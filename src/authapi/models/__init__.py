@@ -13,7 +13,7 @@ from authapi.models.accounts import (
     User,
     WebauthnChallenge,
 )
-from authapi.models.oauth import Client, UsedAssertion
+from authapi.models.oauth import AuthorizationRequest, Client, Consent, UsedAssertion
 from authapi.models.ops import AuditEvent, LoginFailure, OutboxMail, RateLimit
 from authapi.models.tokens import (
     DpopProof,
@@ -35,7 +35,8 @@ from authapi.models.types import (
 )
 
 __all__ = [
-    "ADMIN_ROLE", "AuditEvent", "BigId", "Client", "DEFAULT_ROLE", "DpopProof", "LinkToken",
+    "ADMIN_ROLE", "AuditEvent", "AuthorizationRequest", "Consent", "BigId", "Client",
+    "DEFAULT_ROLE", "DpopProof", "LinkToken",
     "LoginFailure", "OidcIdentity", "OutboxMail", "PERMISSIONS", "Passkey", "RateLimit",
     "RecoveryCode", "RefreshGrace", "ResetRequest", "RevocationEvent", "RevokedToken", "Role",
     "SigningKey", "TotpFactor", "UTCDateTime", "UsedAssertion", "User", "UserSession",

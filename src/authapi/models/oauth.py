@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    ForeignKey,
     String,
     Text,
 )
@@ -63,3 +65,54 @@ class UsedAssertion(Model):
     # SHA-256 of client_id and jti, hex: bounded length whatever the client sends.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- apps that sign users in (OAuth 2.1 / OpenID Connect provider) ---
+
+
+class AuthorizationRequest(Model):
+    """One /oauth/authorize request, from the browser that made it to its code's use.
+
+    Pending for 10 minutes while the user signs in and consents; then it holds the
+    code (hashed), good for 60 s and once. A second use of the code revokes the
+    session its first use opened (`issued_session_id`).
+    """
+
+    __tablename__ = "oauth_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 of the value in the browser's request cookie: another browser's id is no use.
+    binding: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(48), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str | None] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
+    prompt: Mapped[str | None] = mapped_column(String(64))
+    max_age: Mapped[int | None] = mapped_column(BigInteger)
+    acr_values: Mapped[str | None] = mapped_column(String(64))
+    login_hint: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The sign-in (a session of the user) this request was completed with.
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    sign_in_id: Mapped[str | None] = mapped_column(String(36))
+    granted_scope: Mapped[str | None] = mapped_column(Text)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_session_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class Consent(Model):
+    """What a user let a client have: remembered per user, client and scopes."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

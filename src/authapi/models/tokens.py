@@ -48,6 +48,12 @@ class UserSession(Model):
     auth_time: Mapped[int | None] = mapped_column(BigInteger)
     acr: Mapped[str | None] = mapped_column(String(8))
     amr: Mapped[str | None] = mapped_column(String(64))
+    # A session an app opened through /oauth/authorize: the client, the scope the user
+    # let it have, its audiences (RFC 8707), and the browser sign-in it came from.
+    client_id: Mapped[str | None] = mapped_column(String(48), index=True)
+    scope: Mapped[str | None] = mapped_column(Text)
+    audience: Mapped[list[str] | None] = mapped_column(JSON)
+    sign_in_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class RevokedToken(Model):

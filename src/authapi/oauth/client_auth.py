@@ -80,6 +80,23 @@ def authenticate(authorization: str | None, form: Mapping[str, str]) -> Caller:
     return client
 
 
+def authenticate_app(authorization: str | None, form: Mapping[str, str]) -> Caller:
+    """Client authentication where a public app may come too (the code and refresh
+    grants, PAR): a public client (`none`) names itself by `client_id` alone and sends
+    no credentials; any other client authenticates as `authenticate` says."""
+    sent = authorization or "client_secret" in form or "client_assertion" in form
+    if not sent:
+        client_id = form.get("client_id", "")
+        client = clients.caller(client_id) if client_id else None
+        if client is None or not client.public:
+            raise InvalidClient()
+        return client
+    client = authenticate(authorization, form)
+    if client.public:  # a public client has no credentials to check
+        raise InvalidClient()
+    return client
+
+
 def _by_assertion(form: Mapping[str, str]) -> Caller:
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise InvalidOAuthRequest("client_assertion_type must be " + ASSERTION_TYPE + ".")

@@ -52,11 +52,17 @@ class Caller:
     exchange: bool
     audiences: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = (registration.CLIENT_CREDENTIALS,)
+    auth_method: str = registration.SECRET_BASIC
+
+    @property
+    def public(self) -> bool:
+        """A client that cannot keep a secret (token endpoint auth `none`)."""
+        return self.auth_method == registration.NONE
 
 
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
                         Client.jwks, Client.jwks_url, Client.exchange, Client.audiences,
-                        Client.grant_types)
+                        Client.grant_types, Client.token_endpoint_auth_method)
                  .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
@@ -214,9 +220,22 @@ def caller(client_id: str) -> Caller | None:
         return None
     row = rows[0]
     grants = row[8] or registration.default_grants(False, bool(row[6]))
+    keyed = row[4] is not None or row[5] is not None
+    method = row[9] or (registration.PRIVATE_KEY_JWT if keyed else registration.SECRET_BASIC)
     return Caller(id=row[0], client_id=row[1], scope=row[2], secret_hash=row[3], jwks=row[4],
                   jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()),
-                  grant_types=tuple(grants))
+                  grant_types=tuple(grants), auth_method=method)
+
+
+FIRST_PARTY = db.Read(select(Client.first_party).where(Client.client_id == bindparam("client_id"),
+                                                      Client.disabled.is_(False)))
+
+
+def first_party(client_id: str) -> bool:
+    """Whether an enabled client is first-party (its users are not asked for consent, and
+    its tokens reach authapi's own routes). Read per call: it is off the hot path."""
+    rows = FIRST_PARTY.rows({"client_id": client_id}) if len(client_id) <= 48 else []
+    return bool(rows and rows[0][0])
 
 
 def _get(row_id: str) -> Client:

@@ -8,7 +8,7 @@ same paths as /auth/*.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +30,17 @@ from authapi.oauth import registration
 from authapi.oauth.client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from authapi.oauth.clients import Caller
 from authapi.sessions import sessions
-from authapi.tokens import dpop, revocation, tokens
+from authapi.tokens import core, dpop, revocation, tokens
 
 CLIENT_CREDENTIALS = registration.CLIENT_CREDENTIALS
 REFRESH_TOKEN = registration.REFRESH_TOKEN
 TOKEN_EXCHANGE = registration.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
-GRANT_TYPES = (CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE)
+GRANT_TYPES = (registration.AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN,
+               TOKEN_EXCHANGE)
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
+CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+          "at_hash", "azp", "email", "email_verified", "name")
 
 
 def _granted(requested: str | None, allowed: set[str]) -> str:
@@ -71,9 +75,13 @@ def client_credentials(client: Caller, form: Mapping[str, str],
     return _answer(token, scope, jkt)
 
 
-def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
-            ) -> dict[str, Any]:
-    """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation, reuse and DPoP rules."""
+def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
+            app_client: Callable[[], Caller] | None = None) -> dict[str, Any]:
+    """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation, reuse and DPoP rules.
+
+    An app's refresh token (its `client_id` claim) is refreshed only by that app, which
+    authenticates as at the code exchange (`app_client`; a public app by client_id).
+    """
     token = form.get("refresh_token")
     if not token:
         raise InvalidOAuthRequest("refresh_token is required.")
@@ -81,6 +89,10 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None
         claims = tokens.refresh_claims(token)
     except ApiError as exc:
         raise InvalidGrant(exc.detail) from None
+    if "client_id" in claims:
+        caller = app_client() if app_client is not None else None
+        if caller is None or caller.client_id != claims["client_id"]:
+            raise InvalidGrant("This refresh token was issued to another client.")
     try:
         pair = sessions.rotate(claims, meta, jkt)
     except (InvalidDpopProof, UseDpopNonce):
@@ -201,21 +213,32 @@ def revoke(client: Caller, token: str) -> None:
 
 
 def metadata() -> dict[str, Any]:
-    """RFC 8414 §2: where everything is, with absolute URLs from AUTHAPI_ISSUER."""
+    """RFC 8414 §2 and OpenID Connect Discovery 1.0 §3: where everything is, with absolute
+    URLs from AUTHAPI_ISSUER."""
     base = issuer()
     return {
         "issuer": current_app.config["AUTHAPI_ISSUER"],
+        "authorization_endpoint": base + "/oauth/authorize",
         "token_endpoint": token_endpoint(),
+        "userinfo_endpoint": base + "/oauth/userinfo",
         "jwks_uri": base + "/.well-known/jwks.json",
         "introspection_endpoint": base + "/oauth/introspect",
         "revocation_endpoint": base + "/oauth/revoke",
         "grant_types_supported": list(GRANT_TYPES),
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": list(METHODS),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [current_app.config["AUTHAPI_JWT_ALGORITHM"]],
+        "claims_supported": list(CLAIMS),
+        "acr_values_supported": list(core.ACR_LEVELS),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
+        "token_endpoint_auth_methods_supported": [*METHODS, registration.NONE],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": list(METHODS),
         "revocation_endpoint_auth_methods_supported": list(METHODS),
-        "scopes_supported": list(models.PERMISSIONS),
+        "scopes_supported": [*OPENID_SCOPES, *models.PERMISSIONS],
         "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS),
     }
 

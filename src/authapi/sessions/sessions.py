@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,14 @@ from authapi import audit, db
 from authapi.accounts import notices, users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
-from authapi.errors import AccountDisabled, InvalidDpopProof, NotFound, TokenReused, TokenRevoked
+from authapi.errors import (
+    AccountDisabled,
+    InvalidDpopProof,
+    NotFound,
+    TokenInvalid,
+    TokenReused,
+    TokenRevoked,
+)
 from authapi.models import User, UserSession, user_roles
 from authapi.sessions import grace
 from authapi.tokens import dpop, revocation, tokens
@@ -28,20 +36,53 @@ def subject_of(user: User) -> tokens.Subject:
     return tokens.Subject(sub=user.id, roles=user.role_names(), scope=user.scope())
 
 
+@dataclass(frozen=True)
+class AppGrant:
+    """What a session an app opened through /oauth/authorize carries (OIDC provider)."""
+
+    client_id: str
+    scope: str  # what the user let the app have, OpenID scopes included
+    audience: tuple[str, ...] = ()  # RFC 8707 resources; none: the configured audience
+    sign_in_id: str | None = None  # the browser sign-in it came from
+    refresh: bool = False
+
+    def claims(self) -> dict[str, Any]:
+        """The access token's `client_id` and `aud` (one resource, several, or ours)."""
+        aud: Any = list(self.audience) if len(self.audience) > 1 else (
+            self.audience[0] if self.audience else current_app.config["AUTHAPI_AUDIENCE"])
+        return {"client_id": self.client_id, "aud": aud}
+
+    def effective_scope(self, held: str) -> str:
+        """The consented scope, less the permissions the user no longer holds."""
+        still = set(held.split()) | set(OPENID_SCOPES)
+        return " ".join(s for s in self.scope.split() if s in still)
+
+
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
+
+
 def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti: str,
-          cookies: bool, jkt: str | None = None,
-          sign_in: tokens.SignIn | None = None) -> TokenPair:
+          cookies: bool, jkt: str | None = None, sign_in: tokens.SignIn | None = None,
+          app: AppGrant | None = None) -> TokenPair:
     # Cookie mode binds a CSRF value into the refresh token (double submit); the pair
     # carries it too, for the CSRF cookie (views.auth.deliver takes it out of the body).
     csrf = str(uuid.uuid4()) if cookies else None
+    refresh_extra = {"csrf": csrf} if csrf else {}
+    if app is not None:
+        subject = tokens.Subject(subject.sub, subject.roles, app.effective_scope(subject.scope))
+        refresh_extra["client_id"] = app.client_id
     pair = {
         "access_token": tokens.issue_access(subject, session_id, access_jti,
-                                            cnf=dpop.confirmation(jkt), sign_in=sign_in),
-        "refresh_token": tokens.issue_refresh(subject.sub, session_id, refresh_jti,
-                                              {"csrf": csrf} if csrf else None),
+                                            cnf=dpop.confirmation(jkt), sign_in=sign_in,
+                                            extra=app.claims() if app else None),
         "token_type": dpop.token_type(jkt),
         "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
     }
+    if app is None or app.refresh:
+        pair["refresh_token"] = tokens.issue_refresh(subject.sub, session_id, refresh_jti,
+                                                     refresh_extra or None)
+    if app is not None:
+        pair["scope"] = subject.scope
     if csrf:
         pair["csrf"] = csrf
     return pair
@@ -74,6 +115,37 @@ def start(user: User, meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool = 
                  sign_in)
 
 
+def open_sign_in(user: User, meta: ClientMeta, sign_in: tokens.SignIn, method: str) -> str:
+    """A browser's sign-in at the provider (the `authapi_session` cookie names it): a
+    session that issues no token itself; the apps' sessions descend from it. Its id."""
+    row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+                      ip=meta.ip, expires_at=_expiry(), auth_time=sign_in.auth_time,
+                      acr=sign_in.acr, amr=" ".join(sign_in.amr))
+    db.orm().add(row)
+    db.orm().flush()
+    audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
+    return row.id
+
+
+def start_app(user_id: str, meta: ClientMeta, sign_in: tokens.SignIn, app: AppGrant,
+              jkt: str | None = None) -> tuple[TokenPair, str]:
+    """Open the session of an app a user let in (an authorization code's exchange):
+    tokens for `app.client_id` with the consented scope, and a refresh token when the
+    grant allows one (bound to `jkt` when the app proved a DPoP key); and its id."""
+    tokens.load_signing_key()
+    profile = users.profile(user_id)
+    row = UserSession(user_id=user_id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+                      ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt,
+                      auth_time=sign_in.auth_time, acr=sign_in.acr, amr=" ".join(sign_in.amr),
+                      client_id=app.client_id, scope=app.scope,
+                      audience=list(app.audience) or None, sign_in_id=app.sign_in_id)
+    db.orm().add(row)
+    db.orm().flush()
+    subject = tokens.Subject(sub=user_id, roles=profile["roles"], scope=profile["scope"])
+    return _pair(subject, row.id, row.refresh_jti, tokens.new_jti(), False, jkt, sign_in,
+                 app), row.id
+
+
 def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool,
           jkt: str | None = None) -> TokenPair:
     """A new pair in the session of `claims` (an access token's) after the user proved
@@ -89,6 +161,8 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
         UserSession.id == session_id, UserSession.user_id == user_id).with_for_update())
     if row is None or row.revoked_at is not None:
         raise TokenRevoked()
+    if row.client_id is not None:  # an app's session renews at the app's authorize
+        raise TokenInvalid("An app's session is renewed through /oauth/authorize.")
     _check_key(row.dpop_jkt, jkt)
     old_jti, row.refresh_jti = row.refresh_jti, tokens.new_jti()
     row.auth_time, row.acr, row.amr = sign_in.auth_time, sign_in.acr, " ".join(sign_in.amr)
@@ -115,7 +189,8 @@ ROTATE = (
             ip=bindparam("ip"), user_agent=bindparam("agent"),
             expires_at=bindparam("expires_at"),
             dpop_jkt=func.coalesce(UserSession.dpop_jkt, bindparam("jkt")))
-    .returning(UserSession.dpop_jkt, UserSession.auth_time, UserSession.acr, UserSession.amr)
+    .returning(UserSession.dpop_jkt, UserSession.auth_time, UserSession.acr, UserSession.amr,
+               UserSession.client_id, UserSession.scope, UserSession.audience)
     .execution_options(synchronize_session=False)
 )
 
@@ -155,9 +230,14 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
         raise AccountDisabled()
     audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
+    app = None
+    if bound is not None and bound[4] is not None:  # an app's session: its grant, not all
+        app = AppGrant(client_id=bound[4], scope=bound[5] or "",
+                       audience=tuple(bound[6] or ()), refresh=True)
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
                  jkt=bound[0] if bound is not None else jkt,
-                 sign_in=tokens.SignIn.stored(*bound[1:]) if bound is not None else None)
+                 sign_in=tokens.SignIn.stored(*bound[1:4]) if bound is not None else None,
+                 app=app)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
 

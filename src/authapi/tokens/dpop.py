@@ -140,14 +140,15 @@ def proof_key_thumbprint(access_token: str | None = None,
     return verify(proof.strip(), target or this_request(), access_token)
 
 
-def check_use(token: str, forwarded: bool = False) -> dict[str, Any]:
+def check_use(token: str, forwarded: bool = False, any_audience: bool = False
+              ) -> dict[str, Any]:
     """The claims of an access token sent as `Authorization: DPoP`, proven by its key.
 
     RFC 9449 §7: a token that is not bound has no business on this scheme, and a
     bound one needs a proof by the key of its `cnf.jkt`, with `ath` its hash.
     """
     try:
-        claims = tokens.decode(token, tokens.ACCESS)
+        claims = tokens.decode(token, tokens.ACCESS, any_audience=any_audience)
     except ApiError as exc:  # RFC 9449 §7.1: challenge with the scheme the client used
         exc.headers["WWW-Authenticate"] = DPOP_INVALID_TOKEN
         raise

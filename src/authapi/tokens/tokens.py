@@ -70,11 +70,15 @@ def new_jti() -> str:
 
 
 def _encode(claims: dict[str, Any]) -> str:
+    metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
+    return sign(claims, TYPES[claims["type"]])
+
+
+def sign(claims: dict[str, Any], typ: str) -> str:
+    """A JWT of `claims` signed with the current key (its `kid` in the header)."""
     kid, key = keys.keyring().signing_key(db.orm())
     algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
-    metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
-    return jwt.encode(claims, key, algorithm=algorithm,
-                      headers={"kid": kid, "typ": TYPES[claims["type"]]})
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid, "typ": typ})
 
 
 def load_signing_key() -> None:

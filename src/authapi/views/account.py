@@ -7,12 +7,15 @@ from typing import Any
 from authapi import authz, db
 from authapi.accounts import addresses, mfa, recovery
 from authapi.limits import limits
-from authapi.views import Blueprint, caller_email
+from authapi.oauth import consents
+from authapi.views import Blueprint, caller_email, paged
 from authapi.web.schemas import (
     AcceptedSchema,
+    ConsentPageSchema,
     EmailChangeSchema,
     LinkTokenSchema,
     OtpSchema,
+    PageArgsSchema,
     PasswordResetConfirmSchema,
     PasswordResetSchema,
     PasswordSchema,
@@ -114,4 +117,23 @@ def totp_enable(body: dict[str, Any]) -> Any:
 def totp_disable(body: dict[str, Any]) -> None:
     """Turn MFA off; needs the password."""
     mfa.disable(authz.current_claims()["sub"], body["password"])
+    db.orm().commit()
+
+
+@bp.get("/consents")
+@authz.access_required
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, ConsentPageSchema)
+def list_consents(args: dict[str, Any]) -> Any:
+    """The apps the caller let in, and what each may have."""
+    caller = authz.current_claims()["sub"]
+    return paged(args, lambda page, per_page: consents.list_own(caller, page, per_page))
+
+
+@bp.delete("/consents/<string:client_id>")
+@authz.access_required
+@bp.response(204)
+def withdraw_consent(client_id: str) -> None:
+    """Withdraw an app's grant; every token it holds for the caller is revoked."""
+    consents.withdraw(authz.current_claims()["sub"], client_id)
     db.orm().commit()

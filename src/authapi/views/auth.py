@@ -118,6 +118,8 @@ def refresh() -> Any:
     credential = transport.refresh_credential(body)
     by_cookie = credential.source == transport.COOKIE
     claims = tokens.refresh_claims(credential.token, credential.csrf if by_cookie else None)
+    if "client_id" in claims:  # an app's refresh token: its client refreshes at /oauth/token
+        raise TokenInvalid("This refresh token belongs to an app: use /oauth/token.")
     pair = sessions.rotate(claims, request_meta(), jkt)
     db.orm().commit()
     return deliver(pair, by_cookie)

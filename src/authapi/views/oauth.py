@@ -19,7 +19,7 @@ from authapi.errors import (
     oauth_error,
 )
 from authapi.limits import limits
-from authapi.oauth import client_auth, oauth
+from authapi.oauth import client_auth, code_grant, oauth, registration
 from authapi.tokens import dpop, tokens
 from authapi.views import Blueprint
 from authapi.web.schemas import OAuthErrorSchema
@@ -65,7 +65,9 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
     try:
         jkt = dpop.proof_key_thumbprint()
         if grant == oauth.REFRESH_TOKEN:
-            return oauth.refresh(form, request_meta(), jkt)
+            return oauth.refresh(form, request_meta(), jkt, app_client=lambda: _app(form))
+        if grant == registration.AUTHORIZATION_CODE:
+            return code_grant.exchange(_app(form), form, request_meta(), jkt)
         if grant == oauth.CLIENT_CREDENTIALS:
             return oauth.client_credentials(_client(form), form, jkt)
         if grant == oauth.TOKEN_EXCHANGE:
@@ -81,6 +83,11 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
 
 def _client(form: dict[str, str]) -> Any:
     return client_auth.authenticate(request.headers.get("Authorization"), form)
+
+
+def _app(form: dict[str, str]) -> Any:
+    """A client of the code and refresh grants: a public app names itself by client_id."""
+    return client_auth.authenticate_app(request.headers.get("Authorization"), form)
 
 
 @bp.post("/token")

@@ -33,3 +33,10 @@ def authorization_server() -> Any:
     """RFC 8414 authorization server metadata."""
     cache = {"Cache-Control": f"public, max-age={int(current_app.config['AUTHAPI_JWKS_MAX_AGE'])}"}
     return oauth.metadata(), 200, cache
+
+
+@bp.get("/openid-configuration")
+@bp.response(200)
+def openid_configuration() -> Any:
+    """OpenID Connect Discovery 1.0: the same document as RFC 8414's."""
+    return authorization_server()

@@ -65,8 +65,21 @@ from authapi.web.schemas.base import (
     storable,
     utc_convertible,
 )
+from authapi.web.schemas.provider import (
+    AuthorizationRequestSchema,
+    ConsentGrantSchema,
+    ConsentPageSchema,
+    ConsentSchema,
+    RedirectSchema,
+    RequestLoginSchema,
+    RequestPasskeySchema,
+    UserInfoSchema,
+)
 
 __all__ = [
+    "AuthorizationRequestSchema", "ConsentGrantSchema", "ConsentPageSchema", "ConsentSchema",
+    "RedirectSchema",
+    "RequestLoginSchema", "RequestPasskeySchema", "UserInfoSchema",
     "AdminUserPageSchema", "AuditPageSchema", "RolePageSchema",
     "AcceptedSchema", "AdminUserSchema", "AuditEventSchema", "AuditQuerySchema",
     "ClientCreateSchema", "ClientPageSchema", "ClientPatchSchema", "ClientSchema",

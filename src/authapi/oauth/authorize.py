@@ -1,0 +1,317 @@
+"""The authorization endpoint (OAuth 2.1 §4.1, OpenID Connect Core §3.1.2, RFC 9700):
+check a request, keep it, say what it still needs, and answer with a code.
+
+A request names its client and redirect URI first: while either is unknown, nothing
+redirects (RFC 6749 §4.1.2.1), so authapi is never an open redirector. Every later
+refusal goes back to the client's redirect URI with `error`, `state` and `iss`
+(RFC 9207). A request is bound to the browser that made it (a cookie whose hash it
+keeps), lives 10 minutes, and once completed holds a code (hashed) good for 60 s, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from authapi import audit, db
+from authapi.db import utcnow
+from authapi.errors import ApiError, InvalidGrant, NotFound
+from authapi.models import AuthorizationRequest, Client, Consent, User, UserSession
+from authapi.oauth import registration
+from authapi.sessions import sessions
+from authapi.tokens import core, proofs
+
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
+PROMPTS = ("none", "login", "consent")
+REQUEST_TTL = timedelta(minutes=10)
+CODE_TTL = timedelta(seconds=60)
+MAX_PARAMETER = 512
+PKCE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
+S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+LOGIN, MFA, CONSENT, NONE = "login", "mfa", "consent", "none"
+
+
+class Unredirectable(ApiError):
+    """An unknown client or an unregistered redirect URI: 400, never a redirect."""
+
+    status = 400
+    code = "invalid_request"
+    title = "Invalid authorization request"
+
+
+class Refused(Exception):  # noqa: N818  (an OAuth answer, sent to the client)
+    """A refusal answered by redirecting to the client (RFC 6749 §4.1.2.1)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+@dataclass(frozen=True)
+class App:
+    """A client that signs users in, as the authorization endpoint needs it."""
+
+    client_id: str
+    name: str
+    scope: frozenset[str]
+    redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    first_party: bool
+    resources: tuple[str, ...]
+    require_par: bool
+    require_dpop: bool
+
+
+def app(client_id: str) -> App | None:
+    """The enabled client with this id, read for the authorization endpoint."""
+    if not client_id or len(client_id) > 48:
+        return None
+    row = db.orm().scalar(select(Client).where(Client.client_id == client_id,
+                                               Client.disabled.is_(False)))
+    if row is None:
+        return None
+    return App(client_id=row.client_id, name=row.name, scope=frozenset(row.scope.split()),
+               redirect_uris=tuple(row.redirect_uris or ()),
+               grant_types=tuple(row.grant_types or ()), first_party=row.first_party,
+               resources=tuple(row.resources or ()), require_par=row.require_par,
+               require_dpop=row.require_dpop)
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def redirect_to(uri: str, params: Mapping[str, str | None]) -> str:
+    """`uri` with `params` added to its query (what it had is kept)."""
+    parts = urlsplit(uri)
+    added = urlencode({k: v for k, v in params.items() if v is not None})
+    query = f"{parts.query}&{added}" if parts.query else added
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def error_redirect(redirect_uri: str, state: str | None, refused: Refused) -> str:
+    """The client's redirect URI with the error, its state and our issuer (RFC 9207)."""
+    return redirect_to(redirect_uri, {"error": refused.error,
+                                      "error_description": refused.description,
+                                      "state": state, "iss": current_app.config["AUTHAPI_ISSUER"]})
+
+
+def _single(params: Mapping[str, list[str]], name: str) -> str | None:
+    values = params.get(name) or []
+    if len(values) > 1:
+        raise Refused("invalid_request", f"{name} is repeated.")
+    if values and ("\x00" in values[0] or len(values[0]) > MAX_PARAMETER * 4):
+        raise Refused("invalid_request", f"{name} is malformed.")
+    return values[0] if values else None
+
+
+def client_and_redirect(params: Mapping[str, list[str]]) -> tuple[App, str]:
+    """The request's client and redirect URI, or Unredirectable (400, no redirect)."""
+    client_ids = params.get("client_id") or []
+    redirects = params.get("redirect_uri") or []
+    if len(client_ids) != 1 or len(redirects) > 1:
+        raise Unredirectable("client_id (once) is required, and redirect_uri at most once.")
+    client = app(client_ids[0])
+    if client is None or registration.AUTHORIZATION_CODE not in client.grant_types:
+        raise Unredirectable("Unknown client_id, or a client that signs no users in.")
+    if not redirects:  # OpenID Connect requires it; one registered URI may stand in
+        if len(client.redirect_uris) != 1 or "openid" in (params.get("scope") or [""])[0]:
+            raise Unredirectable("redirect_uri is required.")
+        return client, client.redirect_uris[0]
+    if not registration.redirect_matches(client.redirect_uris, redirects[0]):
+        raise Unredirectable("redirect_uri is not one registered for this client.")
+    return client, redirects[0]
+
+
+def _checked(client: App, params: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The request's parameters after every check that redirects on failure."""
+    if _single(params, "response_type") != "code":
+        raise Refused("unsupported_response_type", "Only response_type=code is offered.")
+    challenge = _single(params, "code_challenge")
+    method = _single(params, "code_challenge_method")
+    if not challenge or method != "S256" or not S256_CHALLENGE.match(challenge):
+        raise Refused("invalid_request", "PKCE is required: code_challenge with "
+                                         "code_challenge_method=S256 (plain is refused).")
+    scopes = (_single(params, "scope") or "").split()
+    unknown = [s for s in scopes if s not in OPENID_SCOPES and s not in client.scope]
+    if unknown:
+        raise Refused("invalid_scope", f"Not offered to this client: {' '.join(unknown)}.")
+    resources = params.get("resource") or []
+    for resource in resources:
+        if resource not in client.resources:
+            raise Refused("invalid_target", "resource is not one this client may ask for.")
+    prompt = (_single(params, "prompt") or "").split()
+    if any(p not in PROMPTS for p in prompt) or ("none" in prompt and len(prompt) > 1):
+        raise Refused("invalid_request", "prompt is none, login or consent (none alone).")
+    max_age = _single(params, "max_age")
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()
+                                    and len(max_age) <= 10):
+        raise Refused("invalid_request", "max_age is a whole number of seconds.")
+    acr_values = (_single(params, "acr_values") or "").split()
+    if any(value not in core.ACR_LEVELS for value in acr_values):
+        raise Refused("invalid_request", f"acr_values are among {' '.join(core.ACR_LEVELS)}.")
+    state, nonce = _single(params, "state"), _single(params, "nonce")
+    login_hint = _single(params, "login_hint")
+    for name, value in (("state", state), ("nonce", nonce), ("login_hint", login_hint)):
+        if value is not None and len(value) > MAX_PARAMETER:
+            raise Refused("invalid_request", f"{name} is longer than {MAX_PARAMETER}.")
+    if client.require_par or current_app.config["AUTHAPI_REQUIRE_PAR"]:
+        raise Refused("invalid_request", "This client's requests must come through PAR.")
+    return {"scope": " ".join(dict.fromkeys(scopes)), "code_challenge": challenge,
+            "resources": list(dict.fromkeys(resources)) or None,
+            "prompt": " ".join(prompt) or None, "max_age": int(max_age) if max_age else None,
+            "acr_values": " ".join(acr_values) or None, "state": state, "nonce": nonce,
+            "login_hint": login_hint}
+
+
+def start(client: App, redirect_uri: str, params: Mapping[str, list[str]],
+          binding: str) -> AuthorizationRequest:
+    """Keep a checked request for this browser (`binding`: its request cookie's value)."""
+    checked = _checked(client, params)
+    row = AuthorizationRequest(id=secrets.token_urlsafe(24), binding=_hash(binding),
+                               client_id=client.client_id, redirect_uri=redirect_uri,
+                               expires_at=utcnow() + REQUEST_TTL, **checked)
+    db.orm().add(row)
+    db.orm().flush()
+    return row
+
+
+def pending(request_id: str, binding: str | None) -> AuthorizationRequest:
+    """A live, not yet completed request of this browser; 404 otherwise (another browser's
+    id, a used or an expired one alike)."""
+    row = db.orm().get(AuthorizationRequest, request_id) if 0 < len(request_id) <= 64 else None
+    if (row is None or binding is None or not hmac.compare_digest(row.binding, _hash(binding))
+            or row.code_hash is not None or row.expires_at <= utcnow()):
+        raise NotFound("No such authorization request, or it expired.")
+    return row
+
+
+def granted_scope(row: AuthorizationRequest, held: str) -> str:
+    """What may be granted: the OpenID scopes asked for, and the asked permissions the user
+    holds (never one they do not)."""
+    have = set(held.split())
+    return " ".join(s for s in row.scope.split() if s in OPENID_SCOPES or s in have)
+
+
+def _consented(user_id: str, client_id: str, scope: str) -> bool:
+    row = db.orm().get(Consent, (user_id, client_id))
+    return row is not None and set(scope.split()) <= set(row.scopes)
+
+
+def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
+          held: str = "", ignore_acr: bool = False) -> str:
+    """What the request still needs from the user: `login`, `mfa`, `consent` or `none`.
+
+    `ignore_acr`: right after a sign-in, whose level is the best this user can reach
+    (acr_values are asked for, OIDC Core §3.1.2.1; the ID token's `acr` tells the app).
+    """
+    if sign_in is None or sign_in.auth_time is None:
+        return LOGIN
+    prompts = (row.prompt or "").split()
+    if "login" in prompts and row.sign_in_id != sign_in.id:
+        return LOGIN  # prompt=login: a sign-in made for this very request
+    if row.max_age is not None and time.time() - sign_in.auth_time > row.max_age:
+        return LOGIN
+    if row.acr_values and not ignore_acr:
+        least = min(core.acr_level(a) for a in row.acr_values.split())
+        if core.acr_level(sign_in.acr) < least:
+            return MFA
+    if client.first_party:
+        return NONE
+    if "consent" in prompts or not _consented(sign_in.user_id, client.client_id,
+                                              granted_scope(row, held)):
+        return CONSENT
+    return NONE
+
+
+def signed_in(row: AuthorizationRequest, sign_in: UserSession) -> None:
+    """The request's user is the one of this sign-in."""
+    row.user_id, row.sign_in_id = sign_in.user_id, sign_in.id
+
+
+def consent(row: AuthorizationRequest, user_id: str, scope: str) -> None:
+    """Remember that the user let the client have `scope` (added to what it had)."""
+    current = db.orm().get(Consent, (user_id, row.client_id))
+    if current is None:
+        db.orm().add(Consent(user_id=user_id, client_id=row.client_id,
+                             scopes=sorted(set(scope.split()))))
+    else:
+        current.scopes = sorted(set(current.scopes) | set(scope.split()))
+        current.granted_at = utcnow()
+    row.granted_scope = scope
+    audit.record("consent_given", user_id=user_id, client_id=row.client_id,
+                 detail={"scope": scope})
+
+
+def complete(row: AuthorizationRequest, sign_in: UserSession, scope: str) -> str:
+    """Issue the request's code: the redirect URI with `code`, `state` and `iss`."""
+    code = secrets.token_urlsafe(32)
+    row.user_id, row.sign_in_id, row.granted_scope = sign_in.user_id, sign_in.id, scope
+    row.code_hash, row.code_expires_at = _hash(code), utcnow() + CODE_TTL
+    audit.record("authorization_granted", user_id=sign_in.user_id, client_id=row.client_id,
+                 detail={"scope": scope})
+    return redirect_to(row.redirect_uri, {"code": code, "state": row.state,
+                                          "iss": current_app.config["AUTHAPI_ISSUER"]})
+
+
+def deny(row: AuthorizationRequest) -> str:
+    """The user said no: the redirect URI with access_denied; the request is spent."""
+    row.expires_at = utcnow()
+    return error_redirect(row.redirect_uri, row.state,
+                          Refused("access_denied", "The user did not let the app in."))
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A code's request, claimed by the one exchange that used it."""
+
+    row: AuthorizationRequest
+    user: User
+    sign_in: UserSession
+
+
+def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | None
+           ) -> Redeemed:
+    """The request a code was issued for, used once (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+    A second use revokes what the first issued (RFC 6749 §4.1.2) and is refused, as is
+    a code of another client, another redirect URI, a wrong verifier or an old code.
+    """
+    row = db.orm().scalar(select(AuthorizationRequest).where(
+        AuthorizationRequest.code_hash == _hash(code))) if 0 < len(code) <= 128 else None
+    if row is None or row.client_id != client_id:
+        raise InvalidGrant("The code is invalid, or was issued to another client.")
+    if row.code_used_at is not None:
+        if row.issued_session_id is not None:
+            sessions.revoke(row.issued_session_id, "code_reused")
+        audit.record("code_reused", user_id=row.user_id, client_id=client_id)
+        db.orm().commit()  # the revocation outlives the refusal
+        raise InvalidGrant("The code was already used; what it issued is revoked.")
+    if row.code_expires_at is None or row.code_expires_at <= utcnow():
+        raise InvalidGrant("The code expired.")
+    if redirect_uri != row.redirect_uri:
+        raise InvalidGrant("redirect_uri differs from the authorization request's.")
+    if not verifier or not PKCE.match(verifier) or not hmac.compare_digest(
+            proofs.b64url(hashlib.sha256(verifier.encode()).digest()), row.code_challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge.")
+    claimed = db.affected(update(AuthorizationRequest).where(
+        AuthorizationRequest.id == row.id, AuthorizationRequest.code_used_at.is_(None))
+        .values(code_used_at=utcnow()))
+    if not claimed:  # a concurrent exchange of the same code won
+        raise InvalidGrant("The code was already used.")
+    user = db.orm().get(User, row.user_id) if row.user_id else None
+    sign_in = db.orm().get(UserSession, row.sign_in_id) if row.sign_in_id else None
+    if user is None or user.disabled or sign_in is None or sign_in.revoked_at is not None:
+        raise InvalidGrant("The sign-in behind this code has ended.")
+    return Redeemed(row=row, user=user, sign_in=sign_in)

@@ -1,0 +1,386 @@
+"""authapi as an OpenID provider (issue 21): /oauth/authorize with PKCE, the headless
+login and consent API, the code exchange with an ID token, userinfo, refresh, consents,
+and the attacks on the flow (code injection and reuse, PKCE downgrade, open redirects,
+mix-up, login CSRF, scopes the user does not hold, prompt=none).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+
+from conftest import PASSWORD, assert_problem, bearer
+from fixtures.oauth import assert_oauth_error, basic
+
+ISSUER = "http://localhost:8000"
+CALLBACK = "https://shop.example/callback"
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+@pytest.fixture
+def admin(auth_headers):
+    return auth_headers(("admin",))
+
+
+@pytest.fixture
+def register(client, admin):
+    def make(**body: Any) -> dict[str, Any]:
+        response = client.post("/admin/clients", headers=admin, json={
+            "name": "Shop", "scope": "orders:read", "redirect_uris": [CALLBACK], **body})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return make
+
+
+class Flow:
+    """One browser (the test client's cookies) taking a user through the provider."""
+
+    def __init__(self, client: Any, app: dict[str, Any]) -> None:
+        self.client, self.app = client, app
+        self.verifier, self.challenge = pkce()
+        self.state, self.nonce = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
+
+    def authorize(self, **params: Any) -> Any:
+        base = {"response_type": "code", "client_id": self.app["client_id"],
+                "redirect_uri": CALLBACK, "scope": "openid email profile",
+                "state": self.state, "nonce": self.nonce, "code_challenge": self.challenge,
+                "code_challenge_method": "S256"}
+        base.update(params)
+        return self.client.get("/oauth/authorize",
+                               query_string={k: v for k, v in base.items() if v is not None})
+
+    def request_id(self, response: Any) -> str:
+        assert response.status_code == 302, response.get_json()
+        location = response.headers["Location"]
+        assert location.startswith(ISSUER + "/oauth/login?request="), location
+        return query(location)["request"]
+
+    def login(self, request_id: str, email: str, password: str = PASSWORD) -> Any:
+        return self.client.post(f"/oauth/requests/{request_id}/login",
+                                json={"email": email, "password": password})
+
+    def consent(self, request_id: str, approve: bool = True, **extra: Any) -> Any:
+        return self.client.post(f"/oauth/requests/{request_id}/consent",
+                                json={"approve": approve, **extra})
+
+    def code_of(self, location: str) -> str:
+        assert location.startswith(CALLBACK + "?"), location
+        answer = query(location)
+        assert answer["state"] == self.state and answer["iss"] == ISSUER
+        return answer["code"]
+
+    def token(self, code: str, **form: str) -> Any:
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+                "code_verifier": self.verifier, **form}
+        headers = {}
+        if self.app.get("client_secret"):
+            headers = basic(self.app["client_id"], self.app["client_secret"])
+        else:
+            data.setdefault("client_id", self.app["client_id"])
+        return self.client.post("/oauth/token", data=data, headers=headers)
+
+    def sign_in(self, email: str, **params: Any) -> str:
+        """authorize, log in, consent: the code."""
+        request_id = self.request_id(self.authorize(**params))
+        answer = self.login(request_id, email)
+        assert answer.status_code == 200, answer.get_json()
+        location = answer.get_json()["redirect_to"]
+        if location.startswith(ISSUER + "/oauth/login"):
+            answer = self.consent(request_id)
+            assert answer.status_code == 200, answer.get_json()
+            location = answer.get_json()["redirect_to"]
+        return self.code_of(location)
+
+
+@pytest.fixture
+def user(make_user):
+    make_user(email="ada@example.com", email_verified=True, display_name="Ada")
+    return "ada@example.com"
+
+
+def jwks_key(client, token):
+    keys = client.get("/.well-known/jwks.json").get_json()["keys"]
+    kid = jwt.get_unverified_header(token)["kid"]
+    return jwt.PyJWK(next(k for k in keys if k["kid"] == kid))
+
+
+# --- the whole flow ----------------------------------------------------------------------
+
+def test_a_user_signs_in_to_an_app_with_code_and_pkce(client, register, user):
+    app = register()
+    flow = Flow(client, app)
+    request_id = flow.request_id(flow.authorize())
+    pending = client.get(f"/oauth/requests/{request_id}").get_json()
+    assert pending["client"] == {"client_id": app["client_id"], "name": "Shop",
+                                 "first_party": False}
+    assert pending["scopes"] == ["openid", "email", "profile"] and pending["needs"] == "login"
+    answer = flow.login(request_id, user).get_json()
+    assert answer["redirect_to"].startswith(ISSUER + "/oauth/login?request=")
+    assert client.get(f"/oauth/requests/{request_id}").get_json()["needs"] == "consent"
+    code = flow.code_of(flow.consent(request_id).get_json()["redirect_to"])
+    response = flow.token(code)
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["token_type"] == "Bearer" and body["scope"] == "openid email profile"
+    assert "refresh_token" in body  # the client has the refresh_token grant
+    id_token = jwt.decode(body["id_token"], jwks_key(client, body["id_token"]),
+                          algorithms=["RS256"], audience=app["client_id"], issuer=ISSUER)
+    assert id_token["nonce"] == flow.nonce and id_token["email"] == user
+    assert id_token["email_verified"] is True and id_token["name"] == "Ada"
+    assert id_token["acr"] == "pwd" and id_token["amr"] == ["pwd"] and id_token["sid"]
+    digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert id_token["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    access = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert access["client_id"] == app["client_id"] and access["aud"] == ISSUER
+    assert access["sid"] == id_token["sid"] and access["auth_time"] == id_token["auth_time"]
+    info = client.get("/oauth/userinfo", headers=bearer(body["access_token"])).get_json()
+    assert info == {"sub": id_token["sub"], "email": user, "email_verified": True,
+                    "name": "Ada"}
+
+
+def test_consent_is_remembered(client, register, user):
+    flow = Flow(client, register())
+    flow.sign_in(user)
+    again = flow.authorize()
+    assert flow.code_of(again.headers["Location"])  # straight back with a code
+
+
+def test_a_first_party_app_asks_no_consent(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    request_id = flow.request_id(flow.authorize())
+    location = flow.login(request_id, user).get_json()["redirect_to"]
+    assert flow.code_of(location)
+
+
+def test_refresh_rotates_for_the_app_only(client, register, user):
+    app = register()
+    flow = Flow(client, app)
+    body = flow.token(flow.sign_in(user)).get_json()
+    refreshed = client.post("/oauth/token", headers=basic(app["client_id"], app["client_secret"]),
+                            data={"grant_type": "refresh_token",
+                                  "refresh_token": body["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.get_json()
+    claims = jwt.decode(refreshed.get_json()["access_token"],
+                        options={"verify_signature": False})
+    assert claims["client_id"] == app["client_id"] and claims["scope"] == "openid email profile"
+    other = register(name="Other")
+    stolen = client.post("/oauth/token", headers=basic(other["client_id"],
+                                                       other["client_secret"]),
+                         data={"grant_type": "refresh_token",
+                               "refresh_token": refreshed.get_json()["refresh_token"]})
+    assert_oauth_error(stolen, 400, "invalid_grant")
+    at_auth = client.post("/auth/refresh", json={"refresh_token": refreshed.get_json()[
+        "refresh_token"]})
+    assert_problem(at_auth, 401, "token_invalid")
+
+
+def test_a_public_app_exchanges_with_client_id_alone(client, register, user):
+    app = register(token_endpoint_auth_method="none",
+                   redirect_uris=[CALLBACK, "http://127.0.0.1/cb"])
+    assert app["client_secret"] is None
+    flow = Flow(client, app)
+    response = flow.token(flow.sign_in(user))
+    assert response.status_code == 200, response.get_json()
+
+
+def test_an_apps_token_never_reaches_authapis_own_routes(client, register, user):
+    flow = Flow(client, register())
+    access = flow.token(flow.sign_in(user)).get_json()["access_token"]
+    for method, path in (("GET", "/auth/me"), ("POST", "/auth/passkeys/register/options"),
+                         ("POST", "/auth/logout-all"), ("GET", "/admin/audit")):
+        assert_problem(client.open(path, method=method, headers=bearer(access)),
+                       401, "token_invalid")
+    assert client.get("/auth/check", headers=bearer(access)).status_code == 200
+
+
+def test_a_first_party_apps_token_is_the_users_own(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    access = flow.token(flow.sign_in(user)).get_json()["access_token"]
+    assert client.get("/auth/me", headers=bearer(access)).status_code == 200
+
+
+def test_resources_become_the_audience(client, register, user):
+    flow = Flow(client, register(resources=["https://api.shop.example",
+                                            "https://pay.shop.example"]))
+    code = flow.sign_in(user, resource=["https://api.shop.example", "https://pay.shop.example"])
+    access = flow.token(code).get_json()["access_token"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    assert claims["aud"] == ["https://api.shop.example", "https://pay.shop.example"]
+    assert client.get("/oauth/userinfo", headers=bearer(access)).status_code == 200
+    response = flow.authorize(resource="https://elsewhere.example")
+    assert query(response.headers["Location"])["error"] == "invalid_target"
+
+
+def test_withdrawing_consent_revokes_the_apps_tokens(client, register, user, login):
+    app = register()
+    flow = Flow(client, app)
+    access = flow.token(flow.sign_in(user)).get_json()["access_token"]
+    mine = bearer(login(user)["access_token"])
+    listed = client.get("/auth/consents", headers=mine).get_json()
+    assert [i["client_id"] for i in listed["items"]] == [app["client_id"]]
+    assert listed["items"][0]["name"] == "Shop"
+    assert client.delete(f"/auth/consents/{app['client_id']}", headers=mine).status_code == 204
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(access)), 401, "token_revoked")
+    assert_problem(client.delete(f"/auth/consents/{app['client_id']}", headers=mine),
+                   404, "not_found")
+
+
+def test_a_denied_consent_sends_access_denied(client, register, user):
+    flow = Flow(client, register())
+    request_id = flow.request_id(flow.authorize())
+    flow.login(request_id, user)
+    location = flow.consent(request_id, approve=False).get_json()["redirect_to"]
+    answer = query(location)
+    assert answer["error"] == "access_denied" and answer["state"] == flow.state
+    assert answer["iss"] == ISSUER
+
+
+# --- the attacks -------------------------------------------------------------------------
+
+def test_an_unknown_client_or_redirect_uri_never_redirects(client, register):
+    flow = Flow(client, register())
+    for params in ({"client_id": "nobody"}, {"redirect_uri": "https://evil.example/cb"},
+                   {"redirect_uri": CALLBACK + "/../evil"}, {"client_id": None}):
+        response = flow.authorize(**params)
+        assert "Location" not in response.headers
+        assert_problem(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"code_challenge_method": "plain"}, "invalid_request"),  # PKCE downgrade
+    ({"code_challenge": None}, "invalid_request"),
+    ({"code_challenge_method": None}, "invalid_request"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"scope": "openid users:write"}, "invalid_scope"),
+    ({"prompt": "none login"}, "invalid_request"),
+    ({"max_age": "soon"}, "invalid_request"),
+    ({"acr_values": "gold"}, "invalid_request"),
+])
+def test_a_bad_request_goes_back_with_error_state_and_iss(client, register, params, error):
+    flow = Flow(client, register())
+    response = flow.authorize(**params)
+    assert response.status_code == 302
+    answer = query(response.headers["Location"])
+    assert response.headers["Location"].startswith(CALLBACK + "?")
+    assert answer["error"] == error and answer["state"] == flow.state
+    assert answer["iss"] == ISSUER
+
+
+def test_a_code_works_once_and_its_reuse_revokes_what_it_issued(client, register, user):
+    flow = Flow(client, register())
+    code = flow.sign_in(user)
+    first = flow.token(code).get_json()
+    assert_oauth_error(flow.token(code), 400, "invalid_grant")
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(first["access_token"])),
+                   401, "token_revoked")
+
+
+@pytest.mark.parametrize("bend", [
+    {"code_verifier": "x" * 43}, {"redirect_uri": "https://shop.example/other"},
+    {"code_verifier": ""},
+])
+def test_a_wrong_verifier_or_redirect_uri_is_invalid_grant(client, register, user, bend):
+    flow = Flow(client, register(redirect_uris=[CALLBACK, "https://shop.example/other"]))
+    assert_oauth_error(flow.token(flow.sign_in(user), **bend), 400, "invalid_grant")
+
+
+def test_a_code_injected_into_another_client_is_refused(client, register, user):
+    victim, attacker = register(), register(name="Attacker")
+    flow = Flow(client, victim)
+    code = flow.sign_in(user)
+    stolen = Flow(client, attacker)
+    stolen.verifier = flow.verifier
+    assert_oauth_error(stolen.token(code), 400, "invalid_grant")
+
+
+def test_another_browsers_request_id_is_of_no_use(app, client, register, user):
+    flow = Flow(client, register())
+    request_id = flow.request_id(flow.authorize())
+    other = app.test_client()  # another browser: no request cookie of this one
+    assert_problem(other.get(f"/oauth/requests/{request_id}"), 404, "not_found")
+    response = other.post(f"/oauth/requests/{request_id}/login",
+                          json={"email": user, "password": PASSWORD})
+    assert_problem(response, 404, "not_found")
+
+
+def test_consent_needs_the_sign_in_of_the_requests_user(app, client, register, user,
+                                                        make_user):
+    flow = Flow(client, register())
+    request_id = flow.request_id(flow.authorize())
+    assert_problem(flow.consent(request_id), 401, "login_required")  # nobody signed in
+    make_user(email="eve@example.com")
+    flow.login(request_id, user)
+    # Eve signs in in the same browser on another request: her cookie is not Ada's.
+    eve_request = flow.request_id(flow.authorize())
+    flow.login(eve_request, "eve@example.com")
+    assert_problem(flow.consent(request_id), 401, "login_required")
+
+
+def test_scopes_the_user_does_not_hold_are_never_granted(client, register, user):
+    flow = Flow(client, register(scope="orders:read"))
+    code = flow.sign_in(user, scope="openid orders:read")
+    body = flow.token(code).get_json()
+    assert body["scope"] == "openid"  # Ada does not hold orders:read
+
+
+def test_prompt_none_tells_nothing_without_a_sign_in(client, register):
+    flow = Flow(client, register())
+    response = flow.authorize(prompt="none")
+    answer = query(response.headers["Location"])
+    assert answer["error"] == "login_required" and answer["state"] == flow.state
+
+
+def test_prompt_none_without_consent_is_consent_required(client, register, user):
+    flow = Flow(client, register())
+    request_id = flow.request_id(flow.authorize())
+    flow.login(request_id, user)
+    response = flow.authorize(prompt="none")
+    assert query(response.headers["Location"])["error"] == "consent_required"
+
+
+def test_prompt_login_asks_again(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    flow.sign_in(user)
+    assert flow.request_id(flow.authorize(prompt="login"))
+
+
+def test_max_age_zero_asks_again(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    flow.sign_in(user)
+    assert flow.request_id(flow.authorize(max_age="0"))
+
+
+def test_userinfo_needs_openid(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    access = flow.token(flow.sign_in(user, scope="email")).get_json()["access_token"]
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(access)),
+                   403, "insufficient_scope")
+
+
+def test_discovery_names_the_provider(client):
+    for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+        body = client.get(path).get_json()
+        assert body["issuer"] == ISSUER
+        assert body["authorization_endpoint"] == ISSUER + "/oauth/authorize"
+        assert body["userinfo_endpoint"] == ISSUER + "/oauth/userinfo"
+        assert body["response_types_supported"] == ["code"]
+        assert body["code_challenge_methods_supported"] == ["S256"]
+        assert body["authorization_response_iss_parameter_supported"] is True
+        assert "none" in body["token_endpoint_auth_methods_supported"]
+        assert {"openid", "profile", "email", "offline_access"} <= set(body["scopes_supported"])
