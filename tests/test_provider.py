@@ -384,3 +384,122 @@ def test_discovery_names_the_provider(client):
         assert body["authorization_response_iss_parameter_supported"] is True
         assert "none" in body["token_endpoint_auth_methods_supported"]
         assert {"openid", "profile", "email", "offline_access"} <= set(body["scopes_supported"])
+
+
+# --- PAR (RFC 9126) ----------------------------------------------------------------------
+
+def push(client, app, flow, **params):
+    form = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": CALLBACK,
+            "scope": "openid", "state": flow.state, "code_challenge": flow.challenge,
+            "code_challenge_method": "S256", **params}
+    return client.post("/oauth/par", data=form,
+                       headers=basic(app["client_id"], app["client_secret"]))
+
+
+def test_a_pushed_request_is_used_once_by_the_browser(client, register, user):
+    app = register(first_party=True, require_par=True)
+    flow = Flow(client, app)
+    response = push(client, app, flow)
+    body = response.get_json()
+    assert response.status_code == 201, body
+    assert body["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert body["expires_in"] == 60
+    answer = client.get("/oauth/authorize", query_string={
+        "client_id": app["client_id"], "request_uri": body["request_uri"],
+        "scope": "openid email"})  # query parameters beside these are not the request
+    request_id = flow.request_id(answer)
+    assert client.get(f"/oauth/requests/{request_id}").get_json()["scopes"] == ["openid"]
+    code = flow.code_of(flow.login(request_id, user).get_json()["redirect_to"])
+    assert flow.token(code).status_code == 200
+    again = client.get("/oauth/authorize", query_string={
+        "client_id": app["client_id"], "request_uri": body["request_uri"]})
+    assert_problem(again, 400, "invalid_request")
+
+
+def test_a_client_that_requires_par_cannot_skip_it(client, register):
+    flow = Flow(client, register(require_par=True))
+    assert query(flow.authorize().headers["Location"])["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"redirect_uri": "https://evil.example/cb"}, "invalid_request"),
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"scope": "openid users:write"}, "invalid_scope"),
+])
+def test_a_bad_pushed_request_is_refused_to_the_client(client, register, params, error):
+    app = register()
+    assert_oauth_error(push(client, app, Flow(client, app), **params), 400, error)
+
+
+def test_par_needs_client_authentication(client, register):
+    app = register()
+    flow = Flow(client, app)
+    response = client.post("/oauth/par", data={"client_id": app["client_id"],
+                                                "redirect_uri": CALLBACK,
+                                                "code_challenge": flow.challenge})
+    assert_oauth_error(response, 401, "invalid_client")
+
+
+def test_another_clients_request_uri_is_refused(client, register):
+    app, other = register(), register(name="Other")
+    uri = push(client, app, Flow(client, app)).get_json()["request_uri"]
+    response = client.get("/oauth/authorize", query_string={
+        "client_id": other["client_id"], "request_uri": uri})
+    assert_problem(response, 400, "invalid_request")
+
+
+# --- RP-initiated logout -----------------------------------------------------------------
+
+def test_logout_ends_the_sign_in_and_the_apps_sessions(client, register, user):
+    app = register(post_logout_redirect_uris=["https://shop.example/bye"])
+    flow = Flow(client, app)
+    body = flow.token(flow.sign_in(user)).get_json()
+    response = client.get("/oauth/logout", query_string={
+        "id_token_hint": body["id_token"], "post_logout_redirect_uri": "https://shop.example/bye",
+        "state": "s1"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://shop.example/bye?state=s1"
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(body["access_token"])),
+                   401, "token_revoked")
+    assert flow.request_id(flow.authorize())  # the browser must sign in again
+
+
+@pytest.mark.parametrize("uri", ["https://evil.example/", "https://shop.example/bye/x"])
+def test_logout_never_redirects_to_an_unregistered_uri(client, register, user, uri):
+    app = register(post_logout_redirect_uris=["https://shop.example/bye"])
+    flow = Flow(client, app)
+    body = flow.token(flow.sign_in(user)).get_json()
+    response = client.get("/oauth/logout", query_string={
+        "id_token_hint": body["id_token"], "post_logout_redirect_uri": uri})
+    assert "Location" not in response.headers
+    assert_problem(response, 400, "invalid_request")
+
+
+def test_logout_without_a_uri_shows_the_signed_out_page(client):
+    response = client.get("/oauth/logout")
+    assert response.headers["Location"] == ISSUER + "/oauth/signed-out"
+    page = client.get("/oauth/signed-out")
+    assert page.status_code == 200 and b"signed out" in page.data
+
+
+def test_a_forged_id_token_hint_is_refused(client):
+    forged = jwt.encode({"sub": "x", "aud": "y", "sid": "z"}, "k" * 32, algorithm="HS256",
+                        headers={"kid": "nope"})
+    assert_problem(client.get("/oauth/logout", query_string={"id_token_hint": forged}),
+                   400, "invalid_request")
+
+
+# --- the built-in page -------------------------------------------------------------------
+
+def test_the_login_page_runs_only_its_own_files(client):
+    response = client.get("/oauth/login?request=abc")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and response.headers["X-Frame-Options"] == "DENY"
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and "style=" not in html and "http" not in html.split(
+        "<body>")[1]
+    for asset in ("/oauth/assets/login.js", "/oauth/assets/login.css"):
+        assert client.get(asset).status_code == 200
+    assert_problem(client.get("/oauth/assets/secret.py"), 404, "not_found")

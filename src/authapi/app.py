@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         admin,
         admin_clients,
         auth,
+        loginpage,
         oauth,
         ops,
         passkeys,
@@ -79,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                       oauth.bp, provider.bp, admin_clients.bp, account.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
+    app.register_blueprint(loginpage.bp)
     return app
 
 

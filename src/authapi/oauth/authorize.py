@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import jwt
 from flask import current_app
 from sqlalchemy import select, update
 
@@ -134,7 +135,8 @@ def client_and_redirect(params: Mapping[str, list[str]]) -> tuple[App, str]:
     return client, redirects[0]
 
 
-def _checked(client: App, params: Mapping[str, list[str]]) -> dict[str, Any]:
+def _checked(client: App, params: Mapping[str, list[str]], pushed: bool = False
+             ) -> dict[str, Any]:
     """The request's parameters after every check that redirects on failure."""
     if _single(params, "response_type") != "code":
         raise Refused("unsupported_response_type", "Only response_type=code is offered.")
@@ -166,8 +168,11 @@ def _checked(client: App, params: Mapping[str, list[str]]) -> dict[str, Any]:
     for name, value in (("state", state), ("nonce", nonce), ("login_hint", login_hint)):
         if value is not None and len(value) > MAX_PARAMETER:
             raise Refused("invalid_request", f"{name} is longer than {MAX_PARAMETER}.")
-    if client.require_par or current_app.config["AUTHAPI_REQUIRE_PAR"]:
+    if not pushed and (client.require_par or current_app.config["AUTHAPI_REQUIRE_PAR"]):
         raise Refused("invalid_request", "This client's requests must come through PAR.")
+    if "request_uri" in params or "request" in params:
+        raise Refused("invalid_request", "request_uri goes alone with client_id; request "
+                                         "objects are not supported.")
     return {"scope": " ".join(dict.fromkeys(scopes)), "code_challenge": challenge,
             "resources": list(dict.fromkeys(resources)) or None,
             "prompt": " ".join(prompt) or None, "max_age": int(max_age) if max_age else None,
@@ -184,6 +189,43 @@ def start(client: App, redirect_uri: str, params: Mapping[str, list[str]],
                                expires_at=utcnow() + REQUEST_TTL, **checked)
     db.orm().add(row)
     db.orm().flush()
+    return row
+
+
+PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
+PAR_TTL = timedelta(seconds=60)
+UNTAKEN = ""  # the binding of a pushed request no browser has taken yet
+
+
+def push(client: App, redirect_uri: str, params: Mapping[str, list[str]]) -> tuple[str, int]:
+    """RFC 9126: keep a request the client pushed; its request_uri and lifetime (60 s).
+
+    A refusal is the same as at the authorization endpoint, answered to the client.
+    """
+    checked = _checked(client, params, pushed=True)
+    row = AuthorizationRequest(id=secrets.token_urlsafe(24), binding=UNTAKEN,
+                               client_id=client.client_id, redirect_uri=redirect_uri,
+                               expires_at=utcnow() + PAR_TTL, **checked)
+    db.orm().add(row)
+    db.orm().flush()
+    return PAR_PREFIX + row.id, int(PAR_TTL.total_seconds())
+
+
+def take_pushed(client: App, request_uri: str, binding: str) -> AuthorizationRequest:
+    """The pushed request `request_uri` names, taken once by this browser (RFC 9126 §4);
+    its parameters, not the query's, are the request. Unredirectable otherwise."""
+    request_id = request_uri.removeprefix(PAR_PREFIX) if request_uri.startswith(
+        PAR_PREFIX) else ""
+    row = db.orm().get(AuthorizationRequest, request_id) if 0 < len(request_id) <= 64 else None
+    if (row is None or row.client_id != client.client_id or row.binding != UNTAKEN
+            or row.expires_at <= utcnow()):
+        raise Unredirectable("request_uri is unknown, used, expired or another client's.")
+    taken = db.affected(update(AuthorizationRequest).where(
+        AuthorizationRequest.id == row.id, AuthorizationRequest.binding == UNTAKEN)
+        .values(binding=_hash(binding), expires_at=utcnow() + REQUEST_TTL))
+    if not taken:
+        raise Unredirectable("request_uri was already used.")
+    db.orm().refresh(row)
     return row
 
 
@@ -315,3 +357,41 @@ def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | 
     if user is None or user.disabled or sign_in is None or sign_in.revoked_at is not None:
         raise InvalidGrant("The sign-in behind this code has ended.")
     return Redeemed(row=row, user=user, sign_in=sign_in)
+
+
+def id_token_hint(hint: str) -> dict[str, Any] | None:
+    """The claims of an ID token authapi issued (expired ones too: a logout may come
+    late, OIDC RP-Initiated Logout §2), or None if it is not one."""
+    from authapi.tokens import keys  # the server's keys: only the logout endpoint needs them
+
+    try:
+        header = jwt.get_unverified_header(hint)
+        key = keys.keyring().verification_key(str(header.get("kid")),
+                                              current_app.config["AUTHAPI_JWT_ALGORITHM"])
+        if key is None:
+            return None
+        claims: dict[str, Any] = jwt.decode(
+            hint, key, algorithms=[current_app.config["AUTHAPI_JWT_ALGORITHM"]],
+            issuer=current_app.config["AUTHAPI_ISSUER"],
+            options={"verify_exp": False, "verify_aud": False, "require": ["sub", "aud"]})
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    return claims
+
+
+def end_sign_in(sign_in: UserSession | None, hinted_session: str | None) -> int:
+    """RP-initiated logout: end the browser's sign-in and every app session opened from it
+    (and the one an ID token hint names, with its own sign-in); how many sessions."""
+    ended = set()
+    roots = {s for s in (sign_in.id if sign_in else None, hinted_session) if s}
+    for session_id in list(roots):
+        row = db.orm().get(UserSession, session_id)
+        if row is not None and row.sign_in_id:
+            roots.add(row.sign_in_id)
+    for root in roots:
+        ended.add(root)
+        ended.update(db.orm().scalars(select(UserSession.id).where(
+            UserSession.sign_in_id == root, UserSession.revoked_at.is_(None))))
+    for session_id in ended:
+        sessions.revoke(session_id, "logout")
+    return len(ended)

@@ -221,6 +221,10 @@ def metadata() -> dict[str, Any]:
         "authorization_endpoint": base + "/oauth/authorize",
         "token_endpoint": token_endpoint(),
         "userinfo_endpoint": base + "/oauth/userinfo",
+        "end_session_endpoint": base + "/oauth/logout",
+        "pushed_authorization_request_endpoint": base + "/oauth/par",
+        "require_pushed_authorization_requests": bool(
+            current_app.config["AUTHAPI_REQUIRE_PAR"]),
         "jwks_uri": base + "/.well-known/jwks.json",
         "introspection_endpoint": base + "/oauth/introspect",
         "revocation_endpoint": base + "/oauth/revoke",

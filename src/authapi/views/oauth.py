@@ -13,13 +13,14 @@ from authapi.errors import (
     ApiError,
     InvalidDpopProof,
     InvalidOAuthRequest,
+    UnauthorizedClient,
     UnsupportedGrantType,
     UseDpopNonce,
     from_http_exception,
     oauth_error,
 )
 from authapi.limits import limits
-from authapi.oauth import client_auth, code_grant, oauth, registration
+from authapi.oauth import authorize, client_auth, code_grant, oauth, registration
 from authapi.tokens import dpop, tokens
 from authapi.views import Blueprint
 from authapi.web.schemas import OAuthErrorSchema
@@ -41,6 +42,14 @@ OAUTH_ERRORS = {str(status): {"description": description, "content": {
 # Errors from inside this blueprint are RFC 6749 §5.2 JSON, not problems.
 bp.register_error_handler(ApiError, oauth_error)
 bp.register_error_handler(HTTPException, lambda exc: oauth_error(from_http_exception(exc)))
+
+
+class Refusal(ApiError):
+    """An authorization request refused at PAR, with the error authorize would send."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 def _form() -> dict[str, str]:
@@ -100,6 +109,42 @@ def token() -> Any:
     answer = _grant(_form())
     db.orm().commit()
     return answer
+
+
+def _par_form() -> dict[str, list[str]]:
+    """PAR's parameters: as the token endpoint's, but `resource` may repeat (RFC 8707)."""
+    if request.mimetype != FORM:
+        raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
+    params = request.form.to_dict(flat=False)
+    for name, values in params.items():
+        if (len(values) > 1 and name != "resource") or "\x00" in name or any(
+                "\x00" in value for value in values):
+            raise InvalidOAuthRequest(f"The parameter {name!r} is repeated or malformed.")
+    return params
+
+
+@bp.post("/par")
+@limits.token_limits
+@bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
+@bp.response(201)
+def par() -> Any:
+    """RFC 9126: push the authorize parameters first; answers the request_uri to use."""
+    params = _par_form()
+    caller = _app({name: values[0] for name, values in params.items()})
+    client = authorize.app(caller.client_id)
+    if client is None or registration.AUTHORIZATION_CODE not in client.grant_types:
+        raise UnauthorizedClient("This client signs no users in.")
+    redirects = params.get("redirect_uri") or []
+    if len(redirects) != 1 or not registration.redirect_matches(client.redirect_uris,
+                                                               redirects[0]):
+        raise InvalidOAuthRequest("redirect_uri is required and must be registered.")
+    try:
+        request_uri, expires_in = authorize.push(client, redirects[0], params)
+    except authorize.Refused as refused:
+        raise Refusal(refused.description, code=refused.error) from None
+    db.orm().commit()
+    return {"request_uri": request_uri, "expires_in": expires_in}, 201, {
+        "Cache-Control": "no-store"}
 
 
 @bp.post("/introspect")

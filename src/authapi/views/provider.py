@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, after_this_request, current_app, request
+from sqlalchemy import select
 
 from authapi import authz, db
 from authapi.accounts import accounts, passkeys, users
@@ -22,7 +23,7 @@ from authapi.errors import (
     MfaRequired,
 )
 from authapi.limits import limits
-from authapi.models import AuthorizationRequest, UserSession
+from authapi.models import AuthorizationRequest, Client, UserSession
 from authapi.oauth import authorize
 from authapi.oauth.authorize import App
 from authapi.oauth.client_auth import issuer
@@ -95,20 +96,32 @@ def _next(row: AuthorizationRequest, client: App, session: UserSession | None,
 def authorize_endpoint() -> Response:
     """OAuth 2.1 authorization (code + PKCE S256): 302 with a code, or to sign in."""
     params = request.args.to_dict(flat=False)
-    client, redirect_uri = authorize.client_and_redirect(params)
     binding, new = signin.binding()
-    try:
-        row = authorize.start(client, redirect_uri, params, binding)
-    except authorize.Refused as refused:
-        states = params.get("state") or []
-        state = states[0] if len(states) == 1 and len(states[0]) <= 512 else None
-        return redirect(authorize.error_redirect(redirect_uri, state, refused))
+    if "request_uri" in params:  # RFC 9126: the pushed request is the request
+        client = _client_of(params)
+        row = authorize.take_pushed(client, params["request_uri"][0], binding)
+    else:
+        client, redirect_uri = authorize.client_and_redirect(params)
+        try:
+            row = authorize.start(client, redirect_uri, params, binding)
+        except authorize.Refused as refused:
+            states = params.get("state") or []
+            state = states[0] if len(states) == 1 and len(states[0]) <= 512 else None
+            return redirect(authorize.error_redirect(redirect_uri, state, refused))
     location = _next(row, client, signin.current())
     db.orm().commit()
     response = redirect(location)
     if new:
         signin.set_binding(response, binding)
     return response
+
+
+def _client_of(params: dict[str, list[str]]) -> App:
+    ids, uris = params.get("client_id") or [], params.get("request_uri") or []
+    client = authorize.app(ids[0]) if len(ids) == 1 and len(uris) == 1 else None
+    if client is None:
+        raise authorize.Unredirectable("client_id and request_uri, once each, are required.")
+    return client
 
 
 def _pending(request_id: str) -> tuple[AuthorizationRequest, App]:
@@ -224,3 +237,34 @@ def userinfo_get() -> Any:
 def userinfo_post() -> Any:
     """The same as GET (OIDC Core §5.3.1 allows both)."""
     return _userinfo()
+
+
+@bp.get("/logout")
+@bp.doc(responses=REDIRECT)
+def logout() -> Response:
+    """OpenID Connect RP-Initiated Logout: end this browser's sign-in and the app sessions
+    opened from it, then 302 to a registered post_logout_redirect_uri (or a signed-out page).
+    """
+    args = request.args
+    if any(len(args.getlist(name)) > 1 for name in args):
+        raise authorize.Unredirectable("A parameter is repeated.")
+    hint = args.get("id_token_hint")
+    claims = authorize.id_token_hint(hint) if hint else None
+    if hint and claims is None:
+        raise authorize.Unredirectable("id_token_hint is not an ID token of this issuer.")
+    client_id = args.get("client_id") or (claims or {}).get("aud")
+    if claims is not None and args.get("client_id") not in (None, claims.get("aud")):
+        raise authorize.Unredirectable("client_id is not the ID token's audience.")
+    target = issuer() + "/oauth/signed-out"
+    uri = args.get("post_logout_redirect_uri")
+    if uri is not None:
+        client = db.orm().scalar(select(Client).where(Client.client_id == str(client_id)))
+        if client is None or uri not in (client.post_logout_redirect_uris or []):
+            raise authorize.Unredirectable(
+                "post_logout_redirect_uri is not registered for this client.")
+        target = authorize.redirect_to(uri, {"state": args.get("state")})
+    authorize.end_sign_in(signin.current(), (claims or {}).get("sid"))
+    db.orm().commit()
+    response = redirect(target)
+    signin.clear_sign_in(response)
+    return response

@@ -14,6 +14,10 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; "
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+# The provider's sign-in page: its own script, styles and fetches; nothing inline.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+PAGE_PREFIXES = ("/oauth/login", "/oauth/assets/", "/oauth/signed-out")
 ALWAYS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -22,6 +26,7 @@ ALWAYS = (
 )
 API_HEADERS = (*ALWAYS, ("Content-Security-Policy", API_CSP))
 DOCS_HEADERS = (*ALWAYS, ("Content-Security-Policy", DOCS_CSP))
+PAGE_HEADERS = (*ALWAYS, ("Content-Security-Policy", PAGE_CSP))
 # Public documents with nothing personal in them; everything else may carry a token.
 CACHEABLE_PREFIXES = ("/docs", "/openapi.json", "/.well-known/")
 
@@ -36,7 +41,12 @@ def secure(response: Response) -> Response:
     """
     headers = response.headers
     path = request.path
-    headers.extend(DOCS_HEADERS if path.startswith("/docs") else API_HEADERS)
+    if path.startswith("/docs"):
+        headers.extend(DOCS_HEADERS)
+    elif path.startswith(PAGE_PREFIXES):
+        headers.extend(PAGE_HEADERS)
+    else:
+        headers.extend(API_HEADERS)
     if not path.startswith(CACHEABLE_PREFIXES):
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"

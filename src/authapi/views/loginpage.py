@@ -1,0 +1,54 @@
+"""The built-in sign-in and consent page of the OpenID provider, and its signed-out page.
+
+Static files from the package (authapi/web/loginpage/), served with a CSP that allows
+this origin's own script and styles and nothing inline (web/headers.py). The page uses
+the JSON API of views/provider.py; AUTHAPI_LOGIN_URL replaces it with a team's own.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from flask import Blueprint, Response
+
+from authapi.errors import NotFound
+
+PAGES = Path(__file__).resolve().parent.parent / "web" / "loginpage"
+TYPES = {"login.html": "text/html", "signed-out.html": "text/html",
+         "login.js": "text/javascript", "login.css": "text/css"}
+ASSETS = ("login.js", "login.css")
+
+
+@functools.lru_cache(maxsize=len(TYPES))
+def _file(name: str) -> bytes:
+    return (PAGES / name).read_bytes()
+
+
+def _serve(name: str, max_age: int = 0) -> Response:
+    response = Response(_file(name), mimetype=TYPES[name])
+    if max_age:
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+bp = Blueprint("loginpage", __name__)
+
+
+@bp.get("/oauth/login")
+def login_page() -> Response:
+    """The page a browser signs in and consents on (`?request=<id>`)."""
+    return _serve("login.html")
+
+
+@bp.get("/oauth/signed-out")
+def signed_out() -> Response:
+    """Where RP-initiated logout ends without a post_logout_redirect_uri."""
+    return _serve("signed-out.html")
+
+
+@bp.get("/oauth/assets/<string:filename>")
+def asset(filename: str) -> Response:
+    """The page's own script and stylesheet."""
+    if filename not in ASSETS:
+        raise NotFound()
+    return _serve(filename, max_age=3600)
