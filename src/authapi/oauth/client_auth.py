@@ -124,11 +124,15 @@ def _plausible(claims: dict[str, Any], client: Caller) -> None:
     now, aud = time.time(), claims.get("aud")
     exp: Any = claims.get("exp")
     audiences = aud if isinstance(aud, list) else [aud]
-    if (claims.get("sub") != client.client_id or not isinstance(claims.get("jti"), str)
-            or not core.number(exp) or not now - CLOCK_SKEW < exp
-            or exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW
-            or not {issuer(), token_endpoint()} & {a for a in audiences if isinstance(a, str)}):
-        raise InvalidClient("The client assertion is invalid.")
+    if claims.get("sub") != client.client_id or not isinstance(claims.get("jti"), str):
+        raise InvalidClient("The client assertion's sub must be the client_id, with a jti.")
+    if not {issuer(), token_endpoint()} & {a for a in audiences if isinstance(a, str)}:
+        raise InvalidClient("The client assertion's aud must be the issuer or the token "
+                            "endpoint.")
+    if not core.number(exp) or exp <= now - CLOCK_SKEW:
+        raise InvalidClient("The client assertion has expired.")
+    if exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+        raise InvalidClient("The client assertion may live 5 minutes at most.")
 
 
 def _key(header: dict[str, Any], client: Caller) -> PyJWK:
