@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -289,3 +290,75 @@ def sync_expect(locator: Any) -> Any:
     from playwright.sync_api import expect
 
     return expect(locator)
+
+
+# --- an app of another team signs its users in through authapi (issue 21) ----------------
+
+INTEROP = Path(__file__).resolve().parent / "interop"
+OIDC_CLIENT_TS = INTEROP / "node_modules" / "oidc-client-ts" / "dist" / "browser"
+SHOTS = os.environ.get("AUTHAPI_SCREENSHOTS")  # a folder: the pages, light and dark
+
+
+@pytest.fixture
+def rp_origin() -> Iterator[str]:
+    """tests/interop (the app's page and oidc-client-ts) on its own `localhost` origin."""
+    if not (OIDC_CLIENT_TS / "oidc-client-ts.min.js").exists():
+        pytest.skip("no tests/interop/node_modules: run `npm ci --prefix tests/interop`")
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(QuietHandler, directory=str(INTEROP)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def shoot(tab: Any, name: str) -> None:
+    """With AUTHAPI_SCREENSHOTS set, the page in light and in dark."""
+    if not SHOTS:
+        return
+    for scheme in ("light", "dark"):
+        tab.emulate_media(color_scheme=scheme)
+        tab.screenshot(path=str(Path(SHOTS) / f"provider-{name}-{scheme}.png"))
+    tab.emulate_media(color_scheme="light")
+
+
+def test_an_app_signs_in_with_oidc_client_ts_through_the_built_in_page(browser, rp_origin,
+                                                                        serve, cli):
+    api = serve("--workers", "1", env={"AUTHAPI_CORS_ORIGINS": rp_origin},
+                public_host="localhost")
+    issuer = api.base_url.replace("127.0.0.1", "localhost")
+    assert cli("users", "create", "--email", EMAIL, "--password-stdin",
+               stdin=PASSWORD + "\n").returncode == 0
+    created = cli("clients", "create", "--name", "Team Shop", "--public", "--redirect-uri",
+                  f"{rp_origin}/rp/index.html")
+    assert created.returncode == 0, created.stderr
+    client_id = json.loads(created.stdout)["client_id"]
+    context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    tab.goto(f"{rp_origin}/rp/index.html?authority={issuer}&client_id={client_id}")
+    tab.wait_for_function("() => document.body.dataset.state === 'ready'")
+    tab.evaluate("() => { rp.signIn(); }")  # it navigates away: nothing to wait for
+    # authapi's own page: its CSP lets it run, and nothing else.
+    tab.wait_for_selector("#login:not([hidden])")
+    assert tab.url.startswith(f"{issuer}/oauth/login?request=")
+    shoot(tab, "login")
+    tab.fill("#email", EMAIL)
+    tab.fill("#password", PASSWORD)
+    tab.click("#password-form button[type=submit]")
+    tab.wait_for_selector("#consent:not([hidden])")
+    assert "Team Shop" in tab.inner_text("#consent h1")
+    assert "email" in tab.inner_text("#scopes")
+    shoot(tab, "consent")
+    tab.click("#approve")
+    tab.wait_for_url(f"{rp_origin}/rp/**")
+    tab.wait_for_function("() => ['signed-in', 'error'].includes(document.body.dataset.state)")
+    assert tab.evaluate("() => document.body.dataset.state") == "signed-in", tab.inner_text(
+        "#who")
+    user = tab.evaluate("() => rp.user()")
+    assert user["email"] == EMAIL and user["has_refresh"] is True
+    claims = claims_of(user["access_token"])
+    assert claims["client_id"] == client_id and claims["acr"] == "pwd"
+    renewed = tab.evaluate("() => rp.renew()")
+    assert renewed["access_token"] != user["access_token"]
+    context.close()
