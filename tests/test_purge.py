@@ -10,7 +10,13 @@ from sqlalchemy import create_engine, text
 
 from authapi import db
 from authapi.db import utcnow
-from authapi.models import AuditEvent, LoginFailure, RateLimit, RevocationEvent
+from authapi.models import (
+    AuditEvent,
+    AuthorizationRequest,
+    LoginFailure,
+    RateLimit,
+    RevocationEvent,
+)
 
 
 def query(url: str, sql: str) -> list[tuple]:
@@ -38,6 +44,10 @@ def filled(cli, empty_database_url, make_app) -> str:
             RevocationEvent(session_id="live", at=now),
             AuditEvent(event="old", at=now - timedelta(days=400)),
             AuditEvent(event="live", at=now - timedelta(days=30)),
+            *(AuthorizationRequest(id=name, binding="b", client_id="c", redirect_uri="u",
+                                   scope="", code_challenge="x", expires_at=at)
+              for name, at in (("old", now - timedelta(days=2)),
+                               ("live", now - timedelta(hours=2)))),
         ])
         db.orm().commit()
     return empty_database_url
@@ -46,7 +56,8 @@ def filled(cli, empty_database_url, make_app) -> str:
 KEPT = {"SELECT key FROM rate_limits": [("live",)],
         "SELECT key FROM login_failures": [("live",)],
         "SELECT session_id FROM revocation_events": [("live",)],
-        "SELECT event FROM audit_events": [("live",)]}
+        "SELECT event FROM audit_events": [("live",)],
+        "SELECT id FROM oauth_requests": [("live",)]}
 
 
 def test_purge_drops_only_expired_rows(cli, filled):

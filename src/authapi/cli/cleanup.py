@@ -14,6 +14,7 @@ from authapi.cli.base import load_app
 from authapi.db import utcnow
 from authapi.models import (
     AuditEvent,
+    AuthorizationRequest,
     LinkToken,
     LoginFailure,
     OutboxMail,
@@ -67,6 +68,10 @@ def purge() -> None:
                 OutboxMail.failed_at < now - timedelta(days=7)))),
             "reset_requests": db.affected(delete(ResetRequest).where(
                 ResetRequest.handled_at < now - timedelta(days=1))),
+            # Authorization requests a day past their end: a code reused until then still
+            # revokes what its first use issued (RFC 6749 §4.1.2).
+            "oauth_requests": db.affected(delete(AuthorizationRequest).where(
+                AuthorizationRequest.expires_at < now - timedelta(days=1))),
             **purge_hardening(config, now),
         }
         session.commit()
