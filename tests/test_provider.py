@@ -503,3 +503,16 @@ def test_the_login_page_runs_only_its_own_files(client):
     for asset in ("/oauth/assets/login.js", "/oauth/assets/login.css"):
         assert client.get(asset).status_code == 200
     assert_problem(client.get("/oauth/assets/secret.py"), 404, "not_found")
+
+
+def test_max_age_zero_is_met_by_the_sign_in_made_for_the_request(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    code = flow.sign_in(user, max_age="0")  # not sent back to sign in again, and again
+    body = flow.token(code).get_json()
+    assert "id_token" in body
+
+
+def test_acr_values_a_user_cannot_reach_end_with_the_acr_they_have(client, register, user):
+    flow = Flow(client, register(first_party=True))
+    body = flow.token(flow.sign_in(user, acr_values="mfa")).get_json()
+    assert jwt.decode(body["id_token"], options={"verify_signature": False})["acr"] == "pwd"

@@ -252,20 +252,21 @@ def _consented(user_id: str, client_id: str, scope: str) -> bool:
 
 
 def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
-          held: str = "", ignore_acr: bool = False) -> str:
+          held: str = "", fresh: bool = False) -> str:
     """What the request still needs from the user: `login`, `mfa`, `consent` or `none`.
 
-    `ignore_acr`: right after a sign-in, whose level is the best this user can reach
-    (acr_values are asked for, OIDC Core §3.1.2.1; the ID token's `acr` tells the app).
+    `fresh`: right after a sign-in made for this request, which meets `prompt=login`
+    and `max_age`, and whose level is the best this user can reach (acr_values are
+    asked for, OIDC Core §3.1.2.1; the ID token's `acr` tells the app).
     """
     if sign_in is None or sign_in.auth_time is None:
         return LOGIN
     prompts = (row.prompt or "").split()
-    if "login" in prompts and row.sign_in_id != sign_in.id:
+    if not fresh and "login" in prompts and row.sign_in_id != sign_in.id:
         return LOGIN  # prompt=login: a sign-in made for this very request
-    if row.max_age is not None and time.time() - sign_in.auth_time > row.max_age:
+    if not fresh and row.max_age is not None and time.time() - sign_in.auth_time > row.max_age:
         return LOGIN
-    if row.acr_values and not ignore_acr:
+    if row.acr_values and not fresh:
         least = min(core.acr_level(a) for a in row.acr_values.split())
         if core.acr_level(sign_in.acr) < least:
             return MFA

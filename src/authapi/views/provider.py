@@ -77,9 +77,7 @@ def _next(row: AuthorizationRequest, client: App, session: UserSession | None,
           after_login: bool = False) -> str:
     """Where the browser goes: the app with a code, or the login page for what is missing."""
     held = _held(session)
-    need = authorize.needs(row, client, session, held)
-    if after_login and need == authorize.MFA:
-        need = authorize.needs(row, client, session, held, ignore_acr=True)
+    need = authorize.needs(row, client, session, held, fresh=after_login)
     if need == authorize.NONE and session is not None:
         return authorize.complete(row, session, authorize.granted_scope(row, held))
     if session is not None and need == authorize.CONSENT:
