@@ -516,3 +516,62 @@ def test_acr_values_a_user_cannot_reach_end_with_the_acr_they_have(client, regis
     flow = Flow(client, register(first_party=True))
     body = flow.token(flow.sign_in(user, acr_values="mfa")).get_json()
     assert jwt.decode(body["id_token"], options={"verify_signature": False})["acr"] == "pwd"
+
+
+def test_the_sign_in_cookie_is_httponly_lax_and_scoped_to_oauth(client, register, user):
+    flow = Flow(client, register())
+    request_id = flow.request_id(flow.authorize())
+    response = flow.login(request_id, user)
+    cookie = next(c for c in response.headers.getlist("Set-Cookie")
+                  if c.startswith("authapi_session="))
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "path", "samesite"} <= attributes
+    assert "Path=/oauth" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" in cookie  # AUTHAPI_ENV=testing is outside development
+
+
+def test_signing_in_for_a_request_counts_toward_the_lockout(make_app, make_user, admin):
+    app = make_app(AUTHAPI_LOGIN_MAX_FAILURES=3, AUTHAPI_LOGIN_BACKOFF_AFTER=100)
+    client = app.test_client()
+    make_user(email="ada@example.com")
+    make_user(email="root@example.com", roles=("admin",))
+    headers = bearer(client.post("/auth/login", json={"email": "root@example.com",
+                                                      "password": PASSWORD}
+                                 ).get_json()["access_token"])
+    registered = client.post("/admin/clients", headers=headers, json={
+        "name": "Shop", "scope": "", "redirect_uris": [CALLBACK]}).get_json()
+    flow = Flow(client, registered)
+    request_id = flow.request_id(flow.authorize())
+    for _ in range(3):
+        assert_problem(flow.login(request_id, "ada@example.com", "wrong password!"),
+                       401, "invalid_credentials")
+    assert_problem(flow.login(request_id, "ada@example.com"), 429, "account_locked")
+    assert_problem(client.post("/auth/login", json={"email": "ada@example.com",
+                                                    "password": PASSWORD}),
+                   429, "account_locked")
+
+
+def test_a_public_app_with_dpop_gets_bound_tokens(client, register, user):
+    from fixtures.dpop import DpopClient
+
+    app = register(token_endpoint_auth_method="none", require_dpop=True)
+    flow = Flow(client, app)
+    code = flow.sign_in(user)
+    assert_oauth_error(flow.token(code), 400, "invalid_dpop_proof")  # DPoP required
+    key = DpopClient()
+    code = flow.code_of(flow.authorize().headers["Location"])  # signed in and consented
+    body = client.post("/oauth/token", headers={"DPoP": key.proof("POST", "/oauth/token")},
+                       data={"grant_type": "authorization_code", "code": code,
+                             "redirect_uri": CALLBACK, "code_verifier": flow.verifier,
+                             "client_id": app["client_id"]}).get_json()
+    assert body["token_type"] == "DPoP"
+    form = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+            "client_id": app["client_id"]}
+    assert_oauth_error(client.post("/oauth/token", data=form), 400, "invalid_dpop_proof")
+    thief = DpopClient()
+    stolen = client.post("/oauth/token", data=form,
+                         headers={"DPoP": thief.proof("POST", "/oauth/token")})
+    assert stolen.status_code in (400, 401)
+    renewed = client.post("/oauth/token", data=form,
+                          headers={"DPoP": key.proof("POST", "/oauth/token")})
+    assert renewed.status_code == 200 and renewed.get_json()["token_type"] == "DPoP"
