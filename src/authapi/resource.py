@@ -72,13 +72,14 @@ class Verifier:
                  jwks_max_age: float = 300, min_refetch_interval: float = 10,
                  introspection_url: str | None = None, client_id: str | None = None,
                  client_secret: str | None = None, introspection_ttl: float = 10,
-                 timeout: float = 5) -> None:
+                 timeout: float = 5, scopes: Sequence[str] = ()) -> None:
         if not jwks_url and not introspection_url:
             raise ValueError("give jwks_url, or introspection_url with client credentials")
         for url in (jwks_url, introspection_url):
             if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError(f"not an http(s) URL: {url}")
         self.issuer, self.audience = issuer, audience
+        self.scopes = tuple(scopes)  # what the service's metadata lists (RFC 9728)
         self.jwks_url, self.algorithms = jwks_url, tuple(algorithms)
         self.rules = core.Rules(issuer=issuer, audience=audience, algorithms=self.algorithms)
         self.jwks_max_age, self.min_refetch_interval = jwks_max_age, min_refetch_interval
@@ -186,8 +187,38 @@ class Verifier:
     # --- Flask ---------------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Answer this verifier's errors as problem+json with WWW-Authenticate."""
-        app.register_error_handler(ApiError, problem)
+        """Answer this verifier's errors as problem+json with WWW-Authenticate, and, when
+        the audience is an http(s) URL, serve its RFC 9728 metadata and name it in every
+        401 challenge (`resource_metadata`), so a client finds its authorization server."""
+        metadata_url = self.metadata_url()
+        if metadata_url is not None:
+            app.add_url_rule(urllib.parse.urlsplit(metadata_url).path,
+                             "authapi_protected_resource", self.metadata)
+        app.register_error_handler(ApiError, self._problem)
+
+    def metadata_url(self) -> str | None:
+        """RFC 9728 §3.1: the well-known URL of this resource's metadata, or None when the
+        audience is not an http(s) URL."""
+        parts = urllib.parse.urlsplit(self.audience)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        return (f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource"
+                f"{parts.path.rstrip('/')}")
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 9728 §2: this resource, its authorization server, scopes and token forms."""
+        return {"resource": self.audience, "authorization_servers": [self.issuer],
+                "scopes_supported": list(self.scopes), "bearer_methods_supported": ["header"],
+                "dpop_signing_alg_values_supported": list(proofs.PROOF_ALGORITHMS)}
+
+    def _problem(self, error: ApiError) -> Any:
+        metadata_url = self.metadata_url()
+        if error.status == 401 and metadata_url is not None:
+            challenge = error.headers.get("WWW-Authenticate", "Bearer")
+            joiner = ", " if " " in challenge else " "
+            error.headers["WWW-Authenticate"] = (
+                f'{challenge}{joiner}resource_metadata="{metadata_url}"')
+        return problem(error)
 
     def current_claims(self) -> dict[str, Any]:
         """The verified claims of this request's token, verified once per request.

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import current_app
 
-from authapi import db
+from authapi import db, models
 from authapi.oauth import oauth
-from authapi.tokens import keys
+from authapi.tokens import dpop, keys
 from authapi.views import Blueprint
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery.")
@@ -40,3 +40,16 @@ def authorization_server() -> Any:
 def openid_configuration() -> Any:
     """OpenID Connect Discovery 1.0: the same document as RFC 8414's."""
     return authorization_server()
+
+
+@bp.get("/oauth-protected-resource")
+@bp.response(200)
+def protected_resource() -> Any:
+    """RFC 9728: authapi's own API as a resource, and who issues tokens for it."""
+    config = current_app.config
+    cache = {"Cache-Control": f"public, max-age={int(config['AUTHAPI_JWKS_MAX_AGE'])}"}
+    return {"resource": config["AUTHAPI_AUDIENCE"],
+            "authorization_servers": [config["AUTHAPI_ISSUER"]],
+            "scopes_supported": list(models.PERMISSIONS),
+            "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS)}, 200, cache
