@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "(`?request=<id>` is appended)", "the built-in `/oauth/login`"),
     ("AUTHAPI_REQUIRE_PAR", "bool", False,
      "every authorize request must come through `/oauth/par`"),
+    ("AUTHAPI_REGISTRATION", "str", "off",
+     "`open`: RFC 7591 dynamic client registration at `/oauth/register`"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),
@@ -249,6 +251,8 @@ def validate(values: Mapping[str, Any]) -> None:
             f"AUTHAPI_REFRESH_GRACE must be between 0 and {MAX_REFRESH_GRACE} seconds")
     if not 4 <= values["AUTHAPI_BCRYPT_ROUNDS"] <= 31:
         raise ConfigError("AUTHAPI_BCRYPT_ROUNDS must be between 4 and 31")
+    if values["AUTHAPI_REGISTRATION"] not in ("off", "open"):
+        raise ConfigError("AUTHAPI_REGISTRATION must be off or open")
     if values["AUTHAPI_RECENT_AUTH"] < 0:
         raise ConfigError("AUTHAPI_RECENT_AUTH must be zero or a positive number of seconds")
     if values["AUTHAPI_DPOP_NONCE_PERIOD"] <= 0:

@@ -8,6 +8,7 @@ leaked table alone does not let anyone check guesses either.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
@@ -157,6 +158,40 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
                  detail={"name": name, "scope": client.scope,
                          "grant_types": settled["grant_types"]})
     return {**view(client), "client_secret": secret}
+
+
+DYNAMIC_METHODS = (registration.NONE, registration.SECRET_BASIC, registration.SECRET_POST)
+
+
+def register_dynamic(metadata: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7591: a client that registers itself. It signs users in (the code grant, and
+    refresh), is never first-party, and holds no permission of its own: what it may get
+    is what each user consents to of their own. The answer (§3.2.1) holds its secret."""
+    name = metadata.get("client_name") or "Unnamed app"
+    grants = metadata.get("grant_types") or [registration.AUTHORIZATION_CODE,
+                                              registration.REFRESH_TOKEN]
+    if not set(grants) <= {registration.AUTHORIZATION_CODE, registration.REFRESH_TOKEN}:
+        raise ValidationError(errors={"grant_types": [
+            "A registered client may use authorization_code and refresh_token."]})
+    method = metadata.get("token_endpoint_auth_method") or registration.SECRET_BASIC
+    if method not in DYNAMIC_METHODS:
+        raise ValidationError(errors={"token_endpoint_auth_method": [
+            f"One of {', '.join(DYNAMIC_METHODS)}."]})
+    if set(metadata.get("response_types") or ["code"]) != {"code"}:
+        raise ValidationError(errors={"response_types": ["Only code is offered."]})
+    created = create(str(name)[:100], "", app=registration.Registration(
+        redirect_uris=tuple(metadata.get("redirect_uris") or ()),
+        post_logout_redirect_uris=tuple(metadata.get("post_logout_redirect_uris") or ()),
+        grant_types=tuple(grants), token_endpoint_auth_method=method, first_party=False))
+    answer = {"client_id": created["client_id"], "client_name": created["name"],
+              "client_id_issued_at": calendar.timegm(created["created_at"].utctimetuple()),
+              "redirect_uris": created["redirect_uris"],
+              "post_logout_redirect_uris": created["post_logout_redirect_uris"],
+              "grant_types": created["grant_types"], "response_types": ["code"],
+              "token_endpoint_auth_method": created["token_endpoint_auth_method"]}
+    if created["client_secret"]:
+        answer.update(client_secret=created["client_secret"], client_secret_expires_at=0)
+    return answer
 
 
 def update(row_id: str, grantor: Grantor | None, name: str | None = None,

@@ -222,6 +222,8 @@ def metadata() -> dict[str, Any]:
         "token_endpoint": token_endpoint(),
         "userinfo_endpoint": base + "/oauth/userinfo",
         "end_session_endpoint": base + "/oauth/logout",
+        **({"registration_endpoint": base + "/oauth/register"}
+           if current_app.config["AUTHAPI_REGISTRATION"] == "open" else {}),
         "pushed_authorization_request_endpoint": base + "/oauth/par",
         "require_pushed_authorization_requests": bool(
             current_app.config["AUTHAPI_REQUIRE_PAR"]),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
+from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
 
 from authapi import db
@@ -13,17 +15,19 @@ from authapi.errors import (
     ApiError,
     InvalidDpopProof,
     InvalidOAuthRequest,
+    NotFound,
     UnauthorizedClient,
     UnsupportedGrantType,
     UseDpopNonce,
+    ValidationError,
     from_http_exception,
     oauth_error,
 )
 from authapi.limits import limits
-from authapi.oauth import authorize, client_auth, code_grant, oauth, registration
+from authapi.oauth import authorize, client_auth, clients, code_grant, oauth, registration
 from authapi.tokens import dpop, tokens
-from authapi.views import Blueprint
-from authapi.web.schemas import OAuthErrorSchema
+from authapi.views import Blueprint, require_json_body
+from authapi.web.schemas import ClientMetadataSchema, OAuthErrorSchema
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth",
                description="OAuth 2 for services (form-encoded; errors as RFC 6749 §5.2).")
@@ -145,6 +149,36 @@ def par() -> Any:
     db.orm().commit()
     return {"request_uri": request_uri, "expires_in": expires_in}, 201, {
         "Cache-Control": "no-store"}
+
+
+class RegistrationRefused(ApiError):
+    """RFC 7591 §3.2.2: what in the client's metadata cannot be registered."""
+
+    status = 400
+    code = "invalid_client_metadata"
+
+
+@bp.post("/register")
+@limits.register_limits
+@bp.doc(responses=OAUTH_ERRORS)
+@bp.response(201)
+def register() -> Any:
+    """RFC 7591 dynamic registration, when AUTHAPI_REGISTRATION=open: an app registers
+    itself (never first-party, no permission of its own); 201 with its client_id."""
+    if current_app.config["AUTHAPI_REGISTRATION"] != "open":
+        raise NotFound("Dynamic client registration is off.")
+    try:
+        metadata = ClientMetadataSchema().load(require_json_body())
+        answer = clients.register_dynamic(metadata)
+    except (SchemaError, ValidationError) as exc:
+        errors = exc.messages if isinstance(exc, SchemaError) else (exc.errors or {})
+        refused = RegistrationRefused(f"{', '.join(sorted(map(str, errors)))}: "
+                                      f"{json.dumps(errors)[:300]}")
+        if "redirect_uris" in errors:
+            refused.code = "invalid_redirect_uri"
+        raise refused from None
+    db.orm().commit()
+    return answer, 201, {"Cache-Control": "no-store"}
 
 
 @bp.post("/introspect")

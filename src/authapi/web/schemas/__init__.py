@@ -67,6 +67,7 @@ from authapi.web.schemas.base import (
 )
 from authapi.web.schemas.provider import (
     AuthorizationRequestSchema,
+    ClientMetadataSchema,
     ConsentGrantSchema,
     ConsentPageSchema,
     ConsentSchema,
@@ -77,7 +78,8 @@ from authapi.web.schemas.provider import (
 )
 
 __all__ = [
-    "AuthorizationRequestSchema", "ConsentGrantSchema", "ConsentPageSchema", "ConsentSchema",
+    "AuthorizationRequestSchema", "ClientMetadataSchema", "ConsentGrantSchema",
+    "ConsentPageSchema", "ConsentSchema",
     "RedirectSchema",
     "RequestLoginSchema", "RequestPasskeySchema", "UserInfoSchema",
     "AdminUserPageSchema", "AuditPageSchema", "RolePageSchema",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from authapi.web.schemas.base import StrictSchema, Text
 
@@ -78,3 +78,17 @@ class UserInfoSchema(Schema):
     email = fields.String()
     email_verified = fields.Boolean()
     name = fields.String()
+
+
+class ClientMetadataSchema(Schema):
+    """RFC 7591 §2 client metadata; members authapi does not use are ignored (§2)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    redirect_uris = fields.List(Text(), required=True, validate=validate.Length(min=1, max=20))
+    post_logout_redirect_uris = fields.List(Text(), validate=validate.Length(max=20))
+    client_name = Text(validate=validate.Length(min=1, max=100))
+    grant_types = fields.List(Text(), validate=validate.Length(min=1, max=5))
+    response_types = fields.List(Text(), validate=validate.Length(min=1, max=5))
+    token_endpoint_auth_method = Text(validate=validate.Length(max=32))
