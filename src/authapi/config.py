@@ -68,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "every authorize request must come through `/oauth/par`"),
     ("AUTHAPI_REGISTRATION", "str", "off",
      "`open`: RFC 7591 dynamic client registration at `/oauth/register`"),
+    ("AUTHAPI_DEVICE_CODE_FAILURE_RATE", "rate", "10 per minute",
+     "wrong device user codes allowed from one address (RFC 8628 §5.1)"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),

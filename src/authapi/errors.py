@@ -153,6 +153,15 @@ InvalidTarget = _error("InvalidTarget", 400, "invalid_target", "Invalid target",
                        "The requested audience or resource is not allowed for this client.")
 UnauthorizedClient = _error("UnauthorizedClient", 400, "unauthorized_client",
                             "Unauthorized client", "This client may not use this grant.")
+# RFC 8628 §3.5: what a device hears while it polls.
+AuthorizationPending = _error("AuthorizationPending", 400, "authorization_pending",
+                              "Authorization pending", "The user has not answered yet.")
+SlowDown = _error("SlowDown", 400, "slow_down", "Slow down",
+                  "Polled faster than the interval: it grows by 5 seconds.")
+AccessDenied = _error("AccessDenied", 400, "access_denied", "Access denied",
+                      "The user said no.")
+ExpiredToken = _error("ExpiredToken", 400, "expired_token", "Expired",
+                      "The device code expired: start again.")
 UnsupportedGrantType = _error("UnsupportedGrantType", 400, "unsupported_grant_type",
                               "Unsupported grant type", "This grant type is not supported.")
 

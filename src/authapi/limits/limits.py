@@ -179,6 +179,29 @@ def reset_limits(view: F) -> F:
     return address_limits("AUTHAPI_RESET_RATE_PER_ADDRESS", "reset-address")(view)
 
 
+POLLING = ("authorization_pending", "slow_down")  # RFC 8628: the device waits, as told
+
+
+def guess_limits(view: F) -> F:
+    """At most AUTHAPI_DEVICE_CODE_FAILURE_RATE wrong user codes per address (RFC 8628
+    §5.1: user codes are short, so guessing them must be slow)."""
+    setting, scope = "AUTHAPI_DEVICE_CODE_FAILURE_RATE", "device-code"
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        address = client_address()
+        limiter().test(setting, scope, address)
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            if error.status == 404:
+                db.orm().rollback()
+                limiter().strategy.hit(limiter().rule(setting), scope, address)
+            raise
+
+    return limited
+
+
 def token_limits(view: F) -> F:
     """At most N failed /oauth/token requests per address in a window: no secret guessing."""
     setting, scope = "AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token"
@@ -190,7 +213,8 @@ def token_limits(view: F) -> F:
         try:
             return view(*args, **kwargs)
         except ApiError as error:
-            if error.status in (400, 401):  # a failed request counts; a good one never does
+            # A failed request counts; a good one never does, nor a device's polling.
+            if error.status in (400, 401) and error.code not in POLLING:
                 # End the request's transaction first (teardown would roll it back anyway):
                 # on SQLite the counter's own connection would otherwise wait for its lock.
                 db.orm().rollback()

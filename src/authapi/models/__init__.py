@@ -13,7 +13,13 @@ from authapi.models.accounts import (
     User,
     WebauthnChallenge,
 )
-from authapi.models.oauth import AuthorizationRequest, Client, Consent, UsedAssertion
+from authapi.models.oauth import (
+    AuthorizationRequest,
+    Client,
+    Consent,
+    DeviceGrant,
+    UsedAssertion,
+)
 from authapi.models.ops import AuditEvent, LoginFailure, OutboxMail, RateLimit
 from authapi.models.tokens import (
     DpopProof,
@@ -36,7 +42,7 @@ from authapi.models.types import (
 
 __all__ = [
     "ADMIN_ROLE", "AuditEvent", "AuthorizationRequest", "Consent", "BigId", "Client",
-    "DEFAULT_ROLE", "DpopProof", "LinkToken",
+    "DEFAULT_ROLE", "DeviceGrant", "DpopProof", "LinkToken",
     "LoginFailure", "OidcIdentity", "OutboxMail", "PERMISSIONS", "Passkey", "RateLimit",
     "RecoveryCode", "RefreshGrace", "ResetRequest", "RevocationEvent", "RevokedToken", "Role",
     "SigningKey", "TotpFactor", "UTCDateTime", "UsedAssertion", "User", "UserSession",

@@ -116,3 +116,27 @@ class Consent(Model):
     client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceGrant(Model):
+    """A device authorization (RFC 8628): from the device's request to the one delivery
+    of its tokens. Codes are kept hashed; the user code is normalised (8 letters)."""
+
+    __tablename__ = "device_grants"
+
+    device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_code: Mapped[str] = mapped_column(String(8), unique=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    interval: Mapped[int] = mapped_column(BigInteger, default=5)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # pending, approved, denied, delivered
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    granted_scope: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    acr: Mapped[str | None] = mapped_column(String(8))
+    amr: Mapped[str | None] = mapped_column(String(64))

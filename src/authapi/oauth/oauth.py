@@ -37,7 +37,7 @@ REFRESH_TOKEN = registration.REFRESH_TOKEN
 TOKEN_EXCHANGE = registration.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 GRANT_TYPES = (registration.AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN,
-               TOKEN_EXCHANGE)
+               registration.DEVICE_CODE, TOKEN_EXCHANGE)
 OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
           "at_hash", "azp", "email", "email_verified", "name")
@@ -225,6 +225,7 @@ def metadata() -> dict[str, Any]:
         **({"registration_endpoint": base + "/oauth/register"}
            if current_app.config["AUTHAPI_REGISTRATION"] == "open" else {}),
         "pushed_authorization_request_endpoint": base + "/oauth/par",
+        "device_authorization_endpoint": base + "/oauth/device_authorization",
         "require_pushed_authorization_requests": bool(
             current_app.config["AUTHAPI_REQUIRE_PAR"]),
         "jwks_uri": base + "/.well-known/jwks.json",

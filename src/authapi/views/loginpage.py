@@ -16,8 +16,9 @@ from authapi.errors import NotFound
 
 PAGES = Path(__file__).resolve().parent.parent / "web" / "loginpage"
 TYPES = {"login.html": "text/html", "signed-out.html": "text/html",
-         "login.js": "text/javascript", "login.css": "text/css"}
-ASSETS = ("login.js", "login.css")
+         "device.html": "text/html", "login.js": "text/javascript",
+         "device.js": "text/javascript", "login.css": "text/css"}
+ASSETS = ("login.js", "device.js", "login.css")
 
 
 @functools.lru_cache(maxsize=len(TYPES))
@@ -38,6 +39,12 @@ bp = Blueprint("loginpage", __name__)
 def login_page() -> Response:
     """The page a browser signs in and consents on (`?request=<id>`)."""
     return _serve("login.html")
+
+
+@bp.get("/oauth/device")
+def device_page() -> Response:
+    """Where a user signs in, types a device's code and approves it (RFC 8628)."""
+    return _serve("device.html")
 
 
 @bp.get("/oauth/signed-out")

@@ -24,7 +24,15 @@ from authapi.errors import (
     oauth_error,
 )
 from authapi.limits import limits
-from authapi.oauth import authorize, client_auth, clients, code_grant, oauth, registration
+from authapi.oauth import (
+    authorize,
+    client_auth,
+    clients,
+    code_grant,
+    device,
+    oauth,
+    registration,
+)
 from authapi.tokens import dpop, tokens
 from authapi.views import Blueprint, require_json_body
 from authapi.web.schemas import ClientMetadataSchema, OAuthErrorSchema
@@ -81,6 +89,10 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
             return oauth.refresh(form, request_meta(), jkt, app_client=lambda: _app(form))
         if grant == registration.AUTHORIZATION_CODE:
             return code_grant.exchange(_app(form), form, request_meta(), jkt)
+        if grant == registration.DEVICE_CODE:
+            if not form.get("device_code"):
+                raise InvalidOAuthRequest("device_code is required.")
+            return device.poll(_app(form), form["device_code"], request_meta(), jkt)
         if grant == oauth.CLIENT_CREDENTIALS:
             return oauth.client_credentials(_client(form), form, jkt)
         if grant == oauth.TOKEN_EXCHANGE:
@@ -149,6 +161,20 @@ def par() -> Any:
     db.orm().commit()
     return {"request_uri": request_uri, "expires_in": expires_in}, 201, {
         "Cache-Control": "no-store"}
+
+
+@bp.post("/device_authorization")
+@limits.token_limits
+@bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
+@bp.response(200)
+def device_authorization() -> Any:
+    """RFC 8628 §3.1: a device code to poll with, a user code to show, and where to go."""
+    params = _par_form()
+    caller = _app({name: values[0] for name, values in params.items()})
+    form = {name: values[0] for name, values in params.items()}
+    answer = device.start(caller, form, params.get("resource") or [])
+    db.orm().commit()
+    return answer, 200, {"Cache-Control": "no-store"}
 
 
 class RegistrationRefused(ApiError):

@@ -21,10 +21,11 @@ from authapi.errors import (
     InsufficientScope,
     InvalidCredentials,
     MfaRequired,
+    TokenInvalid,
 )
 from authapi.limits import limits
 from authapi.models import AuthorizationRequest, Client, UserSession
-from authapi.oauth import authorize
+from authapi.oauth import authorize, clients, device
 from authapi.oauth.authorize import App
 from authapi.oauth.client_auth import issuer
 from authapi.oauth.idtoken import profile_claims
@@ -35,9 +36,12 @@ from authapi.web import signin
 from authapi.web.schemas import (
     AuthorizationRequestSchema,
     ConsentSchema,
+    DeviceAnswerSchema,
+    DeviceRequestSchema,
     RedirectSchema,
     RequestLoginSchema,
     RequestPasskeySchema,
+    UserCodeSchema,
     UserInfoSchema,
 )
 
@@ -266,3 +270,36 @@ def logout() -> Response:
     response = redirect(target)
     signin.clear_sign_in(response)
     return response
+
+
+def _user_claims() -> dict[str, Any]:
+    """A user's own token (first-hand): an app a user let in cannot approve devices."""
+    claims = authz.current_claims()
+    if "sid" not in claims or ("client_id" in claims
+                               and not clients.first_party(str(claims["client_id"]))):
+        raise TokenInvalid("Approve devices with your own sign-in, not an app's token.")
+    return claims
+
+
+@bp.post("/device/verify")
+@authz.access_required
+@limits.guess_limits
+@bp.arguments(UserCodeSchema)
+@bp.response(200, DeviceRequestSchema)
+def device_verify(body: dict[str, Any]) -> Any:
+    """Which app a user code belongs to and what it asks for (case and dash ignored)."""
+    _user_claims()
+    return device.describe(device.pending(body["user_code"]))
+
+
+@bp.post("/device/approve")
+@authz.access_required
+@limits.guess_limits
+@bp.arguments(DeviceAnswerSchema)
+@bp.response(204)
+def device_approve(body: dict[str, Any]) -> None:
+    """Let the device in (`approve: true`) or not; it learns on its next poll."""
+    claims = _user_claims()
+    row = device.pending(body["user_code"])
+    device.answer(row, claims, body["approve"], users.profile(claims["sub"])["scope"])
+    db.orm().commit()

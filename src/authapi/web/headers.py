@@ -18,6 +18,7 @@ DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; "
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 PAGE_PREFIXES = ("/oauth/login", "/oauth/assets/", "/oauth/signed-out")
+PAGES = ("/oauth/device",)
 ALWAYS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -43,7 +44,7 @@ def secure(response: Response) -> Response:
     path = request.path
     if path.startswith("/docs"):
         headers.extend(DOCS_HEADERS)
-    elif path.startswith(PAGE_PREFIXES):
+    elif path.startswith(PAGE_PREFIXES) or path in PAGES:
         headers.extend(PAGE_HEADERS)
     else:
         headers.extend(API_HEADERS)

@@ -71,16 +71,19 @@ from authapi.web.schemas.provider import (
     ConsentGrantSchema,
     ConsentPageSchema,
     ConsentSchema,
+    DeviceAnswerSchema,
+    DeviceRequestSchema,
     RedirectSchema,
     RequestLoginSchema,
     RequestPasskeySchema,
+    UserCodeSchema,
     UserInfoSchema,
 )
 
 __all__ = [
     "AuthorizationRequestSchema", "ClientMetadataSchema", "ConsentGrantSchema",
     "ConsentPageSchema", "ConsentSchema",
-    "RedirectSchema",
+    "DeviceAnswerSchema", "DeviceRequestSchema", "RedirectSchema", "UserCodeSchema",
     "RequestLoginSchema", "RequestPasskeySchema", "UserInfoSchema",
     "AdminUserPageSchema", "AuditPageSchema", "RolePageSchema",
     "AcceptedSchema", "AdminUserSchema", "AuditEventSchema", "AuditQuerySchema",

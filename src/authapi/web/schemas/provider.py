@@ -92,3 +92,23 @@ class ClientMetadataSchema(Schema):
     grant_types = fields.List(Text(), validate=validate.Length(min=1, max=5))
     response_types = fields.List(Text(), validate=validate.Length(min=1, max=5))
     token_endpoint_auth_method = Text(validate=validate.Length(max=32))
+
+
+class UserCodeSchema(StrictSchema):
+    """POST /oauth/device/verify."""
+
+    user_code = Text(required=True, validate=validate.Length(min=1, max=32))
+
+
+class DeviceAnswerSchema(StrictSchema):
+    """POST /oauth/device/approve."""
+
+    user_code = Text(required=True, validate=validate.Length(min=1, max=32))
+    approve = fields.Boolean(required=True)
+
+
+class DeviceRequestSchema(Schema):
+    """What a device asks for, for the page where the user approves it."""
+
+    client = fields.Nested(RequestClientSchema)
+    scopes = fields.List(fields.String())
