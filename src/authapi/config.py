@@ -70,6 +70,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "`open`: RFC 7591 dynamic client registration at `/oauth/register`"),
     ("AUTHAPI_DEVICE_CODE_FAILURE_RATE", "rate", "10 per minute",
      "wrong device user codes allowed from one address (RFC 8628 §5.1)"),
+    ("AUTHAPI_CLIENT_METADATA_DOCUMENTS", "bool", False,
+     "an `https` URL as `client_id` names a public client by its metadata document"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
     ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),

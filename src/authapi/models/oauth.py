@@ -83,7 +83,7 @@ class AuthorizationRequest(Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     # SHA-256 of the value in the browser's request cookie: another browser's id is no use.
     binding: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str] = mapped_column(String(48), index=True)
+    client_id: Mapped[str] = mapped_column(String(2048), index=True)
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str | None] = mapped_column(Text)
@@ -113,7 +113,7 @@ class Consent(Model):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(2048), primary_key=True)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -126,7 +126,7 @@ class DeviceGrant(Model):
 
     device_code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_code: Mapped[str] = mapped_column(String(8), unique=True)
-    client_id: Mapped[str] = mapped_column(String(48))
+    client_id: Mapped[str] = mapped_column(String(2048))
     scope: Mapped[str] = mapped_column(Text, default="")
     resources: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

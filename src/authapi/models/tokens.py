@@ -50,7 +50,7 @@ class UserSession(Model):
     amr: Mapped[str | None] = mapped_column(String(64))
     # A session an app opened through /oauth/authorize: the client, the scope the user
     # let it have, its audiences (RFC 8707), and the browser sign-in it came from.
-    client_id: Mapped[str | None] = mapped_column(String(48), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(2048), index=True)
     scope: Mapped[str | None] = mapped_column(Text)
     audience: Mapped[list[str] | None] = mapped_column(JSON)
     sign_in_id: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -29,7 +29,8 @@ from authapi import audit, db
 from authapi.db import utcnow
 from authapi.errors import ApiError, InvalidGrant, NotFound
 from authapi.models import AuthorizationRequest, Client, Consent, User, UserSession
-from authapi.oauth import registration
+from authapi.oauth import documents, registration
+from authapi.oauth.clients import DYNAMIC_PREFIX
 from authapi.sessions import sessions
 from authapi.tokens import core, proofs
 
@@ -72,21 +73,33 @@ class App:
     resources: tuple[str, ...]
     require_par: bool
     require_dpop: bool
+    # Clients no operator registered (RFC 7591, metadata documents) may name any
+    # resource: which one is the user's to consent to, and its audience checks `aud`.
+    any_resource: bool = False
 
 
 def app(client_id: str) -> App | None:
-    """The enabled client with this id, read for the authorization endpoint."""
-    if not client_id or len(client_id) > 48:
+    """The enabled client with this id, read for the authorization endpoint; or the one a
+    client ID metadata document describes (documents.py)."""
+    if not client_id or len(client_id) > 2048:
         return None
     row = db.orm().scalar(select(Client).where(Client.client_id == client_id,
-                                               Client.disabled.is_(False)))
+                                               Client.disabled.is_(False))) \
+        if len(client_id) <= 48 else None
     if row is None:
-        return None
+        described = documents.metadata(client_id)
+        if described is None:
+            return None
+        return App(client_id=client_id, name=described["name"], scope=frozenset(),
+                   redirect_uris=tuple(described["redirect_uris"]),
+                   grant_types=tuple(described["grant_types"]), first_party=False,
+                   resources=(), require_par=False, require_dpop=False, any_resource=True)
     return App(client_id=row.client_id, name=row.name, scope=frozenset(row.scope.split()),
                redirect_uris=tuple(row.redirect_uris or ()),
                grant_types=tuple(row.grant_types or ()), first_party=row.first_party,
                resources=tuple(row.resources or ()), require_par=row.require_par,
-               require_dpop=row.require_dpop)
+               require_dpop=row.require_dpop,
+               any_resource=row.client_id.startswith(DYNAMIC_PREFIX))
 
 
 def _hash(value: str) -> str:
@@ -151,7 +164,12 @@ def _checked(client: App, params: Mapping[str, list[str]], pushed: bool = False
         raise Refused("invalid_scope", f"Not offered to this client: {' '.join(unknown)}.")
     resources = params.get("resource") or []
     for resource in resources:
-        if resource not in client.resources:
+        if client.any_resource:
+            try:
+                registration.check_resource(resource)
+            except ApiError:
+                raise Refused("invalid_target", "resource must be an absolute URI.") from None
+        elif resource not in client.resources:
             raise Refused("invalid_target", "resource is not one this client may ask for.")
     prompt = (_single(params, "prompt") or "").split()
     if any(p not in PROMPTS for p in prompt) or ("none" in prompt and len(prompt) > 1):

@@ -24,8 +24,9 @@ from sqlalchemy import Table
 from authapi import db, outbound
 from authapi.errors import InvalidClient, InvalidOAuthRequest
 from authapi.models import UsedAssertion
-from authapi.oauth import clients
+from authapi.oauth import clients, documents
 from authapi.oauth.clients import Caller
+from authapi.oauth.registration import NONE
 from authapi.tokens import core
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def authenticate_app(authorization: str | None, form: Mapping[str, str]) -> Call
     sent = authorization or "client_secret" in form or "client_assertion" in form
     if not sent:
         client_id = form.get("client_id", "")
-        client = clients.caller(client_id) if client_id else None
+        client = (clients.caller(client_id) or _described(client_id)) if client_id else None
         if client is None or not client.public:
             raise InvalidClient()
         return client
@@ -95,6 +96,16 @@ def authenticate_app(authorization: str | None, form: Mapping[str, str]) -> Call
     if client.public:  # a public client has no credentials to check
         raise InvalidClient()
     return client
+
+
+def _described(client_id: str) -> Caller | None:
+    """A public client named by its metadata document (documents.py), if it is one."""
+    described = documents.metadata(client_id)
+    if described is None:
+        return None
+    return Caller(id="", client_id=client_id, scope="", secret_hash=None, jwks=None,
+                  jwks_url=None, exchange=False, grant_types=tuple(described["grant_types"]),
+                  auth_method=NONE)
 
 
 def _by_assertion(form: Mapping[str, str]) -> Caller:

@@ -132,7 +132,8 @@ def check_jwks_url(url: str) -> None:
 def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] | None = None,
            jwks_url: str | None = None, grantor: Grantor | None = None,
            audiences: list[str] | None = None,
-           app: registration.Registration | None = None) -> dict[str, Any]:
+           app: registration.Registration | None = None, prefix: str = "svc_"
+           ) -> dict[str, Any]:
     """Register a client; the answer holds its secret (None with a key set or for a
     public client), shown once.
 
@@ -147,7 +148,7 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
                                   exchange=exchange)
     public = settled["token_endpoint_auth_method"] == registration.NONE
     secret = None if keyed or public else secrets.token_urlsafe(SECRET_BYTES)
-    client = Client(client_id="svc_" + secrets.token_urlsafe(16), name=name,
+    client = Client(client_id=prefix + secrets.token_urlsafe(16), name=name,
                     scope=normalize_scope(scope),
                     secret_hash=hash_secret(secret) if secret else None,
                     jwks=check_jwks(jwks) if jwks is not None else None, jwks_url=jwks_url,
@@ -160,6 +161,7 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
     return {**view(client), "client_secret": secret}
 
 
+DYNAMIC_PREFIX = "dyn_"  # client_ids of clients that registered themselves (RFC 7591)
 DYNAMIC_METHODS = (registration.NONE, registration.SECRET_BASIC, registration.SECRET_POST)
 
 
@@ -182,7 +184,8 @@ def register_dynamic(metadata: dict[str, Any]) -> dict[str, Any]:
     created = create(str(name)[:100], "", app=registration.Registration(
         redirect_uris=tuple(metadata.get("redirect_uris") or ()),
         post_logout_redirect_uris=tuple(metadata.get("post_logout_redirect_uris") or ()),
-        grant_types=tuple(grants), token_endpoint_auth_method=method, first_party=False))
+        grant_types=tuple(grants), token_endpoint_auth_method=method, first_party=False),
+        prefix=DYNAMIC_PREFIX)
     answer = {"client_id": created["client_id"], "client_name": created["name"],
               "client_id_issued_at": calendar.timegm(created["created_at"].utctimetuple()),
               "redirect_uris": created["redirect_uris"],

@@ -27,7 +27,7 @@ def list_own(user_id: str, page: int, per_page: int) -> tuple[list[dict[str, Any
 
 def withdraw(user_id: str, client_id: str) -> None:
     """Forget the grant; every session the client holds for this user is revoked."""
-    row = db.orm().get(Consent, (user_id, client_id)) if len(client_id) <= 48 else None
+    row = db.orm().get(Consent, (user_id, client_id)) if len(client_id) <= 2048 else None
     if row is None:
         raise NotFound("This app was not let in.")
     db.orm().delete(row)

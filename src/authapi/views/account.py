@@ -130,7 +130,7 @@ def list_consents(args: dict[str, Any]) -> Any:
     return paged(args, lambda page, per_page: consents.list_own(caller, page, per_page))
 
 
-@bp.delete("/consents/<string:client_id>")
+@bp.delete("/consents/<path:client_id>")
 @authz.access_required
 @bp.response(204)
 def withdraw_consent(client_id: str) -> None:

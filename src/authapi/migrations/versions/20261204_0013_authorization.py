@@ -23,7 +23,7 @@ def upgrade() -> None:
         "oauth_requests",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("binding", sa.String(length=64), nullable=False),
-        sa.Column("client_id", sa.String(length=48), nullable=False),
+        sa.Column("client_id", sa.String(length=2048), nullable=False),
         sa.Column("redirect_uri", sa.Text(), nullable=False),
         sa.Column("scope", sa.Text(), nullable=False),
         sa.Column("state", sa.Text(), nullable=True),
@@ -52,14 +52,14 @@ def upgrade() -> None:
     op.create_table(
         "consents",
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("client_id", sa.String(length=48), nullable=False),
+        sa.Column("client_id", sa.String(length=2048), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("granted_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "client_id"),
     )
     with op.batch_alter_table("sessions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("client_id", sa.String(length=48), nullable=True))
+        batch_op.add_column(sa.Column("client_id", sa.String(length=2048), nullable=True))
         batch_op.add_column(sa.Column("scope", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("audience", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("sign_in_id", sa.String(length=36), nullable=True))

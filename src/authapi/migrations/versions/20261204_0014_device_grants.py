@@ -22,7 +22,7 @@ def upgrade() -> None:
         "device_grants",
         sa.Column("device_code_hash", sa.String(length=64), nullable=False),
         sa.Column("user_code", sa.String(length=8), nullable=False),
-        sa.Column("client_id", sa.String(length=48), nullable=False),
+        sa.Column("client_id", sa.String(length=2048), nullable=False),
         sa.Column("scope", sa.Text(), nullable=False),
         sa.Column("resources", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
