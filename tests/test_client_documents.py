@@ -100,3 +100,9 @@ def test_a_document_over_5_kib_is_refused(make_app, document):
                        "pad": "x" * 6000})
     flow = DocumentFlow(on(make_app), {"client_id": document.client_id})
     assert_problem(flow.authorize(), 400, "invalid_request")
+
+
+def test_discovery_says_whether_documents_are_on(make_app, client):
+    key = "client_id_metadata_document_supported"
+    assert client.get("/.well-known/openid-configuration").get_json()[key] is False
+    assert on(make_app).get("/.well-known/openid-configuration").get_json()[key] is True

@@ -241,6 +241,8 @@ def metadata() -> dict[str, Any]:
         "acr_values_supported": list(core.ACR_LEVELS),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": bool(
+            current_app.config["AUTHAPI_CLIENT_METADATA_DOCUMENTS"]),
         "token_endpoint_auth_methods_supported": [*METHODS, registration.NONE],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": list(METHODS),
