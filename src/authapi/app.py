@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         admin,
         admin_clients,
         auth,
+        device,
         loginpage,
         oauth,
         ops,
@@ -77,7 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from authapi.views import oidc as oidc_views
 
     for blueprint in (auth.bp, ops.bp, wellknown.bp, passkeys.bp, admin.bp, oidc_views.bp,
-                      oauth.bp, provider.bp, admin_clients.bp, account.bp):
+                      oauth.bp, provider.bp, device.bp, admin_clients.bp, account.bp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     app.register_blueprint(loginpage.bp)

@@ -21,18 +21,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import jwt
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from authapi import audit, db
 from authapi.db import utcnow
-from authapi.errors import ApiError, InvalidGrant, NotFound
-from authapi.models import AuthorizationRequest, Client, Consent, User, UserSession
+from authapi.errors import ApiError, NotFound
+from authapi.models import AuthorizationRequest, Client, Consent, UserSession
 from authapi.oauth import documents, registration
 from authapi.oauth.clients import DYNAMIC_PREFIX
-from authapi.sessions import sessions
-from authapi.tokens import core, proofs
+from authapi.tokens import core
 
 OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 PROMPTS = ("none", "login", "consent")
@@ -102,7 +100,8 @@ def app(client_id: str) -> App | None:
                any_resource=row.client_id.startswith(DYNAMIC_PREFIX))
 
 
-def _hash(value: str) -> str:
+def hashed(value: str) -> str:
+    """SHA-256, hex: how codes and browser bindings are kept."""
     return hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -148,7 +147,7 @@ def client_and_redirect(params: Mapping[str, list[str]]) -> tuple[App, str]:
     return client, redirects[0]
 
 
-def _checked(client: App, params: Mapping[str, list[str]], pushed: bool = False
+def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = False
              ) -> dict[str, Any]:
     """The request's parameters after every check that redirects on failure."""
     if _single(params, "response_type") != "code":
@@ -201,8 +200,8 @@ def _checked(client: App, params: Mapping[str, list[str]], pushed: bool = False
 def start(client: App, redirect_uri: str, params: Mapping[str, list[str]],
           binding: str) -> AuthorizationRequest:
     """Keep a checked request for this browser (`binding`: its request cookie's value)."""
-    checked = _checked(client, params)
-    row = AuthorizationRequest(id=secrets.token_urlsafe(24), binding=_hash(binding),
+    checked = check_params(client, params)
+    row = AuthorizationRequest(id=secrets.token_urlsafe(24), binding=hashed(binding),
                                client_id=client.client_id, redirect_uri=redirect_uri,
                                expires_at=utcnow() + REQUEST_TTL, **checked)
     db.orm().add(row)
@@ -210,48 +209,11 @@ def start(client: App, redirect_uri: str, params: Mapping[str, list[str]],
     return row
 
 
-PAR_PREFIX = "urn:ietf:params:oauth:request_uri:"
-PAR_TTL = timedelta(seconds=60)
-UNTAKEN = ""  # the binding of a pushed request no browser has taken yet
-
-
-def push(client: App, redirect_uri: str, params: Mapping[str, list[str]]) -> tuple[str, int]:
-    """RFC 9126: keep a request the client pushed; its request_uri and lifetime (60 s).
-
-    A refusal is the same as at the authorization endpoint, answered to the client.
-    """
-    checked = _checked(client, params, pushed=True)
-    row = AuthorizationRequest(id=secrets.token_urlsafe(24), binding=UNTAKEN,
-                               client_id=client.client_id, redirect_uri=redirect_uri,
-                               expires_at=utcnow() + PAR_TTL, **checked)
-    db.orm().add(row)
-    db.orm().flush()
-    return PAR_PREFIX + row.id, int(PAR_TTL.total_seconds())
-
-
-def take_pushed(client: App, request_uri: str, binding: str) -> AuthorizationRequest:
-    """The pushed request `request_uri` names, taken once by this browser (RFC 9126 §4);
-    its parameters, not the query's, are the request. Unredirectable otherwise."""
-    request_id = request_uri.removeprefix(PAR_PREFIX) if request_uri.startswith(
-        PAR_PREFIX) else ""
-    row = db.orm().get(AuthorizationRequest, request_id) if 0 < len(request_id) <= 64 else None
-    if (row is None or row.client_id != client.client_id or row.binding != UNTAKEN
-            or row.expires_at <= utcnow()):
-        raise Unredirectable("request_uri is unknown, used, expired or another client's.")
-    taken = db.affected(update(AuthorizationRequest).where(
-        AuthorizationRequest.id == row.id, AuthorizationRequest.binding == UNTAKEN)
-        .values(binding=_hash(binding), expires_at=utcnow() + REQUEST_TTL))
-    if not taken:
-        raise Unredirectable("request_uri was already used.")
-    db.orm().refresh(row)
-    return row
-
-
 def pending(request_id: str, binding: str | None) -> AuthorizationRequest:
     """A live, not yet completed request of this browser; 404 otherwise (another browser's
     id, a used or an expired one alike)."""
     row = db.orm().get(AuthorizationRequest, request_id) if 0 < len(request_id) <= 64 else None
-    if (row is None or binding is None or not hmac.compare_digest(row.binding, _hash(binding))
+    if (row is None or binding is None or not hmac.compare_digest(row.binding, hashed(binding))
             or row.code_hash is not None or row.expires_at <= utcnow()):
         raise NotFound("No such authorization request, or it expired.")
     return row
@@ -319,7 +281,7 @@ def complete(row: AuthorizationRequest, sign_in: UserSession, scope: str) -> str
     """Issue the request's code: the redirect URI with `code`, `state` and `iss`."""
     code = secrets.token_urlsafe(32)
     row.user_id, row.sign_in_id, row.granted_scope = sign_in.user_id, sign_in.id, scope
-    row.code_hash, row.code_expires_at = _hash(code), utcnow() + CODE_TTL
+    row.code_hash, row.code_expires_at = hashed(code), utcnow() + CODE_TTL
     audit.record("authorization_granted", user_id=sign_in.user_id, client_id=row.client_id,
                  detail={"scope": scope})
     return redirect_to(row.redirect_uri, {"code": code, "state": row.state,
@@ -331,86 +293,3 @@ def deny(row: AuthorizationRequest) -> str:
     row.expires_at = utcnow()
     return error_redirect(row.redirect_uri, row.state,
                           Refused("access_denied", "The user did not let the app in."))
-
-
-@dataclass(frozen=True)
-class Redeemed:
-    """A code's request, claimed by the one exchange that used it."""
-
-    row: AuthorizationRequest
-    user: User
-    sign_in: UserSession
-
-
-def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | None
-           ) -> Redeemed:
-    """The request a code was issued for, used once (RFC 6749 §4.1.3, RFC 7636 §4.6).
-
-    A second use revokes what the first issued (RFC 6749 §4.1.2) and is refused, as is
-    a code of another client, another redirect URI, a wrong verifier or an old code.
-    """
-    row = db.orm().scalar(select(AuthorizationRequest).where(
-        AuthorizationRequest.code_hash == _hash(code))) if 0 < len(code) <= 128 else None
-    if row is None or row.client_id != client_id:
-        raise InvalidGrant("The code is invalid, or was issued to another client.")
-    if row.code_used_at is not None:
-        if row.issued_session_id is not None:
-            sessions.revoke(row.issued_session_id, "code_reused")
-        audit.record("code_reused", user_id=row.user_id, client_id=client_id)
-        db.orm().commit()  # the revocation outlives the refusal
-        raise InvalidGrant("The code was already used; what it issued is revoked.")
-    if row.code_expires_at is None or row.code_expires_at <= utcnow():
-        raise InvalidGrant("The code expired.")
-    if redirect_uri != row.redirect_uri:
-        raise InvalidGrant("redirect_uri differs from the authorization request's.")
-    if not verifier or not PKCE.match(verifier) or not hmac.compare_digest(
-            proofs.b64url(hashlib.sha256(verifier.encode()).digest()), row.code_challenge):
-        raise InvalidGrant("code_verifier does not match the code_challenge.")
-    claimed = db.affected(update(AuthorizationRequest).where(
-        AuthorizationRequest.id == row.id, AuthorizationRequest.code_used_at.is_(None))
-        .values(code_used_at=utcnow()))
-    if not claimed:  # a concurrent exchange of the same code won
-        raise InvalidGrant("The code was already used.")
-    user = db.orm().get(User, row.user_id) if row.user_id else None
-    sign_in = db.orm().get(UserSession, row.sign_in_id) if row.sign_in_id else None
-    if user is None or user.disabled or sign_in is None or sign_in.revoked_at is not None:
-        raise InvalidGrant("The sign-in behind this code has ended.")
-    return Redeemed(row=row, user=user, sign_in=sign_in)
-
-
-def id_token_hint(hint: str) -> dict[str, Any] | None:
-    """The claims of an ID token authapi issued (expired ones too: a logout may come
-    late, OIDC RP-Initiated Logout §2), or None if it is not one."""
-    from authapi.tokens import keys  # the server's keys: only the logout endpoint needs them
-
-    try:
-        header = jwt.get_unverified_header(hint)
-        key = keys.keyring().verification_key(str(header.get("kid")),
-                                              current_app.config["AUTHAPI_JWT_ALGORITHM"])
-        if key is None:
-            return None
-        claims: dict[str, Any] = jwt.decode(
-            hint, key, algorithms=[current_app.config["AUTHAPI_JWT_ALGORITHM"]],
-            issuer=current_app.config["AUTHAPI_ISSUER"],
-            options={"verify_exp": False, "verify_aud": False, "require": ["sub", "aud"]})
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    return claims
-
-
-def end_sign_in(sign_in: UserSession | None, hinted_session: str | None) -> int:
-    """RP-initiated logout: end the browser's sign-in and every app session opened from it
-    (and the one an ID token hint names, with its own sign-in); how many sessions."""
-    ended = set()
-    roots = {s for s in (sign_in.id if sign_in else None, hinted_session) if s}
-    for session_id in list(roots):
-        row = db.orm().get(UserSession, session_id)
-        if row is not None and row.sign_in_id:
-            roots.add(row.sign_in_id)
-    for root in roots:
-        ended.add(root)
-        ended.update(db.orm().scalars(select(UserSession.id).where(
-            UserSession.sign_in_id == root, UserSession.revoked_at.is_(None))))
-    for session_id in ended:
-        sessions.revoke(session_id, "logout")
-    return len(ended)

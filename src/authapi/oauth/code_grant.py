@@ -4,16 +4,76 @@ and, with `openid`, an ID token."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from authapi import audit
+from sqlalchemy import select, update
+
+from authapi import audit, db
 from authapi.audit import ClientMeta
-from authapi.errors import InvalidDpopProof, InvalidOAuthRequest, UnauthorizedClient
+from authapi.db import utcnow
+from authapi.errors import (
+    InvalidDpopProof,
+    InvalidGrant,
+    InvalidOAuthRequest,
+    UnauthorizedClient,
+)
+from authapi.models import AuthorizationRequest, User, UserSession
 from authapi.oauth import authorize, idtoken, registration
 from authapi.oauth.clients import Caller
 from authapi.sessions import sessions
+from authapi.tokens import proofs
 from authapi.tokens.tokens import SignIn
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A code's request, claimed by the one exchange that used it."""
+
+    row: AuthorizationRequest
+    user: User
+    sign_in: UserSession
+
+
+def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | None
+           ) -> Redeemed:
+    """The request a code was issued for, used once (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+    A second use revokes what the first issued (RFC 6749 §4.1.2) and is refused, as is
+    a code of another client, another redirect URI, a wrong verifier or an old code.
+    """
+    row = db.orm().scalar(select(AuthorizationRequest).where(
+        AuthorizationRequest.code_hash == authorize.hashed(code))) if 0 < len(code) <= 128 else None
+    if row is None or row.client_id != client_id:
+        raise InvalidGrant("The code is invalid, or was issued to another client.")
+    if row.code_used_at is not None:
+        if row.issued_session_id is not None:
+            sessions.revoke(row.issued_session_id, "code_reused")
+        audit.record("code_reused", user_id=row.user_id, client_id=client_id)
+        db.orm().commit()  # the revocation outlives the refusal
+        raise InvalidGrant("The code was already used; what it issued is revoked.")
+    if row.code_expires_at is None or row.code_expires_at <= utcnow():
+        raise InvalidGrant("The code expired.")
+    if redirect_uri != row.redirect_uri:
+        raise InvalidGrant("redirect_uri differs from the authorization request's.")
+    if not verifier or not authorize.PKCE.match(verifier) or not hmac.compare_digest(
+            proofs.b64url(hashlib.sha256(verifier.encode()).digest()), row.code_challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge.")
+    claimed = db.affected(update(AuthorizationRequest).where(
+        AuthorizationRequest.id == row.id, AuthorizationRequest.code_used_at.is_(None))
+        .values(code_used_at=utcnow()))
+    if not claimed:  # a concurrent exchange of the same code won
+        raise InvalidGrant("The code was already used.")
+    user = db.orm().get(User, row.user_id) if row.user_id else None
+    sign_in = db.orm().get(UserSession, row.sign_in_id) if row.sign_in_id else None
+    if user is None or user.disabled or sign_in is None or sign_in.revoked_at is not None:
+        raise InvalidGrant("The sign-in behind this code has ended.")
+    return Redeemed(row=row, user=user, sign_in=sign_in)
+
+
 
 
 def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
@@ -27,7 +87,7 @@ def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
     app = authorize.app(client.client_id)
     if app is not None and app.require_dpop and jkt is None:
         raise InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
-    redeemed = authorize.redeem(code, client.client_id, form.get("redirect_uri"),
+    redeemed = redeem(code, client.client_id, form.get("redirect_uri"),
                                 form.get("code_verifier"))
     row, user, signed = redeemed.row, redeemed.user, redeemed.sign_in
     scope = row.granted_scope or ""

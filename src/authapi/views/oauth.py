@@ -31,6 +31,7 @@ from authapi.oauth import (
     code_grant,
     device,
     oauth,
+    par,
     registration,
 )
 from authapi.tokens import dpop, tokens
@@ -51,6 +52,9 @@ OAUTH_ERRORS = {str(status): {"description": description, "content": {
     (429, "too many failed requests from this address (with Retry-After)"),
     (503, "the database is not answering (with Retry-After)"),
 )}
+REGISTER_ERRORS = {**OAUTH_ERRORS, "404": {
+    "description": "registration is off (AUTHAPI_REGISTRATION)",
+    "content": {"application/json": {"schema": OAuthErrorSchema}}}}
 # Errors from inside this blueprint are RFC 6749 §5.2 JSON, not problems.
 bp.register_error_handler(ApiError, oauth_error)
 bp.register_error_handler(HTTPException, lambda exc: oauth_error(from_http_exception(exc)))
@@ -143,7 +147,7 @@ def _par_form() -> dict[str, list[str]]:
 @limits.token_limits
 @bp.doc(requestBody=FORM_BODY, responses=OAUTH_ERRORS)
 @bp.response(201)
-def par() -> Any:
+def pushed_authorization_request() -> Any:
     """RFC 9126: push the authorize parameters first; answers the request_uri to use."""
     params = _par_form()
     caller = _app({name: values[0] for name, values in params.items()})
@@ -155,7 +159,7 @@ def par() -> Any:
                                                                redirects[0]):
         raise InvalidOAuthRequest("redirect_uri is required and must be registered.")
     try:
-        request_uri, expires_in = authorize.push(client, redirects[0], params)
+        request_uri, expires_in = par.push(client, redirects[0], params)
     except authorize.Refused as refused:
         raise Refusal(refused.description, code=refused.error) from None
     db.orm().commit()
@@ -186,7 +190,7 @@ class RegistrationRefused(ApiError):
 
 @bp.post("/register")
 @limits.register_limits
-@bp.doc(responses=OAUTH_ERRORS)
+@bp.doc(responses=REGISTER_ERRORS)
 @bp.response(201)
 def register() -> Any:
     """RFC 7591 dynamic registration, when AUTHAPI_REGISTRATION=open: an app registers

@@ -21,11 +21,10 @@ from authapi.errors import (
     InsufficientScope,
     InvalidCredentials,
     MfaRequired,
-    TokenInvalid,
 )
 from authapi.limits import limits
 from authapi.models import AuthorizationRequest, Client, UserSession
-from authapi.oauth import authorize, clients, device
+from authapi.oauth import authorize, logout, par
 from authapi.oauth.authorize import App
 from authapi.oauth.client_auth import issuer
 from authapi.oauth.idtoken import profile_claims
@@ -36,12 +35,9 @@ from authapi.web import signin
 from authapi.web.schemas import (
     AuthorizationRequestSchema,
     ConsentSchema,
-    DeviceAnswerSchema,
-    DeviceRequestSchema,
     RedirectSchema,
     RequestLoginSchema,
     RequestPasskeySchema,
-    UserCodeSchema,
     UserInfoSchema,
 )
 
@@ -101,7 +97,7 @@ def authorize_endpoint() -> Response:
     binding, new = signin.binding()
     if "request_uri" in params:  # RFC 9126: the pushed request is the request
         client = _client_of(params)
-        row = authorize.take_pushed(client, params["request_uri"][0], binding)
+        row = par.take_pushed(client, params["request_uri"][0], binding)
     else:
         client, redirect_uri = authorize.client_and_redirect(params)
         try:
@@ -243,7 +239,7 @@ def userinfo_post() -> Any:
 
 @bp.get("/logout")
 @bp.doc(responses=REDIRECT)
-def logout() -> Response:
+def end_session() -> Response:
     """OpenID Connect RP-Initiated Logout: end this browser's sign-in and the app sessions
     opened from it, then 302 to a registered post_logout_redirect_uri (or a signed-out page).
     """
@@ -251,7 +247,7 @@ def logout() -> Response:
     if any(len(args.getlist(name)) > 1 for name in args):
         raise authorize.Unredirectable("A parameter is repeated.")
     hint = args.get("id_token_hint")
-    claims = authorize.id_token_hint(hint) if hint else None
+    claims = logout.id_token_hint(hint) if hint else None
     if hint and claims is None:
         raise authorize.Unredirectable("id_token_hint is not an ID token of this issuer.")
     client_id = args.get("client_id") or (claims or {}).get("aud")
@@ -265,41 +261,8 @@ def logout() -> Response:
             raise authorize.Unredirectable(
                 "post_logout_redirect_uri is not registered for this client.")
         target = authorize.redirect_to(uri, {"state": args.get("state")})
-    authorize.end_sign_in(signin.current(), (claims or {}).get("sid"))
+    logout.end_sign_in(signin.current(), (claims or {}).get("sid"))
     db.orm().commit()
     response = redirect(target)
     signin.clear_sign_in(response)
     return response
-
-
-def _user_claims() -> dict[str, Any]:
-    """A user's own token (first-hand): an app a user let in cannot approve devices."""
-    claims = authz.current_claims()
-    if "sid" not in claims or ("client_id" in claims
-                               and not clients.first_party(str(claims["client_id"]))):
-        raise TokenInvalid("Approve devices with your own sign-in, not an app's token.")
-    return claims
-
-
-@bp.post("/device/verify")
-@authz.access_required
-@limits.guess_limits
-@bp.arguments(UserCodeSchema)
-@bp.response(200, DeviceRequestSchema)
-def device_verify(body: dict[str, Any]) -> Any:
-    """Which app a user code belongs to and what it asks for (case and dash ignored)."""
-    _user_claims()
-    return device.describe(device.pending(body["user_code"]))
-
-
-@bp.post("/device/approve")
-@authz.access_required
-@limits.guess_limits
-@bp.arguments(DeviceAnswerSchema)
-@bp.response(204)
-def device_approve(body: dict[str, Any]) -> None:
-    """Let the device in (`approve: true`) or not; it learns on its next poll."""
-    claims = _user_claims()
-    row = device.pending(body["user_code"])
-    device.answer(row, claims, body["approve"], users.profile(claims["sub"])["scope"])
-    db.orm().commit()
