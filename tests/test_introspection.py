@@ -150,8 +150,9 @@ def test_metadata_lists_every_endpoint_grant_and_method(make_app):
                        ("introspection_endpoint", "/oauth/introspect"),
                        ("revocation_endpoint", "/oauth/revoke")):
         assert body[name] == "https://auth.example.com" + path
-    assert set(body["grant_types_supported"]) == {"authorization_code", "client_credentials",
-                                                  "refresh_token", EXCHANGE}
+    assert set(body["grant_types_supported"]) == {
+        "authorization_code", "client_credentials", "refresh_token", EXCHANGE,
+        "urn:ietf:params:oauth:grant-type:device_code"}
     assert set(body["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
     assert "clients:read" in body["scopes_supported"]

@@ -575,3 +575,18 @@ def test_a_public_app_with_dpop_gets_bound_tokens(client, register, user):
     renewed = client.post("/oauth/token", data=form,
                           headers={"DPoP": key.proof("POST", "/oauth/token")})
     assert renewed.status_code == 200 and renewed.get_json()["token_type"] == "DPoP"
+
+
+def test_an_app_revokes_its_own_tokens_and_no_other_apps(client, register, user):
+    app, other = register(token_endpoint_auth_method="none"), register(name="Other")
+    flow = Flow(client, app)
+    body = flow.token(flow.sign_in(user)).get_json()
+    stolen = client.post("/oauth/revoke", data={"token": body["refresh_token"]},
+                         headers=basic(other["client_id"], other["client_secret"]))
+    assert_oauth_error(stolen, 400, "unauthorized_client")
+    assert client.get("/oauth/userinfo", headers=bearer(body["access_token"])).status_code == 200
+    own = client.post("/oauth/revoke", data={"token": body["refresh_token"],
+                                             "client_id": app["client_id"]})
+    assert own.status_code == 200
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(body["access_token"])),
+                   401, "token_revoked")

@@ -201,7 +201,7 @@ def revoke(client: Caller, token: str) -> None:
         except ApiError:
             return  # RFC 7009 §2.2: an invalid token needs no action
     holder = claims.get("client_id")
-    if holder is not None and holder != client.client_id and "sid" not in claims:
+    if holder is not None and holder != client.client_id:  # an app's, or a service's
         raise UnauthorizedClient("This token was issued to another client.")
     if "sid" in claims:
         sessions.revoke(claims["sid"], "revoked")

@@ -228,7 +228,7 @@ def introspect() -> Any:
 def revoke() -> Response:
     """RFC 7009: revoke an access or refresh token; 200 whether or not it was valid."""
     form = _form()
-    client = _client(form)
+    client = _app(form)  # a public app revokes its own tokens by client_id (RFC 7009 §2.1)
     if form.get("token"):
         oauth.revoke(client, form["token"])
     db.orm().commit()
