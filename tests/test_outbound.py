@@ -253,7 +253,7 @@ def test_a_slow_host_costs_one_wait_then_answers_at_once(host, clocked):
     cache, clock = clocked()
     host.set(wait=3)
     started = time.monotonic()
-    with pytest.raises(FetchFailed, match="too slowly"):
+    with pytest.raises(FetchFailed, match="too slowly|could not be reached"):
         cache.get(host.url)
     assert time.monotonic() - started < 1.0  # the timeout, not the host, decides
     started = time.monotonic()
