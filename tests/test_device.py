@@ -144,3 +144,16 @@ def test_the_device_page_runs_only_its_own_files(client):
     assert response.status_code == 200 and "unsafe-inline" not in response.headers[
         "Content-Security-Policy"]
     assert client.get("/oauth/assets/device.js").status_code == 200
+
+
+def test_an_apps_token_cannot_approve_a_device(client, cli_app, auth_headers, make_user):
+    from test_provider import CALLBACK, Flow
+
+    shop = client.post("/admin/clients", headers=auth_headers(("admin",)), json={
+        "name": "Shop", "scope": "", "redirect_uris": [CALLBACK]}).get_json()
+    make_user(email="ada@example.com", email_verified=True)
+    flow = Flow(client, shop)
+    access = flow.token(flow.sign_in("ada@example.com")).get_json()["access_token"]
+    body = ask(client, cli_app).get_json()
+    assert_problem(client.post("/oauth/device/verify", headers=bearer(access),
+                               json={"user_code": body["user_code"]}), 401, "token_invalid")

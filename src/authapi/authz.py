@@ -57,18 +57,20 @@ def authenticate(forwarded: bool = False, any_audience: bool = False) -> dict[st
         claims = tokens.decode(token, tokens.ACCESS, any_audience=any_audience)
         core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
     tokens.check_first_hand(claims)
-    if "client_id" in claims and "sid" in claims:
-        _check_app_token(claims["client_id"])
+    if "client_id" in claims and "sid" in claims:  # an app's token for a user
+        path = request.path
+        if path.startswith(OWN_PREFIXES) and path not in OWN_EXEMPT:
+            check_users_own(claims)
     setattr(g, SLOT, (tokens.ACCESS, token, claims))
     return claims
 
 
-def _check_app_token(client_id: str) -> None:
-    """A token an app got for a user works at the resources it names and at userinfo;
-    on authapi's own /auth/* and /admin/* only if the app is first-party."""
-    path = request.path
-    if path.startswith(OWN_PREFIXES) and path not in OWN_EXEMPT and not clients.first_party(
-            client_id):
+def check_users_own(claims: dict[str, Any]) -> None:
+    """401 unless these are a user's own claims: a sign-in of theirs, or a first-party
+    app's. An app a user let in works at the resources it names and at userinfo, never
+    on authapi's own /auth/* and /admin/*, nor where devices are approved."""
+    if "sid" not in claims or ("client_id" in claims
+                               and not clients.first_party(str(claims["client_id"]))):
         raise TokenInvalid("A token issued to an app is not accepted here.")
 
 

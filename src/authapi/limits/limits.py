@@ -182,46 +182,41 @@ def reset_limits(view: F) -> F:
 POLLING = ("authorization_pending", "slow_down")  # RFC 8628: the device waits, as told
 
 
-def guess_limits(view: F) -> F:
-    """At most AUTHAPI_DEVICE_CODE_FAILURE_RATE wrong user codes per address (RFC 8628
-    §5.1: user codes are short, so guessing them must be slow)."""
-    setting, scope = "AUTHAPI_DEVICE_CODE_FAILURE_RATE", "device-code"
+def failure_limits(setting: str, scope: str, counts: Callable[[ApiError], bool]
+                   ) -> Callable[[F], F]:
+    """At most the rate in config `setting` of failures per address: a request whose
+    error `counts` is one; a good request never is. Over the rate, 429 before the view."""
 
-    @functools.wraps(view)
-    def limited(*args: Any, **kwargs: Any) -> Any:
-        address = client_address()
-        limiter().test(setting, scope, address)
-        try:
-            return view(*args, **kwargs)
-        except ApiError as error:
-            if error.status == 404:
-                db.orm().rollback()
-                limiter().strategy.hit(limiter().rule(setting), scope, address)
-            raise
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            address = client_address()
+            limiter().test(setting, scope, address)
+            try:
+                return view(*args, **kwargs)
+            except ApiError as error:
+                if counts(error):
+                    # End the request's transaction first (teardown would roll it back
+                    # anyway): on SQLite the counter's own connection would otherwise
+                    # wait for its lock.
+                    db.orm().rollback()
+                    limiter().strategy.hit(limiter().rule(setting), scope, address)
+                raise
 
-    return limited
+        return limited
+
+    return decorator
 
 
-def token_limits(view: F) -> F:
-    """At most N failed /oauth/token requests per address in a window: no secret guessing."""
-    setting, scope = "AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token"
-
-    @functools.wraps(view)
-    def limited(*args: Any, **kwargs: Any) -> Any:
-        address = client_address()
-        limiter().test(setting, scope, address)
-        try:
-            return view(*args, **kwargs)
-        except ApiError as error:
-            # A failed request counts; a good one never does, nor a device's polling.
-            if error.status in (400, 401) and error.code not in POLLING:
-                # End the request's transaction first (teardown would roll it back anyway):
-                # on SQLite the counter's own connection would otherwise wait for its lock.
-                db.orm().rollback()
-                limiter().strategy.hit(limiter().rule(setting), scope, address)
-            raise
-
-    return limited
+# At most N wrong device user codes per address (RFC 8628 §5.1: user codes are short,
+# so guessing them must be slow).
+guess_limits = failure_limits("AUTHAPI_DEVICE_CODE_FAILURE_RATE", "device-code",
+                              lambda error: error.status == 404)
+# At most N failed /oauth/token requests per address: no secret guessing. A device's
+# polling is no failure.
+token_limits = failure_limits("AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token",
+                              lambda error: error.status in (400, 401)
+                              and error.code not in POLLING)
 
 
 def init_app(app: Flask) -> None:

@@ -100,16 +100,22 @@ def _expiry() -> Any:
     return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
 
 
+def _open(user_id: str, meta: ClientMeta, sign_in: tokens.SignIn, **extra: Any) -> UserSession:
+    """A new session row carrying the sign-in it comes from (flushed: its id is known)."""
+    row = UserSession(user_id=user_id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
+                      ip=meta.ip, expires_at=_expiry(), auth_time=sign_in.auth_time,
+                      acr=sign_in.acr, amr=" ".join(sign_in.amr), **extra)
+    db.orm().add(row)
+    db.orm().flush()
+    return row
+
+
 def start(user: User, meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool = False,
           method: str = "password", jkt: str | None = None) -> TokenPair:
     """Open a session for a user who just proved who they are (`sign_in`, by `method`;
     bound to `jkt`)."""
     tokens.load_signing_key()
-    row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                      ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt,
-                      auth_time=sign_in.auth_time, acr=sign_in.acr, amr=" ".join(sign_in.amr))
-    db.orm().add(row)
-    db.orm().flush()
+    row = _open(user.id, meta, sign_in, dpop_jkt=jkt)
     audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
     return _pair(subject_of(user), row.id, row.refresh_jti, tokens.new_jti(), cookies, jkt,
                  sign_in)
@@ -118,11 +124,7 @@ def start(user: User, meta: ClientMeta, sign_in: tokens.SignIn, cookies: bool = 
 def open_sign_in(user: User, meta: ClientMeta, sign_in: tokens.SignIn, method: str) -> str:
     """A browser's sign-in at the provider (the `authapi_session` cookie names it): a
     session that issues no token itself; the apps' sessions descend from it. Its id."""
-    row = UserSession(user_id=user.id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                      ip=meta.ip, expires_at=_expiry(), auth_time=sign_in.auth_time,
-                      acr=sign_in.acr, amr=" ".join(sign_in.amr))
-    db.orm().add(row)
-    db.orm().flush()
+    row = _open(user.id, meta, sign_in)
     audit.record("login", user_id=user.id, detail={"session_id": row.id, "method": method})
     return row.id
 
@@ -134,13 +136,9 @@ def start_app(user_id: str, meta: ClientMeta, sign_in: tokens.SignIn, app: AppGr
     grant allows one (bound to `jkt` when the app proved a DPoP key); and its id."""
     tokens.load_signing_key()
     profile = users.profile(user_id)
-    row = UserSession(user_id=user_id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                      ip=meta.ip, expires_at=_expiry(), dpop_jkt=jkt,
-                      auth_time=sign_in.auth_time, acr=sign_in.acr, amr=" ".join(sign_in.amr),
-                      client_id=app.client_id, scope=app.scope,
-                      audience=list(app.audience) or None, sign_in_id=app.sign_in_id)
-    db.orm().add(row)
-    db.orm().flush()
+    row = _open(user_id, meta, sign_in, dpop_jkt=jkt, client_id=app.client_id,
+                scope=app.scope, audience=list(app.audience) or None,
+                sign_in_id=app.sign_in_id)
     subject = tokens.Subject(sub=user_id, roles=profile["roles"], scope=profile["scope"])
     return _pair(subject, row.id, row.refresh_jti, tokens.new_jti(), False, jkt, sign_in,
                  app), row.id

@@ -8,9 +8,8 @@ from typing import Any
 
 from authapi import authz, db
 from authapi.accounts import users
-from authapi.errors import TokenInvalid
 from authapi.limits import limits
-from authapi.oauth import clients, device
+from authapi.oauth import device
 from authapi.views import Blueprint
 from authapi.web.schemas import DeviceAnswerSchema, DeviceRequestSchema, UserCodeSchema
 
@@ -19,11 +18,9 @@ bp = Blueprint("device", __name__, url_prefix="/oauth",
 
 
 def _user_claims() -> dict[str, Any]:
-    """A user's own token (first-hand): an app a user let in cannot approve devices."""
+    """A user's own token: an app a user let in cannot approve devices."""
     claims = authz.current_claims()
-    if "sid" not in claims or ("client_id" in claims
-                               and not clients.first_party(str(claims["client_id"]))):
-        raise TokenInvalid("Approve devices with your own sign-in, not an app's token.")
+    authz.check_users_own(claims)
     return claims
 
 

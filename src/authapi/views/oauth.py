@@ -131,8 +131,9 @@ def token() -> Any:
     return answer
 
 
-def _par_form() -> dict[str, list[str]]:
-    """PAR's parameters: as the token endpoint's, but `resource` may repeat (RFC 8707)."""
+def _resource_form() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The parameters where `resource` may repeat (RFC 8707: PAR, device authorization),
+    all of them and the first of each; nothing else may repeat or hold a NUL."""
     if request.mimetype != FORM:
         raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
     params = request.form.to_dict(flat=False)
@@ -140,7 +141,7 @@ def _par_form() -> dict[str, list[str]]:
         if (len(values) > 1 and name != "resource") or "\x00" in name or any(
                 "\x00" in value for value in values):
             raise InvalidOAuthRequest(f"The parameter {name!r} is repeated or malformed.")
-    return params
+    return params, {name: values[0] for name, values in params.items()}
 
 
 @bp.post("/par")
@@ -149,9 +150,8 @@ def _par_form() -> dict[str, list[str]]:
 @bp.response(201)
 def pushed_authorization_request() -> Any:
     """RFC 9126: push the authorize parameters first; answers the request_uri to use."""
-    params = _par_form()
-    caller = _app({name: values[0] for name, values in params.items()})
-    client = authorize.app(caller.client_id)
+    params, form = _resource_form()
+    client = authorize.app(_app(form).client_id)
     if client is None or registration.AUTHORIZATION_CODE not in client.grant_types:
         raise UnauthorizedClient("This client signs no users in.")
     redirects = params.get("redirect_uri") or []
@@ -173,10 +173,8 @@ def pushed_authorization_request() -> Any:
 @bp.response(200)
 def device_authorization() -> Any:
     """RFC 8628 §3.1: a device code to poll with, a user code to show, and where to go."""
-    params = _par_form()
-    caller = _app({name: values[0] for name, values in params.items()})
-    form = {name: values[0] for name, values in params.items()}
-    answer = device.start(caller, form, params.get("resource") or [])
+    params, form = _resource_form()
+    answer = device.start(_app(form), form, params.get("resource") or [])
     db.orm().commit()
     return answer, 200, {"Cache-Control": "no-store"}
 
