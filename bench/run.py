@@ -103,6 +103,8 @@ def main_round(server: Server, bare: Server, options: argparse.Namespace, work: 
     routes = options.routes
     if "check" in routes:
         phase.measure("check", [str(access)])
+    if "check-acr" in routes:
+        phase.measure("check-acr", [str(access)])
     if "check-cold" in routes and cold_tokens:
         cold = write_lines(work / f"cold-{round_no}.txt", cold_tokens)
         load = phase.measure("check-cold", [str(cold)], warmup=0)

@@ -12,13 +12,16 @@ from pathlib import Path
 from conftest import PASSWORD
 
 GUIDES = Path(__file__).resolve().parents[1] / "docs" / "guides"
-BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+BLOCK = re.compile(r"```python( title=\"[^\"]+\")?\n(.*?)```", re.DOTALL)
 EMAIL = "cli-user@example.com"
 
 
-def python_block(guide: str) -> str:
-    found = BLOCK.findall((GUIDES / guide).read_text())
-    assert len(found) == 1, f"{guide} has {len(found)} Python blocks"
+def python_block(guide: str, title: str | None = None) -> str:
+    """The guide's one Python block, or the one titled `title` (MkDocs Material's
+    ```python title="server.py")."""
+    found = [code for named, code in BLOCK.findall((GUIDES / guide).read_text())
+             if title is None or named == f' title="{title}"']
+    assert len(found) == 1, f"{guide} has {len(found)} Python blocks named {title}"
     return str(found[0])
 
 

@@ -1,20 +1,15 @@
 """Mail: the outbox, its worker, retries with back-off, and a real SMTP server on loopback."""
 
-import datetime
-import ipaddress
 import ssl
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from authapi import config, db
 from authapi.mail import mail, outbox
 from authapi.models import OutboxMail
 from fixtures.smtp import free_port, html_of, text_of
+from fixtures.tls import self_signed
 
 
 def queue_one(app, recipient="ada@example.com"):
@@ -183,23 +178,3 @@ def test_console_mail_is_written_to_stderr_and_marked_sent(app, capsys):
     assert drain(app) is None
     assert "http://x/?token=t" in capsys.readouterr().err
     assert rows(app)[0].sent_at is not None
-
-
-def self_signed(tmp_path):
-    """A certificate and key for 127.0.0.1, written as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return tmp_path / "cert.pem", tmp_path / "key.pem"

@@ -49,6 +49,36 @@ def test_an_app_registers_itself_and_signs_a_user_in(open_client, make_user):
     assert open_client.get("/auth/me", headers=bearer(token["access_token"])).status_code == 401
 
 
+def test_a_registered_app_gets_the_operators_scopes_a_user_holds_and_consents_to(
+        app, open_client, make_user):
+    """What an MCP server checks: a permission the operator defined for a resource
+    (`notes:read`) reaches a self-registered client only through a user who holds it
+    and consents; authapi's own administrative permissions never do (above)."""
+    from authapi import db
+    from authapi.admin import roles
+
+    with app.app_context():
+        roles.create("notes", ["notes:read"])
+        db.orm().commit()
+    body = open_client.post("/oauth/register", json={"redirect_uris": [CALLBACK]}).get_json()
+    flow = Flow(open_client, {**body, "name": "Agent"})
+    make_user(email="reader@example.com", roles=("user", "notes"))
+    make_user(email="plain@example.com")
+    scope = "openid notes:read notes:write"
+    request_id = flow.request_id(flow.authorize(scope=scope))
+    assert open_client.get(f"/oauth/requests/{request_id}").get_json()["scopes"] == \
+        scope.split()
+    flow.login(request_id, "reader@example.com")
+    code = flow.code_of(flow.consent(request_id).get_json()["redirect_to"])
+    assert flow.token(code).get_json()["scope"] == "openid notes:read"  # held, not asked
+    plain = Flow(open_client, {**body, "name": "Agent"})
+    plain.client = app.test_client()  # another browser
+    request_id = plain.request_id(plain.authorize(scope=scope))
+    plain.login(request_id, "plain@example.com")
+    code = plain.code_of(plain.consent(request_id).get_json()["redirect_to"])
+    assert plain.token(code).get_json()["scope"] == "openid"
+
+
 def test_a_public_app_registers_without_a_secret(open_client):
     body = open_client.post("/oauth/register", json={
         "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"}

@@ -167,11 +167,15 @@ class Verifier:
             raise TokenInvalid()
         return answer
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str, *, acr: str | None = None,
+               max_age: int | None = None) -> dict[str, Any]:
         """The claims of a valid access token for this service; else a 401 ApiError.
 
         The rules are authapi's own (`core`); offline the signature is checked with the
         published keys, with introspection the server has checked it and revocation.
+        With `acr` or `max_age`, the sign-in must be at least that level and that recent
+        (RFC 9470), else 401 `insufficient_user_authentication`. Framework-free: an
+        ASGI service (an MCP server, say) calls it and answers with `challenge`.
         """
         if len(token) > core.MAX_TOKEN_LENGTH:
             raise TokenInvalid()
@@ -181,7 +185,10 @@ class Verifier:
                 raise TokenInvalid()
         else:
             claims = core.verify_signed(token, core.ACCESS, self.rules, self._lookup)
-        core.check_live(claims, core.ACCESS, self.rules, time.time())
+        now = time.time()
+        core.check_live(claims, core.ACCESS, self.rules, now)
+        if acr is not None or max_age is not None:
+            core.check_sign_in(claims, now, acr, max_age)
         return claims
 
     # --- Flask ---------------------------------------------------------------------------
@@ -211,13 +218,24 @@ class Verifier:
                 "scopes_supported": list(self.scopes), "bearer_methods_supported": ["header"],
                 "dpop_signing_alg_values_supported": list(proofs.PROOF_ALGORITHMS)}
 
-    def _problem(self, error: ApiError) -> Any:
+    def challenge(self, error: ApiError) -> tuple[int, dict[str, str], bytes]:
+        """The HTTP answer to one of this verifier's errors, for any framework: status,
+        headers (the 401 challenge names this resource's metadata, RFC 9728 §5.1) and
+        the problem+json body."""
+        self._name_metadata(error)
+        response = problem(error)
+        return response.status_code, dict(response.headers), response.get_data()
+
+    def _name_metadata(self, error: ApiError) -> None:
         metadata_url = self.metadata_url()
         if error.status == 401 and metadata_url is not None:
             challenge = error.headers.get("WWW-Authenticate", "Bearer")
             joiner = ", " if " " in challenge else " "
             error.headers["WWW-Authenticate"] = (
                 f'{challenge}{joiner}resource_metadata="{metadata_url}"')
+
+    def _problem(self, error: ApiError) -> Any:
+        self._name_metadata(error)
         return problem(error)
 
     def current_claims(self) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from sqlalchemy import select
 from authapi import audit, db
 from authapi.db import utcnow
 from authapi.errors import ApiError, NotFound
-from authapi.models import AuthorizationRequest, Client, Consent, UserSession
+from authapi.models import PERMISSIONS, AuthorizationRequest, Client, Consent, UserSession
 from authapi.oauth import documents, registration
-from authapi.oauth.clients import DYNAMIC_PREFIX
+from authapi.oauth.clients import DYNAMIC_PREFIX, SCOPE_TOKEN
 from authapi.tokens import core
 
 OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -71,9 +71,11 @@ class App:
     resources: tuple[str, ...]
     require_par: bool
     require_dpop: bool
-    # Clients no operator registered (RFC 7591, metadata documents) may name any
-    # resource: which one is the user's to consent to, and its audience checks `aud`.
-    any_resource: bool = False
+    # Clients no operator registered (RFC 7591, metadata documents) hold no permission of
+    # their own: they may ask for the operator's own scopes (never authapi's
+    # administrative ones) and name any resource. What they get is what the user holds
+    # and consents to; the resource's own audience check reads `aud`.
+    self_registered: bool = False
 
 
 def app(client_id: str) -> App | None:
@@ -91,13 +93,13 @@ def app(client_id: str) -> App | None:
         return App(client_id=client_id, name=described["name"], scope=frozenset(),
                    redirect_uris=tuple(described["redirect_uris"]),
                    grant_types=tuple(described["grant_types"]), first_party=False,
-                   resources=(), require_par=False, require_dpop=False, any_resource=True)
+                   resources=(), require_par=False, require_dpop=False, self_registered=True)
     return App(client_id=row.client_id, name=row.name, scope=frozenset(row.scope.split()),
                redirect_uris=tuple(row.redirect_uris or ()),
                grant_types=tuple(row.grant_types or ()), first_party=row.first_party,
                resources=tuple(row.resources or ()), require_par=row.require_par,
                require_dpop=row.require_dpop,
-               any_resource=row.client_id.startswith(DYNAMIC_PREFIX))
+               self_registered=row.client_id.startswith(DYNAMIC_PREFIX))
 
 
 def hashed(value: str) -> str:
@@ -147,6 +149,13 @@ def client_and_redirect(params: Mapping[str, list[str]]) -> tuple[App, str]:
     return client, redirects[0]
 
 
+def _delegable(scope: str) -> bool:
+    """A scope a client no operator registered may ask a user for: a permission the
+    operator defined for their own resources (`notes:read`), never one of authapi's
+    administrative permissions."""
+    return bool(SCOPE_TOKEN.match(scope)) and scope not in PERMISSIONS
+
+
 def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = False
              ) -> dict[str, Any]:
     """The request's parameters after every check that redirects on failure."""
@@ -158,12 +167,13 @@ def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = Fa
         raise Refused("invalid_request", "PKCE is required: code_challenge with "
                                          "code_challenge_method=S256 (plain is refused).")
     scopes = (_single(params, "scope") or "").split()
-    unknown = [s for s in scopes if s not in OPENID_SCOPES and s not in client.scope]
+    unknown = [s for s in scopes if s not in OPENID_SCOPES and s not in client.scope
+               and not (client.self_registered and _delegable(s))]
     if unknown:
         raise Refused("invalid_scope", f"Not offered to this client: {' '.join(unknown)}.")
     resources = params.get("resource") or []
     for resource in resources:
-        if client.any_resource:
+        if client.self_registered:
             try:
                 registration.check_resource(resource)
             except ApiError:
