@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import or_, select, update
@@ -58,6 +59,17 @@ def hmac_kid(secret: str) -> str:
     return "hs-" + _b64(hmac.new(secret.encode(), b"authapi kid", hashlib.sha256).digest())[:22]
 
 
+def refresh_key(private_key: Any, kid: str) -> bytes:
+    """The HS256 key of refresh tokens under `kid`: HKDF-SHA256 of the signing key's
+    private bytes, bound to its kid (API.md "Tokens": only authapi verifies a refresh
+    token, so one asymmetric signature per refresh is enough). Never published."""
+    der = private_key.private_bytes(serialization.Encoding.DER,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"authapi refresh tokens v1 " + kid.encode()).derive(der)
+
+
 def create(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
     """Generate a key pair, store it encrypted, and return the new row (not committed)."""
     private_key = _generate(algorithm)
@@ -97,6 +109,7 @@ class Keyring:
     """Parsed keys of one process: parse once, never per request."""
 
     verify_keys: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    refresh_keys: dict[str, bytes] = field(default_factory=dict)
     signing: tuple[str, Any] | None = None
     signing_loaded: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -133,6 +146,44 @@ class Keyring:
             own.commit()
             return row.kid, serialization.load_pem_private_key(
                 _fernet(secret).decrypt(row.private_key.encode()), password=None)
+
+    def refresh_signing_key(self, db_session: OrmSession) -> tuple[str, bytes]:
+        """(kid, HS256 key) for refresh tokens: derived from the current signing key."""
+        kid, private_key = self.signing_key(db_session)
+        derived = self.refresh_keys.get(kid)
+        if derived is None:
+            derived = self.refresh_keys[kid] = refresh_key(private_key, kid)
+        return kid, derived
+
+    def refresh_verification_key(self, kid: str) -> bytes | None:
+        """The derived HS256 key of a refresh token's kid (current or retired), once per
+        process; None for a kid with no private key this server can read: one of another
+        algorithm, or one stored under another AUTHAPI_SECRET_KEY (a new secret ends the
+        refresh tokens signed before it, as it always did under HS256)."""
+        derived = self.refresh_keys.get(kid)
+        if derived is None:
+            private_key = self._load_private(kid)
+            if private_key is None:
+                return None
+            derived = self.refresh_keys[kid] = refresh_key(private_key, kid)
+        return derived
+
+    def _load_private(self, kid: str) -> Any | None:
+        if len(kid) > 64 or not kid.isprintable():
+            return None
+        config = current_app.config
+        secret = config["AUTHAPI_SECRET_KEY"]
+        with current_app.extensions["authapi.sessionmaker"]() as own:
+            row = own.get(SigningKey, kid)
+            # A key of another algorithm than the configured one verifies nothing, as for
+            # access tokens: switching algorithms ends the sessions signed before.
+            if row is None or row.algorithm != config["AUTHAPI_JWT_ALGORITHM"]:
+                return None
+            try:
+                pem = _fernet(secret).decrypt(row.private_key.encode())
+            except InvalidToken:  # encrypted under another secret
+                return None
+        return serialization.load_pem_private_key(pem, password=None)
 
     def verification_key(self, kid: str, algorithm: str) -> Any | None:
         """The public key for a kid, looked up in the database once if not yet known."""

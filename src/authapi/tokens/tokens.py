@@ -24,6 +24,10 @@ from authapi.tokens import core, keys, revocation
 from authapi.tokens.core import ACCESS, REFRESH, TYPES
 
 VERIFIED_CACHE_SIZE = 50_000
+# Refresh tokens (only authapi verifies them): HS256 under a key derived from the signing
+# key (keys.refresh_key), same kid. Those signed with the configured algorithm before
+# this (an upgrade) still verify until they expire.
+REFRESH_ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ def new_jti() -> str:
 
 def _encode(claims: dict[str, Any]) -> str:
     metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
+    if claims["type"] == REFRESH and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
+        kid, key = keys.keyring().refresh_signing_key(db.orm())
+        return jwt.encode(claims, key, algorithm=REFRESH_ALGORITHM,
+                          headers={"kid": kid, "typ": TYPES[REFRESH]})
     return sign(claims, TYPES[claims["type"]])
 
 
@@ -131,6 +139,11 @@ def rules() -> core.Rules:
     return cast(core.Rules, current_app.extensions["authapi.rules"])
 
 
+def refresh_rules() -> core.Rules:
+    """The rules of refresh tokens: as `rules`, with HS256 allowed (REFRESH_ALGORITHM)."""
+    return cast(core.Rules, current_app.extensions["authapi.refresh_rules"])
+
+
 def _rules_of(config: Any) -> core.Rules:
     return core.Rules(issuer=config["AUTHAPI_ISSUER"], audience=config["AUTHAPI_AUDIENCE"],
                       algorithms=(config["AUTHAPI_JWT_ALGORITHM"],))
@@ -139,6 +152,15 @@ def _rules_of(config: Any) -> core.Rules:
 def verification_key(kid: str, algorithm: str) -> Any:
     """The key of one of our kids for the configured algorithm, else None (core.KeyLookup)."""
     return keys.keyring().verification_key(kid, algorithm)
+
+
+def refresh_verification_key(kid: str, algorithm: str) -> Any:
+    """core.KeyLookup for refresh tokens: the derived key for HS256 (unless HS256 is the
+    configured algorithm, whose secret signs everything), else the public key."""
+    keyring = keys.keyring()
+    if algorithm == REFRESH_ALGORITHM and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
+        return keyring.refresh_verification_key(kid)
+    return keyring.verification_key(kid, algorithm)
 
 
 def _verified() -> LRUCache[str, dict[str, Any]]:
@@ -165,7 +187,10 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
     verified = _verified()
     claims = verified.get(token)
     if claims is None:
-        claims = core.verify_signed(token, expected_type, token_rules, verification_key)
+        if expected_type == REFRESH:
+            claims = core.verify_signed(token, REFRESH, refresh_rules(), refresh_verification_key)
+        else:
+            claims = core.verify_signed(token, expected_type, token_rules, verification_key)
         if expected_type == ACCESS:  # a refresh token is used once: caching it would
             verified[token] = claims  # only push hot access tokens out
     elif claims["type"] != expected_type:
@@ -199,4 +224,7 @@ def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     """The per-process cache of verified tokens, and the app's token rules."""
     app.extensions["authapi.verified"] = LRUCache(maxsize=VERIFIED_CACHE_SIZE)
-    app.extensions["authapi.rules"] = _rules_of(app.config)
+    app.extensions["authapi.rules"] = rules_ = _rules_of(app.config)
+    app.extensions["authapi.refresh_rules"] = core.Rules(
+        rules_.issuer, rules_.audience,
+        tuple(dict.fromkeys((REFRESH_ALGORITHM, *rules_.algorithms))))
