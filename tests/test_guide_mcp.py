@@ -216,8 +216,12 @@ def test_the_mcp_sdk_signs_in_and_steps_up(serve, cli, tmp_path, document_host):
     finally:
         for agent in agents:
             agent.kill()
-        mcp_server.terminate()
-        mcp_server.wait(timeout=10)
+        mcp_server.terminate()  # uvicorn waits for open streams: then it is killed
+        try:
+            mcp_server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            mcp_server.kill()
+            mcp_server.wait()
 
 
 def enable_totp(authapi: Any) -> str:

@@ -17,8 +17,9 @@ from authapi.mail import outbox
 from authapi.ops import telemetry
 from authapi.tokens import revocation, tokens
 from authapi.tokens.keys import Keyring
-from authapi.web import cors, headers, hostjwt
+from authapi.web import cors, hostjwt
 from authapi.web.bodylimit import TOO_LARGE, ChunkedBodyLimit
+from authapi.web.edge import Edge
 
 MAX_BODY = 64 * 1024
 
@@ -56,9 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
                                 x_host=proxies)
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, MAX_BODY)  # type: ignore[method-assign]
+    app.wsgi_app = Edge(app.wsgi_app)  # type: ignore[method-assign]  # headers, metrics
     app.before_request(_check_body)
-    headers.init_app(app)
-    telemetry.init_app(app)  # JSON logs, request id, request metrics: one after_request hook
+    telemetry.init_app(app)  # JSON logs
     oidc.init_app(app)  # also scopes Flask's cookie session to /auth/oidc: no other
     # request pays for its signing serializer (about 100 µs of each /healthz)
 

@@ -28,10 +28,14 @@ PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 
 def request_id() -> str:
     """This request's id: the caller's X-Request-ID when plausible, else a new one."""
-    environ = request.environ
+    return request_id_of(request.environ)
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """request_id() from the WSGI environ itself (the edge middleware has no request)."""
     rid: str | None = environ.get(REQUEST_ID_KEY)
     if rid is None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
+        given = environ.get("HTTP_X_REQUEST_ID", "")
         rid = given if PLAUSIBLE_ID.fullmatch(given) else os.urandom(16).hex()
         environ[REQUEST_ID_KEY] = rid
     return rid

@@ -1,12 +1,10 @@
-"""Security headers on every response, and Cache-Control where tokens or personal data go.
+"""Which security headers go on which response, and which paths may be cached.
 
-One after_request hook doing dict updates: it runs on every request, /healthz and
-/auth/check included, so it reads no config and allocates nothing per request.
+web/edge.py puts them on every response, at the WSGI edge; the gunicorn worker's own
+error answers (gunicorn_worker.py) carry the API's too.
 """
 
 from __future__ import annotations
-
-from flask import Flask, Response, request
 
 # Everything the API serves is JSON: nothing may load, frame or run anything.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -30,36 +28,3 @@ DOCS_HEADERS = (*ALWAYS, ("Content-Security-Policy", DOCS_CSP))
 PAGE_HEADERS = (*ALWAYS, ("Content-Security-Policy", PAGE_CSP))
 # Public documents with nothing personal in them; everything else may carry a token.
 CACHEABLE_PREFIXES = ("/docs", "/openapi.json", "/.well-known/")
-
-
-def secure(response: Response) -> Response:
-    """Add the security headers; no-store unless the path is a public document.
-
-    Also `Vary: Origin` on every answer (so no cache hands one origin's CORS answer
-    to another), and no Content-Type on a 204. No view sets the security headers, so
-    they are appended (`extend`) rather than replaced one by one: 17 -> 6 µs a request
-    (bench/hooks.py).
-    """
-    headers = response.headers
-    path = request.path
-    if path.startswith("/docs"):
-        headers.extend(DOCS_HEADERS)
-    elif path.startswith(PAGE_PREFIXES) or path in PAGES:
-        headers.extend(PAGE_HEADERS)
-    else:
-        headers.extend(API_HEADERS)
-    if not path.startswith(CACHEABLE_PREFIXES):
-        headers["Cache-Control"] = "no-store"
-        headers["Pragma"] = "no-cache"
-    if "Vary" in headers:  # Flask-CORS may have said it already
-        response.vary.add("Origin")
-    else:
-        headers.add("Vary", "Origin")
-    if response.status_code == 204:
-        headers.pop("Content-Type", None)  # no content, no content type
-    return response
-
-
-def init_app(app: Flask) -> None:
-    """Install the hook."""
-    app.after_request(secure)
