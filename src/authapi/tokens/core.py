@@ -193,6 +193,7 @@ def check_scopes(claims: dict[str, Any], required: tuple[str, ...]) -> None:
 # --- how the user signed in (OpenID Connect Core §2, RFC 8176, RFC 9470) ---
 # The levels, weakest first: one factor, two factors, a passkey with user verification.
 ACR_LEVELS = ("pwd", "mfa", "phr")
+ACR_RANK = {acr: rank for rank, acr in enumerate(ACR_LEVELS)}
 PASSKEY_METHODS = ("hwk", "swk")  # RFC 8176: a hardware-bound or a synced (software) key
 USER_VERIFIED = "user"  # RFC 8176: the authenticator verified the user (PIN, biometric)
 
@@ -213,7 +214,7 @@ def sign_in_context(methods: tuple[str, ...]) -> tuple[str, list[str]]:
 
 def acr_level(acr: Any) -> int:
     """The rank of an `acr` value among ACR_LEVELS; -1 for anything else."""
-    return ACR_LEVELS.index(acr) if acr in ACR_LEVELS else -1
+    return ACR_RANK.get(acr, -1) if isinstance(acr, str) else -1
 
 
 def check_sign_in(claims: dict[str, Any], now: float, acr: str | None = None,

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
 LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
+# A feed entry that says: some profile changed, drop every cached one (accounts/profiles.py).
+PROFILES = "profiles:*"
+PROFILE_CACHE_SIZE = 100_000
 
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
                         .where(UserSession.id == bindparam("sid")))
@@ -66,6 +69,10 @@ class RevocationCache:
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
+    # /auth/me's profiles, by user id; dropped by a PROFILES entry of the feed.
+    profiles: LRUCache[str, dict[str, Any]] = field(
+        default_factory=lambda: LRUCache(maxsize=PROFILE_CACHE_SIZE))
+    profile_generation: int = 0
     seen_count: int = -1
     last_poll: float = 0.0
     synced_at: float = 0.0
@@ -138,10 +145,13 @@ class RevocationCache:
             self.last_poll = self.synced_at = now
 
     def forget(self, session_id: str | None, jti: str | None) -> None:
-        """Drop what is cached for a session or a jti."""
+        """Drop what is cached for a session or a jti (for PROFILES: every profile)."""
         if session_id:
             self.sessions.pop(session_id, None)
-        if jti:
+        if jti == PROFILES:
+            self.profile_generation += 1
+            self.profiles.clear()
+        elif jti:
             self.jtis.pop(jti, None)
 
     def session_state(self, session_id: str) -> tuple[bool, int]:
