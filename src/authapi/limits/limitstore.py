@@ -16,13 +16,16 @@ import time
 from typing import Any, cast
 
 from limits.storage import Storage
-from sqlalchemy import Table, case, delete, select, text
+from sqlalchemy import Table, bindparam, case, delete, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authapi import db
 from authapi.models import RateLimit
 
 TABLE = cast(Table, RateLimit.__table__)
+# Built once: a limit is tested on every limited request (the token endpoint, login).
+WINDOW = select(TABLE.c.hits, TABLE.c.expires_at).where(
+    TABLE.c.key == bindparam("key"), TABLE.c.expires_at > bindparam("now"))
 
 
 def digest(key: str) -> str:
@@ -64,9 +67,7 @@ class SqlStorage(Storage):
 
     def _row(self, key: str) -> tuple[int, float] | None:
         with db.engine().connect() as conn:
-            row = conn.execute(select(TABLE.c.hits, TABLE.c.expires_at)
-                               .where(TABLE.c.key == digest(key),
-                                      TABLE.c.expires_at > time.time())).first()
+            row = conn.execute(WINDOW, {"key": digest(key), "now": time.time()}).first()
         return None if row is None else (int(row[0]), float(row[1]))
 
     def get(self, key: str) -> int:
