@@ -10,12 +10,12 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authapi import errors
-from authapi.accounts import oidc, profiles, recovery
+from authapi.accounts import oidc, recovery
 from authapi.instance import create_base
 from authapi.limits import limits
 from authapi.mail import outbox
 from authapi.ops import telemetry
-from authapi.tokens import revocation, tokens
+from authapi.tokens import changes, revocation, tokens
 from authapi.tokens.keys import Keyring
 from authapi.web import cors, hostjwt
 from authapi.web.bodylimit import TOO_LARGE, ChunkedBodyLimit
@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["authapi.keyring"] = Keyring()
     revocation.init_app(app, instance)
-    profiles.watch(app.extensions["authapi.sessionmaker"])  # /auth/me's cache, by the feed
+    changes.watch(app.extensions["authapi.sessionmaker"])  # cached rows, by the feed
     from authapi.views import Api
 
     api = Api(app)

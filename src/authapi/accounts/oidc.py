@@ -11,14 +11,10 @@ discovery (`<issuer>/.well-known/openid-configuration`), on first use.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, Request, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from joserfc.errors import JoseError
-from requests import RequestException
 from sqlalchemy import and_, delete, exists, func, select, update
 
 from authapi import audit, db
@@ -38,11 +34,22 @@ from authapi.models import DEFAULT_ROLE, OidcIdentity, Role, User
 from authapi.tokens.core import number
 from authapi.tokens.tokens import SignIn
 
+if TYPE_CHECKING:
+    from authlib.integrations.flask_client import OAuth
+
 SCOPE = "openid email profile"
 CALLBACK = "/auth/oidc/{provider}/callback"
 SESSION_PATH = "/auth/oidc"
-# What a provider's answer can fail with, once the state matched.
-PROVIDER_ERRORS = (OAuthError, JoseError, RequestException, ValueError, KeyError, TypeError)
+
+
+def _provider_errors() -> tuple[type[Exception], ...]:
+    """What a provider's answer can fail with, once the state matched. Authlib, joserfc
+    and requests load only where a provider is configured (a faster cold start)."""
+    from authlib.integrations.base_client import OAuthError
+    from joserfc.errors import JoseError
+    from requests import RequestException
+
+    return (OAuthError, JoseError, RequestException, ValueError, KeyError, TypeError)
 
 
 def _registry() -> OAuth:
@@ -68,7 +75,7 @@ def authorization_url(provider: str) -> str:
     uri = redirect_uri(provider)
     try:
         data = client.create_authorization_url(uri)
-    except PROVIDER_ERRORS:  # discovery failed: the provider is down or misconfigured
+    except _provider_errors():  # discovery failed: the provider is down or misconfigured
         raise InvalidCredentials("The identity provider cannot be reached.") from None
     client.save_authorize_data(redirect_uri=uri, **data)
     return str(data["url"])
@@ -76,6 +83,8 @@ def authorization_url(provider: str) -> str:
 
 def verified_claims(provider: str) -> dict[str, Any]:
     """The ID token's claims after the whole callback check (state, PKCE, JWKS, nonce)."""
+    from authlib.integrations.base_client import OAuthError
+
     client = _client(provider)
     try:
         token = client.authorize_access_token()
@@ -83,7 +92,7 @@ def verified_claims(provider: str) -> dict[str, Any]:
         if exc.error == "mismatching_state":
             raise OidcStateInvalid() from None
         raise _failed(provider, exc.error or "provider_error") from None
-    except PROVIDER_ERRORS as exc:
+    except _provider_errors() as exc:
         raise _failed(provider, type(exc).__name__) from None
     claims = token.get("userinfo")
     if not claims or not isinstance(claims.get("sub"), str):
@@ -237,8 +246,13 @@ def init_app(app: Flask) -> None:
     config.update(SESSION_COOKIE_NAME="authapi_oidc", SESSION_COOKIE_PATH=SESSION_PATH,
                   SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                   SESSION_COOKIE_SECURE=config["AUTHAPI_ENV"] != "development")
+    providers = oidc_providers(config)
+    if not providers:
+        return  # no Authlib registry: nothing to sign in with
+    from authlib.integrations.flask_client import OAuth
+
     registry = OAuth(app)
-    for name, provider in oidc_providers(config).items():
+    for name, provider in providers.items():
         registry.register(
             name, client_id=provider["client_id"], client_secret=provider["client_secret"],
             server_metadata_url=provider["issuer"].rstrip("/")

@@ -15,7 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -248,11 +248,18 @@ def view(client: Client) -> dict[str, Any]:
 def caller(client_id: str) -> Caller | None:
     """The enabled client with this client_id, if any.
 
-    On the token endpoint's path: a raw-cursor read (db.Read) instead of an ORM query
-    took the client credentials grant from 0.24x to 0.3x of the floor (bench/oauth.py).
+    On the token endpoint's and introspection's path, so cached per process until the
+    revocation feed says a client changed (tokens/changes.py): a rotated secret, a
+    disabled or deleted client is seen with a revocation's bounds.
     """
     if len(client_id) > 48:
         return None
+    state = revocation.cache()
+    state.sync()
+    return cast("Caller | None", state.remembered(revocation.CLIENTS, client_id, _read_caller))
+
+
+def _read_caller(client_id: str) -> Caller | None:
     rows = CALLER.rows({"client_id": client_id})
     if not rows:
         return None

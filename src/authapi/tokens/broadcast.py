@@ -11,8 +11,8 @@ import logging
 import os
 import threading
 import time
-
-import redis
+from types import ModuleType
+from typing import Any
 
 log = logging.getLogger(__name__)
 CHANNEL = "authapi:revocations"
@@ -26,19 +26,22 @@ class Nudge:
         self.pending = True  # until we listen, we cannot know what we missed
         self.healthy = False  # subscribed now: polling may slow down to a safety net
         self._pid: int | None = None
-        self._client: redis.Redis | None = None
+        self._client: Any = None
+        import redis  # only where Redis is configured: a faster cold start elsewhere
 
-    def _redis(self) -> redis.Redis:
+        self.redis: ModuleType = redis
+
+    def _redis(self) -> Any:
         if self._client is None or self._pid != os.getpid():
-            self._client = redis.Redis.from_url(self.url, socket_timeout=1,
-                                                socket_connect_timeout=1)
+            self._client = self.redis.Redis.from_url(self.url, socket_timeout=1,
+                                                     socket_connect_timeout=1)
         return self._client
 
     def publish(self) -> None:
         """Tell every listening instance to look at the feed."""
         try:
             self._redis().publish(CHANNEL, b"1")
-        except redis.RedisError as exc:
+        except self.redis.RedisError as exc:
             log.warning("revocation nudge not published: %s", exc)
 
     def listen(self) -> None:
@@ -61,8 +64,8 @@ class Nudge:
             try:
                 # A PING each second on the idle subscription: a dead server is noticed
                 # within about a second even when no FIN ever arrives.
-                client = redis.Redis.from_url(self.url, health_check_interval=1,
-                                              socket_connect_timeout=1, socket_timeout=2)
+                client = self.redis.Redis.from_url(self.url, health_check_interval=1,
+                                                   socket_connect_timeout=1, socket_timeout=2)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self.pending = True  # anything published while we were not subscribed
@@ -70,7 +73,7 @@ class Nudge:
                 while True:
                     if pubsub.get_message(timeout=1.0) is not None:
                         self.pending = True
-            except (redis.RedisError, OSError) as exc:
+            except (self.redis.RedisError, OSError) as exc:
                 self.healthy = False
                 self.pending = True  # what was published meanwhile is lost: look at the feed
                 log.warning("revocation nudges unavailable, polling only: %s", exc)

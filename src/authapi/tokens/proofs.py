@@ -8,6 +8,7 @@ cache) call `check_proof`; the rules are written here once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -71,10 +72,12 @@ def _percent(match: re.Match[str]) -> str:
     return char if char in _UNRESERVED else match.group(0).upper()
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_url(url: str) -> str | None:
     """Scheme, host and path of a URL, RFC 3986 §6.2.2-6.2.3 normalised; None if unusable.
 
-    RFC 9449 §4.3: htu is compared without its query and fragment.
+    RFC 9449 §4.3: htu is compared without its query and fragment. Normalised once per
+    URL (a proof's `htu` and the request's own URL repeat on every DPoP request).
     """
     try:
         parts = urlsplit(url)

@@ -15,7 +15,6 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.engine import Engine
@@ -42,12 +41,16 @@ def _redis_client(url: str) -> Any:
     clients = current_app.extensions.setdefault("authapi.replay_redis", {})
     client = clients.get(os.getpid())
     if client is None:  # one client per process: a connection must not cross a fork
+        import redis  # only where Redis is configured: a faster cold start elsewhere
+
         client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         clients[os.getpid()] = client
     return client
 
 
 def _redis_first_use(url: str, key: str, expires_at: float) -> bool:
+    import redis
+
     ttl = max(1, int(expires_at - utcnow().timestamp()) + 1)
     try:
         return bool(_redis_client(url).set(PREFIX + key, b"1", nx=True, ex=ttl))

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,11 @@ log = logging.getLogger(__name__)
 LOOKBACK_SECONDS = 2.0
 MAX_ENTRIES = 200_000
 LEADER_TIMEOUT = 0.5  # a watcher silent this long is gone: workers poll for themselves
-# A feed entry that says: some profile changed, drop every cached one (accounts/profiles.py).
-PROFILES = "profiles:*"
-PROFILE_CACHE_SIZE = 100_000
+# Feed entries that say: rows behind a per-process cache changed, drop that whole cache
+# (tokens/changes.py writes them): users' profiles, and OAuth clients.
+PROFILES, CLIENTS = "profiles:*", "clients:*"
+DERIVED = (PROFILES, CLIENTS)
+DERIVED_CACHE_SIZE = 100_000
 
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
                         .where(UserSession.id == bindparam("sid")))
@@ -69,10 +72,10 @@ class RevocationCache:
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
-    # /auth/me's profiles, by user id; dropped by a PROFILES entry of the feed.
-    profiles: LRUCache[str, dict[str, Any]] = field(
-        default_factory=lambda: LRUCache(maxsize=PROFILE_CACHE_SIZE))
-    profile_generation: int = 0
+    # Caches of rows the feed invalidates, by kind (DERIVED), and a generation each.
+    derived: dict[str, LRUCache[str, Any]] = field(default_factory=lambda: {
+        kind: LRUCache(maxsize=DERIVED_CACHE_SIZE) for kind in DERIVED})
+    generations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DERIVED, 0))
     seen_count: int = -1
     last_poll: float = 0.0
     synced_at: float = 0.0
@@ -145,14 +148,27 @@ class RevocationCache:
             self.last_poll = self.synced_at = now
 
     def forget(self, session_id: str | None, jti: str | None) -> None:
-        """Drop what is cached for a session or a jti (for PROFILES: every profile)."""
+        """Drop what is cached for a session or a jti (for a DERIVED kind: all of it)."""
         if session_id:
             self.sessions.pop(session_id, None)
-        if jti == PROFILES:
-            self.profile_generation += 1
-            self.profiles.clear()
+        if jti in self.derived:
+            self.generations[jti] += 1
+            self.derived[jti].clear()
         elif jti:
             self.jtis.pop(jti, None)
+
+    def remembered(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
+        """`load(key)`, cached under `kind` until the feed says its rows changed. A value
+        loaded while a change landed (the generation moved) is returned, not kept; None
+        (nothing found) is never kept."""
+        cached = self.derived[kind].get(key)
+        if cached is not None:
+            return cached
+        generation = self.generations[kind]
+        value = load(key)
+        if value is not None and self.generations[kind] == generation:
+            self.derived[kind][key] = value
+        return value
 
     def session_state(self, session_id: str) -> tuple[bool, int]:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
