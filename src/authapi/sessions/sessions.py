@@ -6,10 +6,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from authapi import audit, db
 from authapi.accounts import notices, users
@@ -179,17 +179,19 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
 # The one statement that consumes a refresh token (prebuilt: bound per call, compiled once).
 # It binds an unbound session to the proof's key in the same write (RFC 9449 §5), and
 # returns the key the session is bound to, so no read comes before it.
+# On the table, not the entity: the ORM's bulk-update path around an entity UPDATE cost
+# about 0.8 ms of every refresh (in-process profile, SQLite).
+SESSIONS = cast(Table, UserSession.__table__)
 ROTATE = (
-    update(UserSession)
-    .where(UserSession.id == bindparam("sid"), UserSession.refresh_jti == bindparam("jti"),
-           UserSession.user_id == bindparam("sub"), UserSession.revoked_at.is_(None))
+    update(SESSIONS)
+    .where(SESSIONS.c.id == bindparam("sid"), SESSIONS.c.refresh_jti == bindparam("jti"),
+           SESSIONS.c.user_id == bindparam("sub"), SESSIONS.c.revoked_at.is_(None))
     .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
             ip=bindparam("ip"), user_agent=bindparam("agent"),
             expires_at=bindparam("expires_at"),
-            dpop_jkt=func.coalesce(UserSession.dpop_jkt, bindparam("jkt")))
-    .returning(UserSession.dpop_jkt, UserSession.auth_time, UserSession.acr, UserSession.amr,
-               UserSession.client_id, UserSession.scope, UserSession.audience)
-    .execution_options(synchronize_session=False)
+            dpop_jkt=func.coalesce(SESSIONS.c.dpop_jkt, bindparam("jkt")))
+    .returning(SESSIONS.c.dpop_jkt, SESSIONS.c.auth_time, SESSIONS.c.acr, SESSIONS.c.amr,
+               SESSIONS.c.client_id, SESSIONS.c.scope, SESSIONS.c.audience)
 )
 
 
