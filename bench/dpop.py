@@ -37,10 +37,12 @@ from jwt.algorithms import ECAlgorithm
 from werkzeug.test import EnvironBuilder
 
 from authapi import bootstrap, create_app, db, migrations
-from authapi.tokens import dpop
+from authapi.tokens import proofs
 
 PASSWORD = "correct horse battery staple"
-HOST = "http://localhost"
+# A proof names authapi's public URL (the origin of AUTHAPI_ISSUER, dpop.public_origin),
+# never the Host header: the default issuer here.
+HOST = "http://localhost:8000"
 
 
 class Prover:
@@ -55,7 +57,7 @@ class Prover:
         claims: dict[str, Any] = {"jti": str(uuid.uuid4()), "htm": method, "htu": HOST + path,
                                   "iat": int(time.time())}
         if token:
-            claims["ath"] = dpop.token_hash(token)
+            claims["ath"] = proofs.token_hash(token)
         return jwt.encode(claims, self.key, algorithm="ES256",
                           headers={"typ": "dpop+jwt", "jwk": self.jwk})
 
