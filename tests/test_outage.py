@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DataError, OperationalError
 
 from authapi.db import Model
@@ -121,3 +121,22 @@ def test_database_errors_become_problems_without_driver_text(make_app, error, st
     response = app.test_client().get("/boom")
     body = assert_problem(response, status, code)
     assert "SELECT" not in str(body) and "NUL" not in str(body)
+
+
+def test_a_connection_the_server_closed_is_not_used(private_pg, make_app):
+    """Pooled connections the server ended while idle (a restart, a failover, an idle
+    timeout) are dropped at checkout (db._closed_by_server): the next write works."""
+    app = make_app(AUTHAPI_DATABASE_URL=private_pg.url)
+    client = app.test_client()
+    body = {"email": f"pool-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
+    assert client.post("/auth/register", json=body).status_code == 201
+    killer = create_engine(private_pg.url)
+    with killer.connect() as conn:
+        ended = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    killer.dispose()
+    assert ended >= 1  # the app's pooled connections
+    again = {"email": f"pool-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
+    assert client.post("/auth/register", json=again).status_code == 201
+    assert client.post("/auth/login", json=again).status_code == 200
