@@ -30,9 +30,9 @@ from authapi.errors import ApiError, NotFound
 from authapi.models import PERMISSIONS, AuthorizationRequest, Client, Consent, UserSession
 from authapi.oauth import documents, registration
 from authapi.oauth.clients import DYNAMIC_PREFIX, SCOPE_TOKEN
+from authapi.sessions.sessions import OPENID_SCOPES
 from authapi.tokens import core
 
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 PROMPTS = ("none", "login", "consent")
 REQUEST_TTL = timedelta(minutes=10)
 CODE_TTL = timedelta(seconds=60)

@@ -9,6 +9,7 @@ leaked table alone does not let anyone check guesses either.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -54,6 +55,7 @@ class Caller:
     audiences: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = (registration.CLIENT_CREDENTIALS,)
     auth_method: str = registration.SECRET_BASIC
+    first_party: bool = False
 
     @property
     def public(self) -> bool:
@@ -63,19 +65,22 @@ class Caller:
 
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
                         Client.jwks, Client.jwks_url, Client.exchange, Client.audiences,
-                        Client.grant_types, Client.token_endpoint_auth_method)
+                        Client.grant_types, Client.token_endpoint_auth_method,
+                        Client.first_party)
                  .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
-def _hash_key() -> bytes:
-    secret = current_app.config["AUTHAPI_SECRET_KEY"].encode()
+@functools.lru_cache(maxsize=8)
+def _hash_key(secret_key: str) -> bytes:
+    """The key of client-secret hashes, derived once per AUTHAPI_SECRET_KEY."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"authapi client secrets").derive(secret)
+                info=b"authapi client secrets").derive(secret_key.encode())
 
 
 def hash_secret(secret: str) -> str:
     """The keyed hash a client secret is stored as."""
-    return hmac.new(_hash_key(), secret.encode(), hashlib.sha256).hexdigest()
+    key = _hash_key(current_app.config["AUTHAPI_SECRET_KEY"])
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
 def secret_matches(client: Caller, secret: str) -> bool:
@@ -269,18 +274,14 @@ def _read_caller(client_id: str) -> Caller | None:
     method = row[9] or (registration.PRIVATE_KEY_JWT if keyed else registration.SECRET_BASIC)
     return Caller(id=row[0], client_id=row[1], scope=row[2], secret_hash=row[3], jwks=row[4],
                   jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()),
-                  grant_types=tuple(grants), auth_method=method)
-
-
-FIRST_PARTY = db.Read(select(Client.first_party).where(Client.client_id == bindparam("client_id"),
-                                                      Client.disabled.is_(False)))
+                  grant_types=tuple(grants), auth_method=method, first_party=bool(row[10]))
 
 
 def first_party(client_id: str) -> bool:
     """Whether an enabled client is first-party (its users are not asked for consent, and
-    its tokens reach authapi's own routes). Read per call: it is off the hot path."""
-    rows = FIRST_PARTY.rows({"client_id": client_id}) if len(client_id) <= 48 else []
-    return bool(rows and rows[0][0])
+    its tokens reach authapi's own routes): the cached `caller` read."""
+    client = caller(client_id)
+    return client is not None and client.first_party
 
 
 def _get(row_id: str) -> Client:

@@ -74,8 +74,6 @@ def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | 
     return Redeemed(row=row, user=user, sign_in=sign_in)
 
 
-
-
 def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
              jkt: str | None = None) -> dict[str, Any]:
     """The tokens a code was issued for, once; bound to `jkt` when a DPoP proof came."""
@@ -88,20 +86,30 @@ def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
     if app is not None and app.require_dpop and jkt is None:
         raise InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
     redeemed = redeem(code, client.client_id, form.get("redirect_uri"),
-                                form.get("code_verifier"))
+                      form.get("code_verifier"))
     row, user, signed = redeemed.row, redeemed.user, redeemed.sign_in
     scope = row.granted_scope or ""
     sign_in = SignIn.stored(signed.auth_time, signed.acr, signed.amr) or SignIn.now(("pwd",))
-    refresh = ("offline_access" in scope.split()
-               or registration.REFRESH_TOKEN in client.grant_types)
-    grant = sessions.AppGrant(client_id=client.client_id, scope=scope,
-                              audience=tuple(row.resources or ()), sign_in_id=signed.id,
-                              refresh=refresh)
-    pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
+    pair, session_id = app_tokens(client, user, scope, row.resources, sign_in, meta, jkt,
+                                  sign_in_id=signed.id, nonce=row.nonce)
     row.issued_session_id = session_id
-    if "openid" in scope.split():
-        pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,
-                                         pair["access_token"], row.nonce)
     audit.record("authorization_code_exchanged", user_id=user.id, client_id=client.client_id,
                  detail={"session_id": session_id, "scope": scope})
     return pair
+
+
+def app_tokens(client: Caller, user: User, scope: str, resources: Any, sign_in: SignIn,
+               meta: ClientMeta, jkt: str | None, *, sign_in_id: str | None = None,
+               nonce: str | None = None) -> tuple[dict[str, Any], str]:
+    """An app's session for a user and its tokens (the code and device grants): a refresh
+    token with `offline_access` or the refresh grant, an ID token with `openid`."""
+    refresh = ("offline_access" in scope.split()
+               or registration.REFRESH_TOKEN in client.grant_types)
+    grant = sessions.AppGrant(client_id=client.client_id, scope=scope,
+                              audience=tuple(resources or ()), sign_in_id=sign_in_id,
+                              refresh=refresh)
+    pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
+    if "openid" in scope.split():
+        pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,
+                                         pair["access_token"], nonce)
+    return pair, session_id

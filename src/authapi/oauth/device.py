@@ -9,7 +9,6 @@ or look-alikes (RFC 8628 §6.1), about 34 bits, so wrong guesses are rate limite
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -33,10 +32,9 @@ from authapi.errors import (
     UnauthorizedClient,
 )
 from authapi.models import Client, DeviceGrant, User
-from authapi.oauth import authorize, idtoken, registration
+from authapi.oauth import authorize, code_grant, registration
 from authapi.oauth.client_auth import issuer
 from authapi.oauth.clients import Caller
-from authapi.sessions import sessions
 from authapi.tokens.tokens import SignIn
 
 ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -45,10 +43,6 @@ LIFETIME = timedelta(minutes=10)
 INTERVAL = 5  # seconds between polls
 SLOW_DOWN_STEP = 5
 PENDING, APPROVED, DENIED, DELIVERED = "pending", "approved", "denied", "delivered"
-
-
-def _hash(device_code: str) -> str:
-    return hashlib.sha256(device_code.encode()).hexdigest()
 
 
 def normalize(user_code: str) -> str | None:
@@ -80,7 +74,7 @@ def start(client: Caller, form: Mapping[str, str], resources: list[str]) -> dict
     device_code = secrets.token_urlsafe(32)
     for _ in range(5):  # a collision of user codes is rare; try again, never share one
         user_code = "".join(secrets.choice(ALPHABET) for _ in range(USER_CODE_LENGTH))
-        row = DeviceGrant(device_code_hash=_hash(device_code), user_code=user_code,
+        row = DeviceGrant(device_code_hash=authorize.hashed(device_code), user_code=user_code,
                           client_id=client.client_id, scope=" ".join(dict.fromkeys(scopes)),
                           resources=resources or None, expires_at=utcnow() + LIFETIME,
                           interval=INTERVAL, status=PENDING)
@@ -139,7 +133,8 @@ def poll(client: Caller, device_code: str, meta: ClientMeta, jkt: str | None
     """RFC 8628 §3.4-3.5: the device's tokens once approved; until then what to do."""
     if registration.DEVICE_CODE not in client.grant_types:
         raise UnauthorizedClient("This client may not use the device grant.")
-    row = db.orm().get(DeviceGrant, _hash(device_code)) if len(device_code) <= 128 else None
+    row = (db.orm().get(DeviceGrant, authorize.hashed(device_code))
+           if len(device_code) <= 128 else None)
     if row is None or row.client_id != client.client_id or row.status == DELIVERED:
         raise InvalidGrant("Unknown device code, another client's, or already delivered.")
     now = utcnow()
@@ -168,14 +163,8 @@ def _tokens(client: Caller, row: DeviceGrant, user: User, meta: ClientMeta,
             jkt: str | None) -> dict[str, Any]:
     scope = row.granted_scope or ""
     sign_in = SignIn.stored(row.auth_time, row.acr, row.amr) or SignIn.now(("pwd",))
-    refresh = ("offline_access" in scope.split()
-               or registration.REFRESH_TOKEN in client.grant_types)
-    grant = sessions.AppGrant(client_id=client.client_id, scope=scope,
-                              audience=tuple(row.resources or ()), refresh=refresh)
-    pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
-    if "openid" in scope.split():
-        pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,
-                                         pair["access_token"], None)
+    pair, session_id = code_grant.app_tokens(client, user, scope, row.resources, sign_in,
+                                             meta, jkt)
     audit.record("device_code_exchanged", user_id=user.id, client_id=client.client_id,
                  detail={"session_id": session_id})
     return pair

@@ -30,6 +30,7 @@ from authapi.oauth import registration
 from authapi.oauth.client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from authapi.oauth.clients import Caller
 from authapi.sessions import sessions
+from authapi.sessions.sessions import OPENID_SCOPES
 from authapi.tokens import core, dpop, revocation, tokens
 
 CLIENT_CREDENTIALS = registration.CLIENT_CREDENTIALS
@@ -38,7 +39,6 @@ TOKEN_EXCHANGE = registration.TOKEN_EXCHANGE
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 GRANT_TYPES = (registration.AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN,
                registration.DEVICE_CODE, TOKEN_EXCHANGE)
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
           "at_hash", "azp", "email", "email_verified", "name")
 

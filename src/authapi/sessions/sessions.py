@@ -58,6 +58,7 @@ class AppGrant:
         return " ".join(s for s in self.scope.split() if s in still)
 
 
+# The OpenID Connect scopes: any app may ask for them; none is a permission.
 OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 
 

@@ -104,6 +104,15 @@ def published(db_session: OrmSession, keep_for: timedelta) -> list[dict[str, Any
     return [dict(row.public_jwk) for row in rows]
 
 
+def _private_key(row: SigningKey, secret: str) -> Any | None:
+    """A stored key's private half; None if it is encrypted under another secret."""
+    try:
+        pem = _fernet(secret).decrypt(row.private_key.encode())
+    except InvalidToken:
+        return None
+    return serialization.load_pem_private_key(pem, password=None)
+
+
 @dataclass
 class Keyring:
     """Parsed keys of one process: parse once, never per request."""
@@ -134,18 +143,15 @@ class Keyring:
             .order_by(SigningKey.created_at.desc())
         )
         for row in rows:
-            try:
-                pem = _fernet(secret).decrypt(row.private_key.encode())
-            except InvalidToken:  # encrypted under another secret: verify-only from now on
-                continue
-            return row.kid, serialization.load_pem_private_key(pem, password=None)
+            private_key = _private_key(row, secret)
+            if private_key is not None:  # else under another secret: verify-only from now on
+                return row.kid, private_key
         # No usable key: make one. Its own short transaction, so signing never waits
         # for the request's commit and a failed request does not lose the key.
         with current_app.extensions["authapi.sessionmaker"]() as own:
             row = create(own, algorithm, secret)
             own.commit()
-            return row.kid, serialization.load_pem_private_key(
-                _fernet(secret).decrypt(row.private_key.encode()), password=None)
+            return row.kid, _private_key(row, secret)
 
     def refresh_signing_key(self, db_session: OrmSession) -> tuple[str, bytes]:
         """(kid, HS256 key) for refresh tokens: derived from the current signing key."""
@@ -172,18 +178,13 @@ class Keyring:
         if len(kid) > 64 or not kid.isprintable():
             return None
         config = current_app.config
-        secret = config["AUTHAPI_SECRET_KEY"]
         with current_app.extensions["authapi.sessionmaker"]() as own:
             row = own.get(SigningKey, kid)
             # A key of another algorithm than the configured one verifies nothing, as for
             # access tokens: switching algorithms ends the sessions signed before.
             if row is None or row.algorithm != config["AUTHAPI_JWT_ALGORITHM"]:
                 return None
-            try:
-                pem = _fernet(secret).decrypt(row.private_key.encode())
-            except InvalidToken:  # encrypted under another secret
-                return None
-        return serialization.load_pem_private_key(pem, password=None)
+            return _private_key(row, config["AUTHAPI_SECRET_KEY"])
 
     def verification_key(self, kid: str, algorithm: str) -> Any | None:
         """The public key for a kid, looked up in the database once if not yet known."""
