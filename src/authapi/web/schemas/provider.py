@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from authapi.web.schemas.base import StrictSchema, Text
+from authapi.web.schemas.base import StrictSchema, Text, page_of
 
 
 class RequestLoginSchema(StrictSchema):
@@ -62,13 +62,8 @@ class ConsentGrantSchema(Schema):
     granted_at = fields.DateTime()
 
 
-class ConsentPageSchema(Schema):
-    """A page of the apps a user let in."""
-
-    items = fields.List(fields.Nested(ConsentGrantSchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
+# A page of the apps a user let in.
+ConsentPageSchema = page_of(ConsentGrantSchema, "ConsentPage")
 
 
 class UserInfoSchema(Schema):
