@@ -1,5 +1,7 @@
 """Signing in with a passkey: the same pair as /auth/login, and every refusal a 401."""
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -258,3 +260,25 @@ def make_user_email(make_user):
 def b64decode(text):
     import base64
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_a_sign_in_on_another_origin_is_named_logged_and_audited(app, client, enrolled,
+                                                                    capsys):
+    capsys.readouterr()
+    response = sign_in(client, enrolled[1], origin="http://localhost:9001")
+    detail = assert_problem(response, 401, "invalid_credentials")["detail"]
+    assert "sign-in ran on http://localhost:9001" in detail
+    assert "http://localhost:5173 only" in detail
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+              if '"webauthn_origin_mismatch"' in line]
+    assert [(line["ceremony"], line["received_origin"], line["expected_origins"])
+            for line in logged] == [("sign-in", "http://localhost:9001", ["http://localhost:5173"])]
+    assert [e.detail["reason"] for e in events(app, "login_failed")] == ["origin"]
+    assert sign_in(client, enrolled[1]).status_code == 200  # the expected origin still works
+
+
+def test_a_discoverable_sign_in_on_another_origin_names_it_for_any_credential(client):
+    """The origin is checked before the credential is looked up: the answer is the same
+    for a credential no account has (it tells nothing about accounts)."""
+    response = sign_in(client, SoftAuthenticator(), origin="http://localhost:9001")
+    assert "http://localhost:9001" in assert_problem(response, 401, "invalid_credentials")["detail"]

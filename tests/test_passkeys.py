@@ -1,5 +1,6 @@
 """Passkey registration (WebAuthn attestation), listing and removal."""
 
+import json
 from datetime import datetime
 
 import pytest
@@ -187,3 +188,41 @@ def test_the_openapi_document_lists_the_passkey_endpoints(client):
     assert {"/auth/passkeys/register/options", "/auth/passkeys/register/verify",
             "/auth/passkeys", "/auth/passkeys/{passkey_id}", "/auth/passkeys/login/options",
             "/auth/passkeys/login/verify"} <= set(paths)
+
+
+def log_lines(capsys):
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines()
+            if line.startswith("{")]
+
+
+def test_a_registration_on_another_origin_is_logged_and_named(client, auth_headers, capsys):
+    """A page on an unexpected port: the server logs both origins, and the 401 (the
+    contract's `invalid_credentials`) says which origin it expected."""
+    headers = auth_headers()
+    capsys.readouterr()
+    response = add_passkey(client, headers, SoftAuthenticator(), origin="http://localhost:9001")
+    body = assert_problem(response, 401, "invalid_credentials")
+    assert "http://localhost:9001" in body["detail"]
+    assert "http://localhost:5173" in body["detail"]
+    assert "AUTHAPI_WEBAUTHN_ORIGINS" in body["detail"]
+    logged = [line for line in log_lines(capsys)
+              if line.get("event") == "webauthn_origin_mismatch"]
+    assert len(logged) == 1 and logged[0]["level"] == "warning"
+    assert logged[0]["expected_origins"] == ["http://localhost:5173"]
+    assert logged[0]["received_origin"] == "http://localhost:9001"
+    assert logged[0]["ceremony"] == "registration" and logged[0]["request_id"]
+    # The same authenticator on the expected origin, with a new challenge, is accepted.
+    assert add_passkey(client, headers, SoftAuthenticator()).status_code == 201
+
+
+def test_the_named_origins_follow_the_settings(make_app, make_user):
+    app = make_app(AUTHAPI_WEBAUTHN_ORIGINS="http://localhost:3000,http://localhost:3001")
+    client = app.test_client()
+    make_user(email="o@example.com")
+    pair = client.post("/auth/login", json={"email": "o@example.com", "password": PASSWORD})
+    headers = bearer(pair.get_json()["access_token"])
+    response = add_passkey(client, headers, SoftAuthenticator(), origin="http://localhost:5173")
+    detail = assert_problem(response, 401, "invalid_credentials")["detail"]
+    assert "http://localhost:3000, http://localhost:3001 only" in detail
+    assert add_passkey(client, headers, SoftAuthenticator(),
+                       origin="http://localhost:3001").status_code == 201

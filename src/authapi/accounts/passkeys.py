@@ -2,7 +2,9 @@
 
 py_webauthn builds the options and verifies attestations and assertions; this
 module decides which challenge, relying party, origins and credential apply, and
-keeps the sign counter. Every refusal of a sign-in is the same InvalidCredentials.
+keeps the sign counter. Every refusal of a sign-in is the same InvalidCredentials,
+but for a ceremony run on an origin the server does not expect: that one names both
+origins (passkey_origins), as it tells nothing about any account.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select, update
@@ -44,7 +45,8 @@ from webauthn.helpers.structs import (
 )
 
 from authapi import audit, db
-from authapi.accounts import challenges, notices, users
+from authapi.accounts import challenges, notices, passkey_origins, users
+from authapi.accounts.passkey_origins import WrongOrigin, origins, rp_id
 from authapi.db import utcnow
 from authapi.errors import (
     AccountDisabled,
@@ -89,21 +91,6 @@ def _canonical(credential: dict[str, Any]) -> None:
             except TokenInvalid:
                 raise ValueError("not canonical base64url") from None
 REFUSAL = "The passkey could not be verified."
-
-
-def rp_id() -> str:
-    """The relying party id: AUTHAPI_WEBAUTHN_RP_ID, else the host of the frontend."""
-    config = current_app.config
-    return str(config["AUTHAPI_WEBAUTHN_RP_ID"] or urlsplit(config["AUTHAPI_FRONTEND_URL"]).hostname
-               or "localhost")
-
-
-def origins() -> list[str]:
-    """The origins a ceremony may come from: AUTHAPI_WEBAUTHN_ORIGINS, else the frontend's."""
-    config = current_app.config
-    listed = [o.strip().rstrip("/") for o in str(config["AUTHAPI_WEBAUTHN_ORIGINS"]).split(",")]
-    frontend = urlsplit(config["AUTHAPI_FRONTEND_URL"])
-    return [o for o in listed if o] or [f"{frontend.scheme}://{frontend.netloc}"]
 
 
 def user_handle(user_id: str) -> bytes:
@@ -163,6 +150,7 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
     pending = challenges.consume(challenge_id, (REGISTER,))
     if pending.user_id != user_id:
         raise InvalidCredentials(REFUSAL)
+    passkey_origins.check(credential, "registration")
     try:
         _canonical(credential)
         parsed = parse_registration_credential_json(credential)
@@ -229,6 +217,11 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, S
         raise _refuse("challenge") from None
     except REFUSED:
         raise _refuse("malformed") from None
+    try:
+        passkey_origins.check(credential, "sign-in")
+    except WrongOrigin as refusal:
+        _refuse("origin")
+        raise refusal from None
     row = db.orm().scalar(select(Passkey).where(
         Passkey.credential_id == bytes_to_base64url(parsed.raw_id)))
     if row is None:

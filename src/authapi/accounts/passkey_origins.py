@@ -1,0 +1,71 @@
+"""Whom a passkey ceremony is for: the relying party id, the origins it may come from,
+and a refusal that says so when a browser ran the ceremony on another origin.
+
+A page on a port the server does not expect is the commonest passkey failure in
+development; py_webauthn would refuse it like a forged assertion. The origin is
+checked here first: the server logs the expected and the received origins, and the
+401 `invalid_credentials` names them, so the page can show the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from authapi.errors import InvalidCredentials
+from authapi.tokens import jws
+
+log = logging.getLogger(__name__)
+MAX_SHOWN = 200  # characters of a received origin put in a log line or an answer
+
+
+class WrongOrigin(InvalidCredentials):  # type: ignore[valid-type,misc]
+    """A ceremony from an origin that is not one of origins(): 401 invalid_credentials."""
+
+
+def rp_id() -> str:
+    """The relying party id: AUTHAPI_WEBAUTHN_RP_ID, else the host of the frontend."""
+    config = current_app.config
+    return str(config["AUTHAPI_WEBAUTHN_RP_ID"] or urlsplit(config["AUTHAPI_FRONTEND_URL"]).hostname
+               or "localhost")
+
+
+def origins() -> list[str]:
+    """The origins a ceremony may come from: AUTHAPI_WEBAUTHN_ORIGINS, else the frontend's."""
+    config = current_app.config
+    listed = [o.strip().rstrip("/") for o in str(config["AUTHAPI_WEBAUTHN_ORIGINS"]).split(",")]
+    frontend = urlsplit(config["AUTHAPI_FRONTEND_URL"])
+    return [o for o in listed if o] or [f"{frontend.scheme}://{frontend.netloc}"]
+
+
+def received(credential: dict[str, Any]) -> str | None:
+    """The origin in the credential's client data; None when there is none to read (the
+    verification proper then refuses the credential as malformed)."""
+    response = credential.get("response")
+    encoded = response.get("clientDataJSON") if isinstance(response, dict) else None
+    if not isinstance(encoded, str):
+        return None
+    try:
+        origin = json.loads(jws.b64decode(encoded)).get("origin")
+    except (ValueError, AttributeError, jws.TokenInvalid):
+        return None
+    return origin if isinstance(origin, str) else None
+
+
+def check(credential: dict[str, Any], ceremony: str) -> None:
+    """WrongOrigin, logged with both values, unless the ceremony came from origins()."""
+    origin, expected = received(credential), origins()
+    if origin is None or origin in expected:
+        return
+    shown = origin[:MAX_SHOWN]
+    log.warning("passkey %s from an unexpected origin", ceremony, extra={"fields": {
+        "event": "webauthn_origin_mismatch", "ceremony": ceremony,
+        "expected_origins": expected, "received_origin": shown}})
+    raise WrongOrigin(
+        f"The passkey {ceremony} ran on {shown}, but this server accepts passkeys from "
+        f"{', '.join(expected)} only: serve the page there, or set AUTHAPI_WEBAUTHN_ORIGINS "
+        "(default: the origin of AUTHAPI_FRONTEND_URL).")
