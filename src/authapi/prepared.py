@@ -12,7 +12,8 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
@@ -80,6 +81,35 @@ class Prepared:
                       for process, value in zip(from_db, row, strict=True))
                 for row in _execute(engine, plan, params, fetch=True)]
 
+    def within(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run in `connection`'s transaction (the request's ORM session): its rows, if any.
+
+        For the writes of a hot path that must commit or roll back together (a refresh's
+        rotation, audit and grace). A failure is raised as SQLAlchemy's DBAPIError, so
+        the request's error handler tells an outage (503) from a bug (500) as for the ORM.
+        """
+        dialect = connection.dialect
+        plan = self._plans.get(type(dialect)) or self._plan(dialect)
+        sql, order, to_db, from_db = plan
+        bound = _bind(plan, params)
+        dbapi_connection = connection.connection.dbapi_connection
+        try:
+            cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, bound)
+                fetched = cursor.fetchall() if from_db else []
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            disconnected = dialect.is_disconnect(exc, dbapi_connection, None)
+            if disconnected:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(sql, bound, exc, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=disconnected) from exc
+        return [tuple(value if process is None else process(value)
+                      for process, value in zip(from_db, row, strict=True))
+                for row in fetched]
+
     def run(self, params: dict[str, Any], *, engine: Engine | None = None) -> int:
         """Execute for these bound parameters (autocommit); return the row count."""
         engine = engine or current_app.extensions["authapi.read_engine"]
@@ -122,14 +152,8 @@ def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool)
     one, is the service's failure: 503 (Unavailable). Anything else is the statement's
     and is raised as the driver raised it (a bug: 500), never as an outage.
     """
-    sql, order, to_db, _ = plan
-    if to_db:
-        params = {name: value if (process := to_db.get(name)) is None else process(value)
-                  for name, value in params.items()}
-    try:
-        bound: Any = params if order is None else tuple(params[name] for name in order)
-    except KeyError as exc:
-        raise TypeError(f"missing parameter {exc} for: {sql}") from None
+    sql = plan[0]
+    bound = _bind(plan, params)
     dbapi = engine.dialect.loaded_dbapi
     for attempt in (1, 2):
         try:
@@ -157,6 +181,18 @@ def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool)
         finally:
             conn.close()
     raise AssertionError("unreachable")
+
+
+def _bind(plan: Plan, params: dict[str, Any]) -> Any:
+    """The parameters as the driver takes them: processed, and in order when positional."""
+    sql, order, to_db, _ = plan
+    if to_db:
+        params = {name: value if (process := to_db.get(name)) is None else process(value)
+                  for name, value in params.items()}
+    try:
+        return params if order is None else tuple(params[name] for name in order)
+    except KeyError as exc:
+        raise TypeError(f"missing parameter {exc} for: {sql}") from None
 
 
 def _outage(error: BaseException, dbapi: Any) -> bool:

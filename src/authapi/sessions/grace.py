@@ -24,7 +24,8 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert  # the same ON CONFLICT on SQLite
 
 from authapi import audit, db
 from authapi.db import utcnow
@@ -32,6 +33,13 @@ from authapi.models import RefreshGrace, UserSession
 from authapi.tokens import secretbox
 
 PURPOSE = "refresh grace"  # secretbox: its own key, derived from AUTHAPI_SECRET_KEY
+
+
+# One statement, compiled once, for the session's one row: insert or replace it.
+_COLUMNS = ("session_id", "previous_jti", "successor_jti", "rotated_at", "successor")
+_UPSERT = insert(RefreshGrace).values({name: bindparam(name) for name in _COLUMNS})
+KEEP = db.Prepared(_UPSERT.on_conflict_do_update(
+    index_elements=["session_id"], set_={name: _UPSERT.excluded[name] for name in _COLUMNS[1:]}))
 
 
 def window() -> int:
@@ -44,15 +52,11 @@ def remember(session_id: str, previous_jti: str, successor_jti: str,
     """Keep the pair a rotation just issued, encrypted, for the grace window (if on)."""
     if not window():
         return
-    values = {"previous_jti": previous_jti, "successor_jti": successor_jti,
-              "rotated_at": utcnow(),
-              "successor": secretbox.seal(json.dumps(pair), PURPOSE)}
-    # The rotation's UPDATE holds the session row, so no other rotation of this
-    # session can slip between this UPDATE and the INSERT.
-    if not db.affected(update(RefreshGrace).where(RefreshGrace.session_id == session_id)
-                       .values(**values)):
-        db.orm().add(RefreshGrace(session_id=session_id, **values))
-        db.orm().flush()
+    # In the rotation's transaction, whose UPDATE holds the session row.
+    KEEP.within(db.orm().connection(), {
+        "session_id": session_id, "previous_jti": previous_jti,
+        "successor_jti": successor_jti, "rotated_at": utcnow(),
+        "successor": secretbox.seal(json.dumps(pair), PURPOSE)})
 
 
 def replay(claims: dict[str, Any]) -> dict[str, Any] | None:
