@@ -132,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
     ("AUTHAPI_EMAIL_CHANGE_TTL", "int", 3600, "address change link lifetime, seconds"),
     ("AUTHAPI_REQUIRE_VERIFIED_EMAIL", "bool", False,
      "refuse login (403 `email_unverified`) until the address is verified"),
+    ("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL", "str", "", "`authapi db upgrade` creates this user with "
+     "the `admin` role while no user holds that role (docs/deployment.md)"),
+    ("AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE", "str", "", "a file whose first line is that "
+     "admin's password; read only when the admin is created, never logged"),
 ))
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 
@@ -265,6 +269,10 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
     if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:
         raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if bool(values["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]) != bool(
+            values["AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE"]):
+        raise ConfigError("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL and AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE "
+                          "go together: set both or neither")
     _validate_oidc(values)
     validate_mail(values)
 

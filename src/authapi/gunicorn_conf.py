@@ -1,4 +1,5 @@
-"""gunicorn settings for `authapi serve`: problem+json for gunicorn's own refusals, metrics.
+"""gunicorn settings for `authapi serve`: problem+json for gunicorn's own refusals, JSON
+logs, metrics.
 
 gunicorn answers some requests before the app sees them (a malformed request line,
 one over 4094 bytes, over 100 header fields or one over 8190 bytes, a bad chunk
@@ -15,6 +16,8 @@ from typing import Any
 from authapi.ops import metrics
 
 worker_class = "authapi.gunicorn_worker.ProblemWorker"
+# gunicorn's own lines (its error log, and its access log when turned on) as JSON.
+logger_class = "authapi.ops.gunicorn_logs.JsonLogger"
 
 
 def child_exit(_server: Any, worker: Any) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from authapi import bootstrap, db
@@ -26,6 +27,7 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     try:
         if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
             migrate_and_seed(app)
+            _first_admin(app)  # one process, before the workers: as `authapi db upgrade`
         else:
             bootstrap.run(app)
     except SQLAlchemyError as exc:
@@ -61,6 +63,30 @@ def db_group() -> None:
 
 @db_group.command()
 def upgrade() -> None:
-    """Apply every migration and seed the built-in roles and a signing key."""
-    migrate_and_seed(load_app(base=True))
+    """Apply every migration and seed the built-in roles and a signing key (and the first
+    admin, with AUTHAPI_BOOTSTRAP_ADMIN_EMAIL)."""
+    app = load_app(base=True)
+    migrate_and_seed(app)
+    _first_admin(app)
     click.echo("database is up to date")
+
+
+def _first_admin(app: Flask) -> None:
+    """AUTHAPI_BOOTSTRAP_ADMIN_*: create the first admin once (accounts/first_admin.py)."""
+    if not app.config["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]:
+        return
+    from authapi.accounts import first_admin  # imported only when asked for
+    from authapi.errors import ApiError
+
+    with app.app_context():
+        try:
+            outcome = first_admin.ensure()
+        except first_admin.BootstrapError as exc:
+            raise click.ClickException(str(exc)) from None
+        except ApiError as exc:  # the password policy, or the address taken meanwhile
+            raise click.ClickException(
+                f"AUTHAPI_BOOTSTRAP_ADMIN_*: {exc.detail}") from None
+    message = {"created": "created the first admin {email}",
+               "exists": "an admin exists: AUTHAPI_BOOTSTRAP_ADMIN_EMAIL ({email}) left alone"}
+    click.echo(message[outcome].format(email=app.config["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]),
+               err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import sys
@@ -16,9 +17,11 @@ from flask import current_app
 from jinja2 import DictLoader, Environment, StrictUndefined
 
 from authapi.mail.mail_templates import TEMPLATES
+from authapi.ops import logs
 
 # Failures worth a retry: the server refused, hung up, or could not be reached.
 DELIVERY_ERRORS = (OSError, smtplib.SMTPException)
+CONSOLE_LOGGER = "authapi.mail.console"
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,26 @@ def message(recipient: str, rendered: Rendered) -> EmailMessage:
     return msg
 
 
+def _console(msg: EmailMessage) -> None:
+    """Development: the mail as one JSON line on standard error, whatever the log level.
+
+    Its links are live: that is why production refuses this mailer (config.py). The
+    line's logger is `authapi.mail.console`, so a log search can tell it from the rest.
+    """
+    plain = msg.get_body(("plain",))
+    record = logging.LogRecord(CONSOLE_LOGGER, logging.INFO, __file__, 0, "mail", None, None)
+    record.fields = {"to": msg["To"], "subject": msg["Subject"],
+                     "text": plain.get_content() if isinstance(plain, EmailMessage) else ""}
+    sys.stderr.write(logs.JsonFormatter().format(record) + "\n")
+    sys.stderr.flush()
+
+
 def deliver(msg: EmailMessage) -> None:
     """Send one message by AUTHAPI_MAIL_URL; raises one of DELIVERY_ERRORS on failure."""
     config = current_app.config
     url = str(config["AUTHAPI_MAIL_URL"])
-    if url == "console":  # development: the mail on standard error, whatever logging says
-        plain = msg.get_body(("plain",))
-        text = plain.get_content() if isinstance(plain, EmailMessage) else ""
-        sys.stderr.write(f"--- mail to {msg['To']}: {msg['Subject']}\n{text}---\n")
-        sys.stderr.flush()
+    if url == "console":
+        _console(msg)
         return
     parts = urlsplit(url)
     timeout = float(config["AUTHAPI_MAIL_TIMEOUT"])
