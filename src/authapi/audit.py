@@ -59,6 +59,14 @@ def record(event: str, *, user_id: str | None = None, client_id: str | None = No
     INSERT.within(db.orm().connection(), {
         "event": event, "user_id": user_id, "client_id": client_id, "ip": meta.ip,
         "user_agent": meta.user_agent, "detail": detail or {}, "at": at or utcnow()})
+    recorded(event, user_id=user_id, client_id=client_id, detail=detail, origin=meta)
+
+
+def recorded(event: str, *, user_id: str | None = None, client_id: str | None = None,
+             detail: dict[str, Any] | None = None, origin: ClientMeta | None = None) -> None:
+    """Count and log an event whose row a statement of the caller's wrote (a refresh's
+    one statement on PostgreSQL, sessions.rotation): what `record` does after its INSERT."""
+    meta = origin or request_meta()
     _count(event, detail or {})
     log.info(event, extra={"fields": {"event": event, "user_id": user_id,
                                       "client_id": client_id, "ip": meta.ip, "detail": detail}})

@@ -48,10 +48,11 @@ class Prepared:
     or a Python literal in the statement is refused here with a TypeError.
     """
 
-    def __init__(self, statement: Select[*tuple[Any, ...]] | UpdateBase) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | UpdateBase,
+                 dialects: tuple[Dialect, ...] = DIALECTS) -> None:
         self.statement = statement
         self._plans: dict[type[Dialect], Plan] = {}
-        for dialect in DIALECTS:
+        for dialect in dialects:  # one that only some databases run (a DML CTE) names them
             self._plan(dialect)
 
     def _plan(self, dialect: Dialect) -> Plan:
@@ -71,15 +72,19 @@ class Prepared:
         plan = self._plans[type(dialect)] = (compiled.string, order, to_db, from_db)
         return plan
 
-    def rows(self, params: dict[str, Any], *,
-             engine: Engine | None = None) -> list[tuple[Any, ...]]:
-        """Every row for these bound parameters (a SELECT, or DML with RETURNING)."""
+    def rows(self, params: dict[str, Any], *, engine: Engine | None = None,
+             retry: bool = True) -> list[tuple[Any, ...]]:
+        """Every row for these bound parameters (a SELECT, or DML with RETURNING).
+
+        A write that must not run twice passes `retry=False`: a connection lost after
+        the statement was sent may have committed it, so it answers 503 instead.
+        """
         engine = engine or current_app.extensions["authapi.read_engine"]
         plan = self._plans.get(type(engine.dialect)) or self._plan(engine.dialect)
         from_db = plan[3]
         return [tuple(value if process is None else process(value)
                       for process, value in zip(from_db, row, strict=True))
-                for row in _execute(engine, plan, params, fetch=True)]
+                for row in _execute(engine, plan, params, fetch=True, retry=retry)]
 
     def within(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run in `connection`'s transaction (the request's ORM session): its rows, if any.
@@ -145,7 +150,8 @@ def _unrunnable(compiled: SQLCompiler, dialect: Dialect, names: set[str]) -> str
     return None
 
 
-def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool) -> Any:
+def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool,
+             retry: bool = True) -> Any:
     """Run a plan on a pooled raw connection: its rows, or its row count.
 
     A connection that cannot be had, or died in the pool and fails again on a fresh
@@ -172,7 +178,7 @@ def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool)
         except dbapi.Error as exc:
             if engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
                 conn.invalidate()  # a pooled connection that died: one retry on a new one
-                if attempt == 2:
+                if attempt == 2 or not retry:
                     raise Unavailable() from None
                 continue
             if _outage(exc, dbapi):

@@ -48,6 +48,11 @@ def profile(user_id: str) -> dict[str, Any]:
     rows = PROFILE.rows({"user_id": user_id})
     if not rows:
         raise NotFound("No such user.")
+    return profile_of(rows)
+
+
+def profile_of(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The profile from PROFILE's rows (one per role held; at least one)."""
     user_id, email, display_name, verified, mfa, created_at, disabled = rows[0][:7]
     granted = [(row[7], row[8]) for row in rows if row[7] is not None]
     scope = {p for name, permissions in granted for p in role_scope(name, permissions)}

@@ -6,10 +6,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, NoReturn
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import func, select, update
 
 from authapi import audit, db
 from authapi.accounts import notices, users
@@ -24,7 +24,7 @@ from authapi.errors import (
     TokenRevoked,
 )
 from authapi.models import User, UserSession, user_roles
-from authapi.sessions import grace
+from authapi.sessions import grace, rotation
 from authapi.tokens import dpop, revocation, tokens
 
 TokenPair = dict[str, Any]
@@ -177,70 +177,39 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
     return pair
 
 
-# The one statement that consumes a refresh token (db.Prepared: compiled once, run on the
-# request's transaction).
-# It binds an unbound session to the proof's key in the same write (RFC 9449 §5), and
-# returns the key the session is bound to, so no read comes before it.
-# On the table, not the entity: the ORM's bulk-update path around an entity UPDATE cost
-# about 0.8 ms of every refresh (in-process profile, SQLite).
-SESSIONS = cast(Table, UserSession.__table__)
-ROTATE = db.Prepared(
-    update(SESSIONS)
-    .where(SESSIONS.c.id == bindparam("sid"), SESSIONS.c.refresh_jti == bindparam("jti"),
-           SESSIONS.c.user_id == bindparam("sub"), SESSIONS.c.revoked_at.is_(None))
-    .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
-            ip=bindparam("ip"), user_agent=bindparam("agent"),
-            expires_at=bindparam("expires_at"),
-            dpop_jkt=func.coalesce(SESSIONS.c.dpop_jkt, bindparam("jkt")))
-    .returning(SESSIONS.c.dpop_jkt, SESSIONS.c.auth_time, SESSIONS.c.acr, SESSIONS.c.amr,
-               SESSIONS.c.client_id, SESSIONS.c.scope, SESSIONS.c.audience)
-)
-
-
 def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session.
 
-    One conditional UPDATE decides: it consumes the token, binds the session to a
-    DPoP key if it was not yet (`jkt`), and returns the key it is bound to and the
-    session's sign-in (`auth_time`, `acr`, `amr`, kept across refreshes). A proof by
-    another key (or none for a bound session) raises before the commit, so the
-    request rolls back and the token stays usable by its rightful holder.
+    One conditional UPDATE decides (sessions.rotation): it consumes the token only if
+    the proof's key is the session's (or the session is unbound, which it then binds to
+    `jkt`), and returns the key and the session's sign-in (`auth_time`, `acr`, `amr`,
+    kept across refreshes). A proof by another key, or none for a bound session,
+    consumes nothing: 401, and the token stays usable by its rightful holder.
     """
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
-    rotated = ROTATE.within(db.orm().connection(), {
-        "sid": session_id, "jti": old_jti, "sub": claims["sub"], "new_jti": new_jti,
-        "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent, "expires_at": _expiry(),
-        "jkt": jkt})
-    bound = rotated[0] if rotated else None
-    if bound is None:
-        dpop_key(session_id, jkt)  # a grace replay, too, needs a proof by the session's key
+    rotated = rotation.consume(claims, meta, new_jti, jkt, in_transaction=bool(grace.window()))
+    if rotated is None:
+        dpop_key(session_id, jkt)  # a wrong proof: 401, and the token stays usable
         replayed = grace.replay(claims)  # the just-rotated token, inside the grace window
         if replayed is not None:
             return replayed
         _refuse(session_id, claims["sub"], old_jti)
-    else:
-        _check_key(bound[0], jkt)
-    # Roles and permissions as the database says now: one Core query, no ORM objects.
-    try:
-        profile = users.profile(claims["sub"])
-    except NotFound:  # deleted in the meantime: its sessions went with it
-        raise TokenRevoked() from None
+    profile = rotated.profile
+    if profile is None:  # deleted in the meantime: its sessions went with it
+        raise TokenRevoked()
     if profile["disabled"]:
         revoke(session_id, "account_disabled")
         db.orm().commit()  # the revocation must outlive the error below
         raise AccountDisabled()
-    audit.record("refresh", user_id=claims["sub"], detail={"session_id": session_id})
     subject = tokens.Subject(sub=claims["sub"], roles=profile["roles"], scope=profile["scope"])
     app = None
-    if bound is not None and bound[4] is not None:  # an app's session: its grant, not all
-        app = AppGrant(client_id=bound[4], scope=bound[5] or "",
-                       audience=tuple(bound[6] or ()), refresh=True)
+    if rotated.client_id is not None:  # an app's session: its grant, not all
+        app = AppGrant(client_id=rotated.client_id, scope=rotated.scope or "",
+                       audience=rotated.audience, refresh=True)
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
-                 jkt=bound[0] if bound is not None else jkt,
-                 sign_in=tokens.SignIn.stored(*bound[1:4]) if bound is not None else None,
-                 app=app)
+                 jkt=rotated.jkt, sign_in=rotated.sign_in, app=app)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
 
@@ -250,7 +219,7 @@ def _check_key(bound: str | None, jkt: str | None) -> None:
         raise InvalidDpopProof("This session is bound to a DPoP key: refresh with a proof by it.")
 
 
-def _refuse(session_id: str, user_id: str, jti: str) -> None:
+def _refuse(session_id: str, user_id: str, jti: str) -> NoReturn:
     row = db.orm().get(UserSession, session_id)
     if row is None or row.user_id != user_id:
         raise TokenRevoked()

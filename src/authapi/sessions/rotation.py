@@ -1,0 +1,135 @@
+"""Consuming a refresh token: the rotation, its audit row and the user's roles, in as few
+round trips as the database allows.
+
+On PostgreSQL one statement does it all: a data-modifying CTE (`WITH rotated AS (UPDATE
+... RETURNING ...), audited AS (INSERT INTO audit_events ...) SELECT ... roles`), so a
+refresh with the grace window off is one round trip in autocommit, where the ORM's
+transaction cost five (BEGIN, UPDATE, the roles, the audit INSERT, COMMIT). With the
+window on it runs in the request's transaction, which the grace row joins before the
+commit. SQLite cannot put DML in a CTE: there it is the UPDATE, then the roles, then the
+audit INSERT, in the request's transaction (no round trips in-process).
+
+The UPDATE consumes the token only when the proof's key is the session's (or the session
+is unbound): a wrong or missing DPoP proof leaves the token usable by its holder, even
+where the statement commits on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import String, Table, bindparam, func, insert, null, or_, select, update
+from sqlalchemy.dialects.postgresql import psycopg
+
+from authapi import audit, db
+from authapi.accounts import users
+from authapi.audit import ClientMeta
+from authapi.db import utcnow
+from authapi.errors import NotFound
+from authapi.models import AuditEvent, Role, User, UserSession, user_roles
+from authapi.tokens import tokens
+
+SESSIONS = cast(Table, UserSession.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
+# What a rotation reads back: the key the session is bound to, its sign-in, its app grant.
+KEPT = (SESSIONS.c.dpop_jkt, SESSIONS.c.auth_time, SESSIONS.c.acr, SESSIONS.c.amr,
+        SESSIONS.c.client_id, SESSIONS.c.scope, SESSIONS.c.audience)
+# The profile's columns (users.PROFILE), after the rotation's own.
+PROFILE = (User.id, User.email, User.display_name, User.email_verified, User.mfa_enabled,
+           User.created_at, User.disabled, Role.name, Role.permissions)
+
+
+def _update() -> Any:
+    return (
+        update(SESSIONS)
+        .where(SESSIONS.c.id == bindparam("sid"), SESSIONS.c.refresh_jti == bindparam("jti"),
+               SESSIONS.c.user_id == bindparam("sub"), SESSIONS.c.revoked_at.is_(None),
+               or_(SESSIONS.c.dpop_jkt.is_(None), SESSIONS.c.dpop_jkt == bindparam("jkt")))
+        .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
+                ip=bindparam("ip"), user_agent=bindparam("agent"),
+                expires_at=bindparam("expires_at"),
+                dpop_jkt=func.coalesce(SESSIONS.c.dpop_jkt, bindparam("jkt")))
+    )
+
+
+# SQLite: the UPDATE alone, on the request's transaction.
+ROTATE = db.Prepared(_update().returning(*KEPT))
+
+
+def _one_statement() -> Any:
+    rotated = _update().returning(*KEPT, SESSIONS.c.user_id).cte("rotated")
+    audited = insert(AUDIT).from_select(
+        ["event", "user_id", "client_id", "ip", "user_agent", "detail", "at"],
+        select(bindparam("event", type_=String), rotated.c.user_id, null(),
+               bindparam("ip", type_=AUDIT.c.ip.type),
+               bindparam("agent_", type_=AUDIT.c.user_agent.type),
+               bindparam("detail", type_=AUDIT.c.detail.type),
+               bindparam("at", type_=AUDIT.c.at.type)).select_from(rotated),
+    ).cte("audited")
+    return (
+        select(*(rotated.c[column.name] for column in KEPT), *PROFILE)
+        .select_from(rotated.join(User, User.id == rotated.c.user_id)
+                     .outerjoin(user_roles, user_roles.c.user_id == User.id)
+                     .outerjoin(Role, Role.id == user_roles.c.role_id))
+        .add_cte(audited)
+    )
+
+
+# PostgreSQL: rotation, audit row and roles in one statement.
+ROTATE_AUDITED = db.Prepared(_one_statement(), dialects=(psycopg.dialect(),))
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """What a consumed refresh token's session and user say now."""
+
+    jkt: str | None  # the key the session is bound to (now), if any
+    sign_in: tokens.SignIn | None
+    client_id: str | None  # an app's session: its grant
+    scope: str | None
+    audience: tuple[str, ...]
+    profile: dict[str, Any] | None  # None: the user is gone
+
+
+def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
+            jkt: str | None, *, in_transaction: bool) -> Rotated | None:
+    """Rotate the session of a refresh token's `claims` to `new_jti`, and audit it; None
+    when the token is not the session's current one (used, revoked, another key's).
+
+    `in_transaction`: the caller writes more before its commit (the grace row), so the
+    statement joins the request's transaction rather than committing on its own.
+    """
+    session_id = claims["sid"]
+    detail = {"session_id": session_id}
+    params = {"sid": session_id, "jti": claims["jti"], "sub": claims["sub"],
+              "new_jti": new_jti, "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent,
+              "expires_at": _expiry(), "jkt": jkt}
+    if db.engine().dialect.name == "postgresql":
+        params.update(event="refresh", agent_=meta.user_agent, detail=detail, at=params["now"])
+        rows = (ROTATE_AUDITED.within(db.orm().connection(), params) if in_transaction
+                else ROTATE_AUDITED.rows(params, retry=False))
+        if not rows:
+            return None
+        audit.recorded("refresh", user_id=claims["sub"], detail=detail, origin=meta)
+        return _rotated(rows[0], users.profile_of([row[len(KEPT):] for row in rows]))
+    rotated = ROTATE.within(db.orm().connection(), params)
+    if not rotated:
+        return None
+    try:
+        profile: dict[str, Any] | None = users.profile(claims["sub"])
+    except NotFound:  # deleted in the meantime: its sessions went with it
+        profile = None
+    audit.record("refresh", user_id=claims["sub"], detail=detail, origin=meta)
+    return _rotated(rotated[0], profile)
+
+
+def _rotated(row: tuple[Any, ...], profile: dict[str, Any] | None) -> Rotated:
+    return Rotated(jkt=row[0], sign_in=tokens.SignIn.stored(*row[1:4]), client_id=row[4],
+                   scope=row[5], audience=tuple(row[6] or ()), profile=profile)
+
+
+def _expiry() -> Any:
+    return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
