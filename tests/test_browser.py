@@ -3,27 +3,39 @@
 The page is served from one `localhost` port and the API from another: the same site,
 so the SameSite=Strict cookies go along, and a secure context, so WebCrypto (the DPoP
 key) and WebAuthn (passkeys, with a CDP virtual authenticator) work over plain HTTP.
-CORS, credentials and cookies are the browser's own. Skipped, with the reason, where
-Chromium or Playwright is missing or cannot start (.ci/run installs them).
+CORS, credentials and cookies are the browser's own. The finished demo runs as
+`./dev demo` runs it (examples/spa/serve.py), on ports other than the defaults and with
+no setting about them. Skipped, with the reason, where Chromium or Playwright is
+missing or cannot start (.ci/run installs them).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import importlib.util
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from conftest import PASSWORD
+from fixtures.cli import _cli_env
 from fixtures.dpop import DpopClient
+from fixtures.servers import LiveServer, _free_port
+from fixtures.smtp import text_of
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,7 +63,18 @@ AT_ONCE = """([at, call, api]) => {
   window.__result = new Promise(r => setTimeout(r, at - Date.now())).then(calls[call])
     .catch(error => "error: " + error.message);
 }"""
-ME = "() => demo.actions.me().then(() => 'ok', e => e.message)"
+ME = "() => demo.actions.me().then(() => 'ok', e => `${e.status} ${e.code}`)"
+SPA_SERVER = SPA / "serve.py"
+SCREENSHOT = os.environ.get("AUTHAPI_SPA_SCREENSHOT")  # a path: the finished demo, as PNG
+
+
+def _demo_server_module() -> Any:
+    """examples/spa/serve.py (not a package: loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("spa_serve", SPA_SERVER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -63,9 +86,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def page_origin() -> Iterator[str]:
-    """examples/spa served on its own `localhost` origin."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(SPA)))
+    """examples/spa served on its own `localhost` origin (by the demo's own handler, with
+    no API named: the tests give it as ?api=)."""
+    handler = _demo_server_module().DemoHandler
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, api=""))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://localhost:{server.server_address[1]}"
@@ -176,6 +200,17 @@ def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database
     shows_me(first)
     assert_refresh_token_hidden(context, first)
 
+    # A passkey from a page the server does not expect (not AUTHAPI_FRONTEND_URL's
+    # default origin): the page shows the server's reason, and no second error.
+    cdp = context.new_cdp_session(first)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    first.click("button[data-action=passkey-add]")
+    sync_expect(first.locator("#error")).to_contain_text(
+        f"The passkey registration ran on {page_origin}, but this server accepts passkeys "
+        "from http://localhost:5173 only")
+    assert first.locator("#error").get_attribute("data-code") == "invalid_credentials"
+
     # DPoP: the pair is bound to a P-256 key that WebCrypto will not export, and a token
     # or cookie copied out of the page is refused from any other client.
     key = first.evaluate("() => demo.key()")
@@ -233,55 +268,166 @@ def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database
     context.close()
 
 
-def test_passkeys_on_the_demo_page(browser, page_origin, serve):
-    """Add a passkey, sign out, sign in with it (no email: a discoverable credential),
-    remove it, and fail to sign in with it afterwards."""
-    api, api_url = start_api(serve, page_origin, "--workers", "1",
-                             AUTHAPI_FRONTEND_URL=page_origin, AUTHAPI_WEBAUTHN_RP_ID="localhost",
-                             AUTHAPI_DPOP_NONCE="1")  # the page retries with the nonce
-    assert api.request("POST", "/auth/register", {"email": EMAIL, "password": PASSWORD})[0] == 201
+@pytest.fixture
+def demo(tmp_path: Path, smtp_server: Any) -> Iterator[dict[str, Any]]:
+    """The demo as `./dev demo --demo-port P --port Q` starts it (examples/spa/serve.py:
+    the page and `authapi serve`), on two free ports that are not the defaults, with no
+    setting about ports or origins; its mail goes to an aiosmtpd inbox."""
+    inbox, mail_url = smtp_server()
+    page_port, api_port = _free_port(), _free_port()
+    assert not {page_port, api_port} & {5173, 8000}
+    log_path = tmp_path / "demo.log"
+    env = _cli_env(tmp_path, {"AUTHAPI_MAIL_URL": mail_url, "AUTHAPI_MAIL_POLL_INTERVAL": "0.2",
+                              "AUTHAPI_DPOP_NONCE": "1"})  # the page retries with the nonce
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, str(SPA_SERVER), "--demo-port", str(page_port),
+             "--port", str(api_port), "--workers", "1"],
+            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    api = LiveServer(f"http://127.0.0.1:{api_port}")
+    page = f"http://localhost:{page_port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if api.request("GET", "/healthz")[0] == 200:
+                with urllib.request.urlopen(f"{page}/config.json", timeout=5) as answer:  # noqa: S310
+                    config = json.load(answer)
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the demo did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    yield {"page": page, "api": api, "api_url": config["api"], "inbox": inbox, "log": log_path}
+    os.killpg(proc.pid, signal.SIGTERM)  # the process group this fixture started
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def link_in_mail(inbox: Any, path: str) -> str:
+    """The link to `path` of the next mail that has one (notices may come between)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = re.search(rf"http://\S+{path}\?token=[A-Za-z0-9_-]+",
+                          text_of(inbox.next(timeout=deadline - time.monotonic())))
+        if found:
+            return found.group(0)
+    raise AssertionError(f"no mail with a {path} link")
+
+
+def test_the_finished_demo_on_ports_of_its_own(browser, demo):
+    """Through the page only: register, a password reset by the mailed link, two-step
+    verification turned on and a sign-in with the code, the verify-email link, a
+    passkey added, signed in with, removed and then refused, with the demo on
+    non-default ports and no configuration."""
+    page_origin, api_url, inbox = demo["page"], demo["api_url"], demo["inbox"]
+    assert api_url == f"http://localhost:{demo['api'].base_url.rsplit(':', 1)[1]}"
     context = browser.new_context()
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
     asked_for_nonce = []  # the page's first proof has no nonce: authapi asks for one
     page.on("response", lambda r: "use_dpop_nonce" in r.headers.get("www-authenticate", "")
             and asked_for_nonce.append(r.url))
-    page.goto(f"{page_origin}/?api={api_url}")
+    page.goto(f"{page_origin}/")  # no ?api=: the page asks its server (config.json)
     notice, error = page.locator("#notice"), page.locator("#error")
 
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button[data-action=login]")
+    # Register through the page: signed in at once, as the new account.
+    page.click("text=Create an account")
+    page.fill("#register-email", EMAIL)
+    page.fill("#register-name", "Ada")
+    page.fill("#register-password", PASSWORD)
+    page.click("button[data-action=register]")
     page.wait_for_selector(SIGNED_IN)
-    page.fill("#passkey-name", "Laptop")
-    page.click("button[data-action=passkey-add]")
-    sync_expect(notice).to_have_text('passkey "Laptop" added')
-    assert page.locator("#passkeys li").count() == 1
+    sync_expect(page.locator("#who")).to_have_text("Ada")
+    shows_me(page)
     page.click("button[data-action=logout]")
     page.wait_for_selector(SIGNED_OUT)
 
+    # Forgot the password: the mail links to the demo's own port, the page sets a new one.
+    page.click("text=Forgot your password?")
+    page.fill("#forgot-email", EMAIL)
+    page.click("button[data-action=forgot]")
+    sync_expect(notice).to_contain_text("a link to reset its password is on its way")
+    link = link_in_mail(inbox, "/reset-password")
+    assert link.startswith(f"{page_origin}/reset-password?token=")
+    page.goto(link)
+    page.wait_for_selector('body[data-ready][data-view="reset"]')
+    assert page.url == f"{page_origin}/reset-password"  # the token is out of the address bar
+    new_password = PASSWORD + "-renewed"
+    page.fill("#new-password", new_password)
+    page.click("button[data-action=reset]")
+    sync_expect(notice).to_contain_text("Your password is changed")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)  # the old one no longer works; the page says why
+    page.click("button[data-action=login]")
+    sync_expect(error).to_have_text("The email or password is wrong.")
+    page.fill("#password", new_password)
+    page.click("button[data-action=login]")
+    page.wait_for_selector(SIGNED_IN)
+
+    # Two-step verification on, then a sign-in that asks for the code.
+    page.click("button[data-action=totp-setup]")
+    sync_expect(page.locator("#totp-secret")).not_to_be_empty()
+    totp = pyotp.TOTP(page.inner_text("#totp-secret").replace(" ", ""))
+    page.fill("#totp-code", totp.now())
+    page.click("button[data-action=totp-enable]")
+    sync_expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.click("button[data-action=logout]")
+    page.wait_for_selector(SIGNED_OUT)
+    page.fill("#email", EMAIL)
+    page.fill("#password", new_password)
+    page.click("button[data-action=login]")
+    page.wait_for_selector('body[data-view="mfa"]')
+    assert error.inner_text() == ""  # mfa_required is a step, not an error
+    page.fill("#otp", totp.at(time.time() + 30))  # the next step's code: each is used once
+    with page.expect_response(f"{api_url}/auth/login") as answer:
+        page.click("button[data-action=login-otp]")
+    assert claims_of(answer.value.json()["access_token"])["acr"] == "mfa"
+    page.wait_for_selector(SIGNED_IN)
+
+    # The verify-email link, opened in the page.
+    page.click("button[data-action=send-verification]")
+    page.goto(link_in_mail(inbox, "/verify-email"))
+    sync_expect(page.locator("#confirm-title")).to_have_text("Your email address is verified.")
+    page.click("text=Continue")
+    page.wait_for_selector(SIGNED_IN)
+    sync_expect(page.locator("#badges")).to_contain_text("verified")
+
+    # Passkeys on this port with no setting: add one, sign out, sign in with it.
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    page.fill("#passkey-name", "Laptop")
+    page.click("button[data-action=passkey-add]")
+    sync_expect(notice).to_have_text('Passkey "Laptop" added.')
+    sync_expect(page.locator("#passkeys li")).to_have_count(1)
+    if SCREENSHOT:
+        page.emulate_media(color_scheme="light")
+        page.set_viewport_size({"width": 900, "height": 1000})
+        page.screenshot(path=SCREENSHOT, full_page=True)
+    page.click("button[data-action=logout]")
+    page.wait_for_selector(SIGNED_OUT)
     page.fill("#email", "")
     verified = f"{api_url}/auth/passkeys/login/verify"
     with page.expect_response(lambda r: r.url == verified and r.status == 200) as answer:
         page.click("button[data-action=passkey-login]")
     assert answer.value.json()["token_type"] == "DPoP"
     page.wait_for_selector(SIGNED_IN)
-    shows_me(page)
-    page.click("button[data-action=passkeys]")
     sync_expect(page.locator("#passkeys li")).to_contain_text("Laptop · last used")
     page.click("button[data-action=passkey-remove]")
-    sync_expect(notice).to_have_text("passkey removed")
-    assert page.locator("#passkeys li").count() == 0
+    sync_expect(notice).to_have_text("Passkey removed.")
+    sync_expect(page.locator("#passkeys li")).to_have_count(0)
     page.click("button[data-action=logout]")
     page.wait_for_selector(SIGNED_OUT)
-
     page.click("button[data-action=passkey-login]")  # the authenticator still offers it
-    sync_expect(error).to_contain_text("401 invalid_credentials")
+    sync_expect(error).to_have_text("The passkey could not be verified.")
     assert page.evaluate("() => demo.signedIn()") is False
-    assert asked_for_nonce == [f"{api_url}/auth/login"]  # then the page kept it up to date
+    # authapi asked for a DPoP nonce once per page load (the three loads: the page, the
+    # reset link, the verify link), at the first proof of each; then the page kept it.
+    assert asked_for_nonce == [f"{api_url}/auth/{path}" for path in ("login", "login", "refresh")]
     context.close()
 
 

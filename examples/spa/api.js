@@ -18,13 +18,22 @@ const LOCK = "authapi-refresh";
 const CHANNEL = "authapi";
 const CSRF_COOKIE = "csrf_refresh_token";
 
+// A refusal as the server put it (RFC 9457): the message is its `detail` (else its
+// `title`), the words a page should show; `code` is what a program switches on.
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(`${status} ${problem.code || "error"}: ${problem.detail || ""}`);
+    super(problem.detail || problem.title || `The server answered ${status}.`);
     this.status = status;
-    this.code = problem.code;
+    this.code = problem.code || problem.error || "error";
+    this.problem = problem;
   }
 }
+
+// The 401s that a refresh may cure: the access token, not the request, was refused.
+// Any other 401 (a wrong password, a passkey refused, a sign-in too old) is the answer,
+// and retrying would only replace it with a worse one (a used challenge, say).
+const TOKEN_REFUSED = new Set(["token_missing", "token_invalid", "token_expired",
+                               "token_revoked"]);
 
 async function problemOf(response) {
   try {
@@ -93,6 +102,9 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
         headers: sent,
         credentials: "include", // the refresh cookie goes along to /auth on the API's origin
         body: body === undefined ? undefined : JSON.stringify(body),
+      }).catch(() => { // the browser says no more than "Failed to fetch"
+        throw new ApiError(0, { code: "network_error", detail: `Cannot reach the API at `
+          + `${base}: is it running, and does its AUTHAPI_CORS_ORIGINS name ${location.origin}?` });
       });
       const nonce = response.headers.get("DPoP-Nonce");
       if (!signer || !nonce) return response;
@@ -103,11 +115,12 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
     }
   }
 
-  // A call that needs no session (the passkey options): the JSON answer, or an ApiError.
+  // A call that needs no session (register, a reset, a link's token, the passkey
+  // options): the JSON answer (null when there is none), or an ApiError.
   async function anonymous(method, path, body) {
     const response = await send(method, path, { body, bearer: false });
     if (!response.ok) throw await problemOf(response);
-    return response.json();
+    return response.status === 202 || response.status === 204 ? null : response.json();
   }
 
   // Any sign-in (password, passkey): the pair is bound to this browser's key by the proof.
@@ -122,7 +135,8 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
     channel.postMessage({ type: "login" });
   }
 
-  const login = (email, password) => signIn("/auth/login", { email, password });
+  const login = (email, password, otp) =>
+    signIn("/auth/login", otp ? { email, password, otp } : { email, password });
 
   async function refreshNow() {
     const response = await send("POST", "/auth/refresh", {
@@ -148,8 +162,11 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
     if (access === null) await refresh();
     let response = await send(method, path, options);
     if (response.status === 401) {
-      await refresh();
-      response = await send(method, path, options);
+      const problem = await response.clone().json().catch(() => ({}));
+      if (TOKEN_REFUSED.has(problem.code)) {
+        await refresh();
+        response = await send(method, path, options);
+      }
     }
     if (!response.ok) throw await problemOf(response);
     return response.status === 204 ? null : response.json();
