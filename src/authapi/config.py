@@ -46,8 +46,10 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
     ("AUTHAPI_DATABASE_URL", "str", "", "any SQLAlchemy URL; PostgreSQL "
      "(`postgresql+psycopg://`) in production", "SQLite in the instance folder"),
     ("AUTHAPI_REDIS_URL", "str", "", "shared rate-limit counters and revocation nudges"),
-    ("AUTHAPI_ISSUER", "str", "http://localhost:8000", "the `iss` claim"),
-    ("AUTHAPI_AUDIENCE", "str", "http://localhost:8000", "the `aud` claim"),
+    ("AUTHAPI_ISSUER", "str", "http://localhost:8000", "the `iss` claim",
+     "`http://localhost:8000` (`./dev serve --port N` and `./dev demo --port N`: port N)"),
+    ("AUTHAPI_AUDIENCE", "str", "http://localhost:8000", "the `aud` claim",
+     "`http://localhost:8000` (`./dev serve --port N` and `./dev demo --port N`: port N)"),
     ("AUTHAPI_JWT_ALGORITHM", "str", "RS256", "`RS256`, `ES256`, `EdDSA` or `HS256`"),
     ("AUTHAPI_ACCESS_TTL", "int", 900, "access token lifetime, seconds"),
     ("AUTHAPI_REFRESH_TTL", "int", 1_209_600, "refresh token (and session) lifetime, seconds"),
@@ -55,7 +57,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
     ("AUTHAPI_MAIL_URL", "str", "console", "`console` logs each mail (not in production); "
      "`smtp://host:port` or `smtps://user:pass@host:port` sends it"),
     ("AUTHAPI_FRONTEND_URL", "str", "http://localhost:5173",
-     "where links in mails and OIDC callbacks lead"),
+     "where links in mails and OIDC callbacks lead",
+     "`http://localhost:5173` (`./dev demo --demo-port P`: port P)"),
     ("AUTHAPI_REGISTER_RATE_PER_ADDRESS", "rate", "20 per hour",
      "registrations allowed from one address"),
     ("AUTHAPI_RESET_RATE_PER_ADDRESS", "rate", "20 per hour",
@@ -74,7 +77,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
      "an `https` URL as `client_id` names a public client by its metadata document"),
     ("AUTHAPI_METRICS_PORT", "int", 9464,
      "in production, `/metrics` is served only on this second listener (404 on the API port)"),
-    ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials"),
+    ("AUTHAPI_CORS_ORIGINS", "str", "", "comma-separated origins allowed with credentials",
+     "empty (`./dev demo`: the page's origin)"),
     ("AUTHAPI_REFRESH_GRACE", "int", 0, "seconds (0 to 300) in which the refresh token just "
      "rotated answers the same successor pair instead of `token_reused`"),
     ("AUTHAPI_LOGIN_MAX_FAILURES", "int", 10,
