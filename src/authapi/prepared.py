@@ -67,8 +67,7 @@ class Prepared:
                  if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))}
         columns = (self.statement.exported_columns
                    if isinstance(self.statement, ReturnsRows) else ())
-        from_db = [column.type.dialect_impl(dialect).result_processor(dialect, None)
-                   for column in columns]
+        from_db = [_result_processor(column.type, dialect) for column in columns]
         plan = self._plans[type(dialect)] = (compiled.string, order, to_db, from_db)
         return plan
 
@@ -187,6 +186,13 @@ def _execute(engine: Engine, plan: Plan, params: dict[str, Any], *, fetch: bool,
         finally:
             conn.close()
     raise AssertionError("unreachable")
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Any:
+    try:
+        return type_.dialect_impl(dialect).result_processor(dialect, None)
+    except TypeError:  # a numeric type on psycopg wants the driver's type code: values
+        return None    # arrive as the driver made them (float or Decimal)
 
 
 def _bind(plan: Plan, params: dict[str, Any]) -> Any:

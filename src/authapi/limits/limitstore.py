@@ -23,9 +23,12 @@ from authapi import db
 from authapi.models import RateLimit
 
 TABLE = cast(Table, RateLimit.__table__)
-# Built once: a limit is tested on every limited request (the token endpoint, login).
-WINDOW = select(TABLE.c.hits, TABLE.c.expires_at).where(
-    TABLE.c.key == bindparam("key"), TABLE.c.expires_at > bindparam("now"))
+# Built once, read on the read engine: a limit is tested on every limited request (the
+# token endpoint, login). Through the write engine's pool and SQLAlchemy's execution
+# context it cost about 0.3 ms of every token request (in-process profile, SQLite), and
+# three round trips on PostgreSQL (BEGIN, SELECT, ROLLBACK).
+WINDOW = db.Read(select(TABLE.c.hits, TABLE.c.expires_at).where(
+    TABLE.c.key == bindparam("key"), TABLE.c.expires_at > bindparam("now")))
 
 
 def digest(key: str) -> str:
@@ -66,9 +69,8 @@ class SqlStorage(Storage):
             return int(conn.execute(statement).scalar_one())
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        with db.engine().connect() as conn:
-            row = conn.execute(WINDOW, {"key": digest(key), "now": time.time()}).first()
-        return None if row is None else (int(row[0]), float(row[1]))
+        rows = WINDOW.rows({"key": digest(key), "now": time.time()})
+        return (int(rows[0][0]), float(rows[0][1])) if rows else None
 
     def get(self, key: str) -> int:
         """Hits in the key's current window."""
