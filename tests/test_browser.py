@@ -183,7 +183,8 @@ def copied_cookie_fails_elsewhere(api: Any, context: Any) -> None:
 def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database_url):
     api, api_url = start_api(serve, page_origin, "--workers", "2", "--migrate",
                              AUTHAPI_DATABASE_URL=empty_database_url,
-                             AUTHAPI_ACCESS_TTL=str(ACCESS_TTL), AUTHAPI_REFRESH_GRACE="10")
+                             AUTHAPI_ACCESS_TTL=str(ACCESS_TTL), AUTHAPI_REFRESH_GRACE="10",
+                             AUTHAPI_RECENT_AUTH="2")
     assert api.request("POST", "/auth/register", {"email": EMAIL, "password": PASSWORD})[0] == 201
     context = browser.new_context()
     context.set_default_timeout(WAIT_MS)
@@ -199,17 +200,6 @@ def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database
     first.wait_for_selector(SIGNED_IN)
     shows_me(first)
     assert_refresh_token_hidden(context, first)
-
-    # A passkey from a page the server does not expect (not AUTHAPI_FRONTEND_URL's
-    # default origin): the page shows the server's reason, and no second error.
-    cdp = context.new_cdp_session(first)
-    cdp.send("WebAuthn.enable")
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-    first.click("button[data-action=passkey-add]")
-    sync_expect(first.locator("#error")).to_contain_text(
-        f"The passkey registration ran on {page_origin}, but this server accepts passkeys "
-        "from http://localhost:5173 only")
-    assert first.locator("#error").get_attribute("data-code") == "invalid_credentials"
 
     # DPoP: the pair is bound to a P-256 key that WebCrypto will not export, and a token
     # or cookie copied out of the page is refused from any other client.
@@ -229,6 +219,26 @@ def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database
     first.click("button[data-action=me]")
     shows_me(first)
     assert first.inner_text("#error") == ""
+
+    # Adding a passkey now (the sign-in is older than AUTHAPI_RECENT_AUTH) asks to
+    # confirm it is you; the page re-authenticates in the same session and tries again.
+    # This page's origin is not the one the server expects (AUTHAPI_FRONTEND_URL's
+    # default): the page then shows the server's reason, and no second error.
+    cdp = context.new_cdp_session(first)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    first.click("button[data-action=passkey-add]")
+    first.wait_for_selector("#reauth:not([hidden])")
+    assert first.inner_text("#error") == ""
+    first.fill("#reauth-password", PASSWORD)
+    with first.expect_response(f"{api_url}/auth/reauthenticate") as renewed:
+        first.click("button[data-action=reauth]")
+    assert renewed.value.status == 200
+    sync_expect(first.locator("#error")).to_contain_text(
+        f"The passkey registration ran on {page_origin}, but this server accepts passkeys "
+        "from http://localhost:5173 only")
+    assert first.locator("#error").get_attribute("data-code") == "invalid_credentials"
+    assert first.locator("#reauth").is_hidden()
 
     # A second tab takes the session over from the cookie, with the key from IndexedDB;
     # both refresh at one instant.

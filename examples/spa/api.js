@@ -135,6 +135,16 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
     channel.postMessage({ type: "login" });
   }
 
+  // A fresh sign-in in the same session, when a sensitive change asks for one
+  // (401 insufficient_user_authentication): a password (+ otp) or a passkey assertion.
+  async function reauthenticate(body) {
+    if (access === null) await refresh();
+    const response = await send("POST", "/auth/reauthenticate",
+                                { body: { ...body, use_cookies: true } });
+    if (!response.ok) throw await problemOf(response);
+    accept(await response.json());
+  }
+
   const login = (email, password, otp) =>
     signIn("/auth/login", otp ? { email, password, otp } : { email, password });
 
@@ -197,7 +207,7 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
   };
 
   return {
-    login, signIn, anonymous, refresh, call, logout, resume,
+    login, signIn, anonymous, refresh, call, logout, resume, reauthenticate,
     signedIn: () => access !== null,
     // For a test driving the page: a proof by this browser's key, and what the key is.
     // Anything running in the page can sign with the key; nothing can take it away.

@@ -51,6 +51,7 @@ function render(state) {
     me = null;
     $("me").textContent = "";
     for (const id of ["sessions", "passkeys", "recovery-codes"]) $(id).replaceChildren();
+    $("reauth").hidden = true;
     if (view === "account") show("sign-in");
   }
 }
@@ -123,6 +124,25 @@ async function afterSignIn() {
   pendingLogin = null;
   await actions.me();
   await Promise.all([actions.passkeys(), actions.sessions()]);
+}
+
+let retryTarget = null; // the button whose action asked for a recent sign-in
+
+function askToReauthenticate(target, error) {
+  retryTarget = target;
+  $("reauth-why").textContent = `${error.message} Enter your password to go on.`;
+  $("reauth-otp").hidden = !(me && me.mfa_enabled);
+  $("reauth").hidden = false;
+  $("reauth-password").focus();
+}
+
+async function retryAfterReauth() {
+  $("reauth-password").value = "";
+  $("reauth-otp").value = "";
+  $("reauth").hidden = true;
+  const target = retryTarget;
+  retryTarget = null;
+  if (target) await actions[target.dataset.action](target);
 }
 
 const actions = {
@@ -260,6 +280,21 @@ const actions = {
     say("Two-step verification is off.");
   },
 
+  // A sensitive change after an old sign-in: prove it is you, then the change again.
+  async reauth() {
+    const body = { password: $("reauth-password").value };
+    if (me && me.mfa_enabled) body.otp = $("reauth-otp").value.trim();
+    await client.reauthenticate(body);
+    await retryAfterReauth();
+  },
+  async "reauth-passkey"() {
+    const { challenge_id, publicKey } = await client.anonymous(
+      "POST", "/auth/passkeys/login/options", me ? { email: me.email } : {});
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey) });
+    await client.reauthenticate({ challenge_id, credential: credentialJSON(credential) });
+    await retryAfterReauth();
+  },
+
   refresh: () => client.refresh(),
   logout: () => client.logout(),
 };
@@ -276,6 +311,10 @@ document.addEventListener("click", async (event) => {
   try {
     await actions[target.dataset.action](target);
   } catch (error) {
+    if (error.code === "insufficient_user_authentication" && !target.closest("#reauth")) {
+      askToReauthenticate(target, error);
+      return;
+    }
     $("error").textContent = error.message;
     $("error").dataset.code = error.code || error.name || "error";
   } finally {
