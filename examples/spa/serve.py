@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -102,9 +103,15 @@ def dev_defaults(api: str, page: str, environ: dict[str, str]) -> dict[str, str]
     return env
 
 
+def _stop_with(child: subprocess.Popen[bytes], server: ThreadingHTTPServer) -> None:
+    """The page without its API is of no use: when the API stops, so does the page."""
+    child.wait()
+    server.shutdown()
+
+
 def main(argv: list[str]) -> int:
     """Serve the page (and start the API unless --no-api) until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--demo-port", type=int, default=5173)
     parser.add_argument("--port", type=int, default=8000, help="the API's port")
     parser.add_argument("--host", default="127.0.0.1", help="where both listen")
@@ -121,6 +128,7 @@ def main(argv: list[str]) -> int:
         child = subprocess.Popen(  # noqa: S603  (our own console script)
             [str(authapi), "serve", "--host", args.host, "--port", str(args.port), *serve_args],
             env=dev_defaults(api, page, dict(os.environ)))
+        threading.Thread(target=_stop_with, args=(child, server), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"demo: open {page}/  (API {api})", file=sys.stderr, flush=True)
     try:
@@ -132,7 +140,7 @@ def main(argv: list[str]) -> int:
         if child is not None and child.poll() is None:
             child.terminate()
             child.wait(timeout=15)
-    return 0
+    return (child.returncode or 0) if child is not None else 0
 
 
 if __name__ == "__main__":
