@@ -273,10 +273,10 @@ def validate(values: Mapping[str, Any]) -> None:
         raise ConfigError("AUTHAPI_ISSUER and AUTHAPI_AUDIENCE must not be empty")
     if str(values["AUTHAPI_LOG_LEVEL"]).upper() not in LOG_LEVELS:
         raise ConfigError(f"AUTHAPI_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-    if bool(values["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]) != bool(
-            values["AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE"]):
-        raise ConfigError("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL and AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE "
-                          "go together: set both or neither")
+    if values["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"] and not values[
+            "AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE"]:
+        raise ConfigError("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL needs "
+                          "AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE (the admin's password)")
     _validate_oidc(values)
     validate_mail(values)
 
