@@ -21,6 +21,7 @@ trusted proxies (ProxyFix in create_app).
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 
 from authapi import db
 from authapi.errors import AccountLocked, ApiError, InvalidCredentials, RateLimited
@@ -38,13 +40,37 @@ from authapi.limits import limitstore, lockout
 from authapi.ops import metrics
 
 F = Callable[..., Any]
+log = logging.getLogger(__name__)
+_warned = [0.0]  # when the Redis outage was last logged (once per 10 s, not per request)
 
 
 @dataclass(frozen=True)
 class Limiter:
-    """The app's counters: one `limits` strategy over the shared storage."""
+    """The app's counters: one `limits` strategy over the shared storage.
+
+    With Redis, `fallback` counts in the database while Redis cannot be reached, so a
+    Redis outage neither fails the limited routes (it was a 500 on login, found by
+    bench/soak) nor lifts the limits; the counts start afresh in the database.
+    """
 
     strategy: FixedWindowRateLimiter
+    fallback: FixedWindowRateLimiter | None = None
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self.strategy, method)(*args)
+        except RedisError as exc:
+            if self.fallback is None:
+                raise
+            if time.monotonic() - _warned[0] > 10:
+                _warned[0] = time.monotonic()
+                log.warning("rate-limit counters unreachable in Redis, counting in the "
+                            "database: %s", exc)
+            return getattr(self.fallback, method)(*args)
+
+    def count(self, rule: RateLimitItem, scope: str, key: str) -> bool:
+        """Count one request; False once over the rate."""
+        return bool(self._call("hit", rule, scope, key))
 
     def rule(self, setting: str) -> RateLimitItem:
         """The rate in config `setting` ("N per minute"), parsed once per distinct text."""
@@ -53,18 +79,18 @@ class Limiter:
     def hit(self, setting: str, scope: str, key: str) -> None:
         """Count one request; raise RateLimited (with Retry-After) once over the rate."""
         rule = self.rule(setting)
-        if not self.strategy.hit(rule, scope, key):
+        if not self.count(rule, scope, key):
             self.refuse(rule, scope, key)
 
     def test(self, setting: str, scope: str, key: str) -> None:
         """Raise RateLimited if the rate is used up, without counting this request."""
         rule = self.rule(setting)
-        if not self.strategy.test(rule, scope, key):
+        if not self._call("test", rule, scope, key):
             self.refuse(rule, scope, key)
 
     def refuse(self, rule: RateLimitItem, scope: str, key: str) -> None:
         """429 with the seconds until the window resets."""
-        reset_at, _remaining = self.strategy.get_window_stats(rule, scope, key)
+        reset_at, _remaining = self._call("get_window_stats", rule, scope, key)
         metrics.RATE_LIMIT_HITS.labels(scope).inc()
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(headers={"Retry-After": str(retry_after)})
@@ -200,7 +226,7 @@ def failure_limits(setting: str, scope: str, counts: Callable[[ApiError], bool]
                     # anyway): on SQLite the counter's own connection would otherwise
                     # wait for its lock.
                     db.orm().rollback()
-                    limiter().strategy.hit(limiter().rule(setting), scope, address)
+                    limiter().count(limiter().rule(setting), scope, address)
                 raise
 
         return limited
@@ -221,5 +247,8 @@ token_limits = failure_limits("AUTHAPI_TOKEN_FAILURE_RATE", "oauth-token",
 
 def init_app(app: Flask) -> None:
     """Counters in Redis when AUTHAPI_REDIS_URL is set, else in the app's database."""
-    uri = app.config["AUTHAPI_REDIS_URL"] or f"{limitstore.SqlStorage.STORAGE_SCHEME[0]}://"
-    app.extensions["authapi.limiter"] = Limiter(FixedWindowRateLimiter(storage_from_string(uri)))
+    sql = f"{limitstore.SqlStorage.STORAGE_SCHEME[0]}://"
+    uri = app.config["AUTHAPI_REDIS_URL"] or sql
+    fallback = FixedWindowRateLimiter(storage_from_string(sql)) if uri != sql else None
+    app.extensions["authapi.limiter"] = Limiter(FixedWindowRateLimiter(storage_from_string(uri)),
+                                                fallback)
