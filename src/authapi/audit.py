@@ -62,6 +62,24 @@ def record(event: str, *, user_id: str | None = None, client_id: str | None = No
     recorded(event, user_id=user_id, client_id=client_id, detail=detail, origin=meta)
 
 
+def record_alone(event: str, *, client_id: str | None = None,
+                 detail: dict[str, Any] | None = None) -> None:
+    """Write an audit event as a statement of its own (autocommit), for a request that
+    writes nothing else (the client-credentials grant): one round trip on PostgreSQL,
+    where the request's transaction made three (BEGIN, INSERT, COMMIT). When the request
+    has already opened its transaction (a client assertion's jti was stored), the event
+    joins it, as `record`: its writes commit or roll back together, and on SQLite a
+    second connection would wait on the first's lock."""
+    if db.orm().in_transaction():
+        record(event, client_id=client_id, detail=detail)
+        return
+    meta = request_meta()
+    INSERT.run({"event": event, "user_id": None, "client_id": client_id, "ip": meta.ip,
+                "user_agent": meta.user_agent, "detail": detail or {}, "at": utcnow()},
+               retry=False)
+    recorded(event, client_id=client_id, detail=detail, origin=meta)
+
+
 def recorded(event: str, *, user_id: str | None = None, client_id: str | None = None,
              detail: dict[str, Any] | None = None, origin: ClientMeta | None = None) -> None:
     """Count and log an event whose row a statement of the caller's wrote (a refresh's

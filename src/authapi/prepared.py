@@ -114,11 +114,12 @@ class Prepared:
                       for process, value in zip(from_db, row, strict=True))
                 for row in fetched]
 
-    def run(self, params: dict[str, Any], *, engine: Engine | None = None) -> int:
+    def run(self, params: dict[str, Any], *, engine: Engine | None = None,
+            retry: bool = True) -> int:
         """Execute for these bound parameters (autocommit); return the row count."""
         engine = engine or current_app.extensions["authapi.read_engine"]
         plan = self._plans.get(type(engine.dialect)) or self._plan(engine.dialect)
-        return cast(int, _execute(engine, plan, params, fetch=False))
+        return cast(int, _execute(engine, plan, params, fetch=False, retry=retry))
 
 
 class Read(Prepared):

@@ -71,7 +71,8 @@ def client_credentials(client: Caller, form: Mapping[str, str],
     jti = tokens.new_jti()
     token = tokens.issue_access(subject, None, jti, cnf=dpop.confirmation(jkt),
                                 extra={"client_id": client.client_id})
-    audit.record("client_token", client_id=client.client_id, detail={"scope": scope, "jti": jti})
+    audit.record_alone("client_token", client_id=client.client_id,
+                       detail={"scope": scope, "jti": jti})
     return _answer(token, scope, jkt)
 
 
