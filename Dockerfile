@@ -1,6 +1,9 @@
 # authapi: build a virtual environment in one stage, run it as a non-root user in another.
 #   docker build -t authapi .
-#   docker run -p 8000:8000 -e AUTHAPI_SECRET_KEY="$(openssl rand -hex 32)" authapi
+#   docker run -p 8000:8000 -e AUTHAPI_SECRET_KEY="$(openssl rand -hex 32)" \
+#     -e AUTHAPI_MAIL_URL=smtp://mail-relay.example.com:25 authapi
+# Production topologies (nginx with TLS, compose, Kubernetes): deploy/, docs/deployment.md.
+# The root file system may be read-only: it writes only to /app/instance and /tmp.
 
 FROM python:3.11-slim-bookworm AS builder
 
