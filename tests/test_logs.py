@@ -191,7 +191,7 @@ def refused_request(base_url: str) -> None:
     """A request line gunicorn itself refuses (its error and access logs)."""
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(b"GARBAGE\r\n\r\n")
+        sock.sendall(b"GARBAGE /auth/verify?token=refused-secret-token\r\n\r\n")
         assert sock.recv(64).startswith(b"HTTP/1.1 400")
 
 
@@ -203,7 +203,7 @@ def test_a_live_walk_through_logs_only_json_lines_and_no_secret(serve, cli, smtp
         "AUTHAPI_ACCESS_LOG": "1", "AUTHAPI_LOG_LEVEL": "DEBUG",
         "AUTHAPI_SECRET_KEY": LIVE_SECRET_KEY,
         "GUNICORN_CMD_ARGS": "--access-logfile -"})  # gunicorn's own access log on
-    secrets = [LIVE_SECRET_KEY]
+    secrets = [LIVE_SECRET_KEY, "refused-secret-token"]  # in a request gunicorn refuses
     live_walk_through(Walk(server.base_url, secrets), inbox, cli)
     refused_request(server.base_url)
     log_file = tmp_path / f"serve-{server.base_url.rsplit(':', 1)[1]}.log"

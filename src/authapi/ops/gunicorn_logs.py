@@ -7,11 +7,13 @@ as authapi's own records do. gunicorn's access log stays off unless the operator
 turns it on (`GUNICORN_CMD_ARGS="--access-logfile -"`); authapi's own access log is
 AUTHAPI_ACCESS_LOG. Each access line names the path but never the query string (a
 query may carry a code or a token), and the request's id as the response's
-`X-Request-ID` says it.
+`X-Request-ID` says it; the error log's messages lose their query strings too.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +22,20 @@ from gunicorn.glogging import Logger
 from authapi.ops import logs
 
 MAX_FIELD = 200  # characters kept of a path or a User-Agent
+# A query string inside gunicorn's own messages ("Invalid HTTP request line: 'GET /x?…'",
+# "Error handling request GET /x?…"): it may carry a code or a token.
+QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+class QueryRedactor(logging.Filter):
+    """Drop the query strings from a record's message before it is formatted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record; only its message changes."""
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = QUERY.sub("?…", message), None
+        return True
 
 
 def _request_id(resp: Any, environ: dict[str, Any]) -> str | None:
@@ -42,6 +58,7 @@ class JsonLogger(Logger):
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(logs.JsonFormatter())
+                handler.addFilter(QueryRedactor())
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any],
                request_time: timedelta) -> None:
