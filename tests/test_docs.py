@@ -2,13 +2,14 @@
 docs/*.md, in order, against a live `authapi serve` (one per page, fresh database).
 
 How a page is run:
-- One bash process per page (`set -euo pipefail`), in a scratch folder holding a `.venv`
-  link to this checkout's and `serve.log`, the live server's output (what a reader sees in
-  the `./dev serve` terminal). Shell variables and functions carry from block to block.
-- ```` ```bash ````, ```` ```sh ```` and ```` ```console ```` (its `$ ` lines) blocks are
-  sourced in that shell; an untitled ```` ```python ```` block runs as
-  `.venv/bin/python <block>` in it (so it sees exported variables); a titled one
-  (```` ```python title="myapp.py" ````) is written to that file for later blocks to run.
+- One bash process per page (`set -euo pipefail`), in a scratch folder that stands for
+  the checkout: links to its `.venv`, `deploy/`, `examples/` and the like, and
+  `serve.log`, the live server's output (what a reader sees in the `./dev serve`
+  terminal). Shell variables and functions carry from block to block.
+- bash, sh, shell and console blocks (of a console block, its `$ ` lines) are sourced
+  in that shell; an untitled python block runs as `.venv/bin/python <block>` in it (so
+  it sees exported variables); a titled one (```` ```python title="myapp.py" ````) is
+  written to that file for later blocks to run.
 - `http://localhost:8000` and `http://127.0.0.1:8000`, the address of `./dev serve`, are
   rewritten to the live server's, whose issuer and audience are that URL.
 - A block preceded, on the line directly above its fence, by `<!-- not-run: <reason> -->`
@@ -42,9 +43,14 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$
 NOT_RUN = re.compile(r"^\s*<!--\s*not-run:\s*(?P<reason>\S.*?)\s*-->\s*$")
 SERVER_SETTINGS = re.compile(r"<!--\s*docs-server:(?P<settings>[^>]*)-->")
 TITLE = re.compile(r'title="(?P<title>[^"]+)"')
-RUNNABLE = {"bash", "sh", "console", "python"}
-LISTINGS = {"", "text", "json", "yaml", "nginx", "js", "javascript", "toml", "ini", "http",
-            "dockerfile", "sql", "html", "css", "mermaid", "diff", "caddy"}
+RUNNABLE = {"bash", "sh", "shell", "console", "python"}
+LISTINGS = {"", "text", "json", "yaml", "yml", "nginx", "js", "javascript", "toml", "ini",
+            "http", "dockerfile", "sql", "html", "css", "mermaid", "diff", "caddy", "conf",
+            "env", "dotenv", "promql", "xml", "csv", "log", "pem"}
+# The checkout's folders a reader's commands may name (`deploy/make-certs.sh`), linked
+# into each page's scratch folder, which stands for the checkout.
+CHECKOUT = ("deploy", "examples", "bench", "src", "docs", "alembic", "alembic.ini",
+            "Dockerfile", "pyproject.toml")
 DEV_URLS = ("http://localhost:8000", "http://127.0.0.1:8000")
 BLOCK_TIMEOUT = 120
 
@@ -203,6 +209,9 @@ def test_page_runs_as_written(page: Path, serve, tmp_path: Path, monkeypatch) ->
     work = tmp_path / "page"
     (work / ".docs").mkdir(parents=True)
     (work / ".venv").symlink_to(VENV_BIN.parent)
+    for name in CHECKOUT:
+        if (ROOT / name).exists():
+            (work / name).symlink_to(ROOT / name)
     server_log = tmp_path / f"serve-{port}.log"
     (work / "serve.log").symlink_to(server_log)
     shell_env = _cli_env(tmp_path, {"AUTHAPI_ISSUER": base_url, **env})
