@@ -122,7 +122,7 @@ def refresh() -> Any:
     if "client_id" in claims:  # an app's refresh token: its client refreshes at /oauth/token
         raise TokenInvalid("This refresh token belongs to an app: use /oauth/token.")
     pair = sessions.rotate(claims, request_meta(), jkt)
-    db.orm().commit()
+    db.commit()
     return deliver(pair, by_cookie)
 
 

@@ -127,7 +127,7 @@ def token() -> Any:
     """Issue a token: client_credentials, refresh_token or token exchange (RFC 8693)."""
     tokens.load_signing_key()
     answer = _grant(_form())
-    db.orm().commit()
+    db.commit()
     return answer
 
 
@@ -216,7 +216,7 @@ def introspect() -> Any:
     """RFC 7662: whether a token is active, and its claims if it is."""
     form = _form()
     _client(form)
-    db.orm().commit()  # the assertion's jti, if the client used private_key_jwt
+    db.commit()  # the assertion's jti, if the client used private_key_jwt
     return oauth.introspect(form.get("token", ""))
 
 
