@@ -1,5 +1,6 @@
 """The documentation runs as written: every shell and Python block of README.md and
-docs/*.md, in order, against a live `authapi serve` (one per page, fresh database).
+docs/*.md, in order, against a live `authapi serve` (one per page, on a fresh database:
+SQLite, or PostgreSQL in the suite's PostgreSQL pass).
 
 How a page is run:
 - One bash process per page (`set -euo pipefail`), in a scratch folder that stands for
@@ -199,12 +200,14 @@ def server_settings(text: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("page", runnable_pages(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_page_runs_as_written(page: Path, serve, tmp_path: Path, monkeypatch) -> None:
+def test_page_runs_as_written(page: Path, serve, empty_database_url: str, tmp_path: Path,
+                              monkeypatch) -> None:
     port = servers._free_port()
-    monkeypatch.setattr(servers, "_free_port", lambda: port)
+    monkeypatch.setattr(servers, "_free_port", lambda: port)  # the issuer names the port
     base_url = f"http://localhost:{port}"
-    env = {"AUTHAPI_AUDIENCE": base_url, **server_settings(page.read_text())}
-    server = serve("--workers", "1", public_host="localhost", env=env)
+    env = {"AUTHAPI_AUDIENCE": base_url, "AUTHAPI_DATABASE_URL": empty_database_url,
+           **server_settings(page.read_text())}
+    server = serve("--workers", "1", "--migrate", public_host="localhost", env=env)
     assert server.base_url.endswith(f":{port}")
     work = tmp_path / "page"
     (work / ".docs").mkdir(parents=True)
