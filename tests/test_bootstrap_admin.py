@@ -27,7 +27,8 @@ def roles_of(cli, email):
 def test_the_first_admin_is_created_once_and_the_password_never_printed(cli, bootstrap_env):
     first = cli("db", "upgrade", env=bootstrap_env)
     assert first.returncode == 0, first.stderr
-    assert "created the first admin root@example.com" in first.stderr
+    (line,) = [json.loads(line) for line in first.stderr.splitlines()]  # a JSON log line
+    assert line["message"] == "created the first admin" and line["email"] == "root@example.com"
     assert roles_of(cli, "root@example.com") == [["admin"]]
     again = cli("db", "upgrade", env=bootstrap_env)
     assert again.returncode == 0, again.stderr

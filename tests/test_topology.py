@@ -256,10 +256,10 @@ def test_the_replicas_logs_are_json_and_hold_no_password_or_token(topology):
         text = (topology.tmp / f"serve-{name}.log").read_text()
         assert PASSWORD not in text
         assert tokens["access_token"] not in text and tokens["refresh_token"] not in text
-    audit = [json.loads(line) for name in ("a", "b")
-             for line in (topology.tmp / f"serve-{name}.log").read_text().splitlines()
-             if line.startswith("{")]
+    audit = [json.loads(line) for name in ("a", "b")  # every line is JSON
+             for line in (topology.tmp / f"serve-{name}.log").read_text().splitlines()]
     assert any(entry.get("event") == "login" and entry.get("request_id") for entry in audit)
+    assert {"gunicorn.error", "authapi.bootstrap"} <= {entry["logger"] for entry in audit}
 
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from authapi import bootstrap, db
 from authapi.cli.base import load_app, migrate_and_seed
+from authapi.ops import logs
 
 
 @click.command()
@@ -86,7 +87,9 @@ def _first_admin(app: Flask) -> None:
         except ApiError as exc:  # the password policy, or the address taken meanwhile
             raise click.ClickException(
                 f"AUTHAPI_BOOTSTRAP_ADMIN_*: {exc.detail}") from None
-    message = {"created": "created the first admin {email}",
-               "exists": "an admin exists: AUTHAPI_BOOTSTRAP_ADMIN_EMAIL ({email}) left alone"}
-    click.echo(message[outcome].format(email=app.config["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]),
-               err=True)
+    email = app.config["AUTHAPI_BOOTSTRAP_ADMIN_EMAIL"]
+    if outcome == "created":
+        logs.write_line("authapi.bootstrap", "created the first admin", email=email)
+    else:
+        logs.write_line("authapi.bootstrap", "an admin exists: AUTHAPI_BOOTSTRAP_ADMIN_EMAIL "
+                        "left alone", email=email)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
-import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -70,11 +68,8 @@ def _console(msg: EmailMessage) -> None:
     line's logger is `authapi.mail.console`, so a log search can tell it from the rest.
     """
     plain = msg.get_body(("plain",))
-    record = logging.LogRecord(CONSOLE_LOGGER, logging.INFO, __file__, 0, "mail", None, None)
-    record.fields = {"to": msg["To"], "subject": msg["Subject"],
-                     "text": plain.get_content() if isinstance(plain, EmailMessage) else ""}
-    sys.stderr.write(logs.JsonFormatter().format(record) + "\n")
-    sys.stderr.flush()
+    logs.write_line(CONSOLE_LOGGER, "mail", to=msg["To"], subject=msg["Subject"],
+                    text=plain.get_content() if isinstance(plain, EmailMessage) else "")
 
 
 def deliver(msg: EmailMessage) -> None:

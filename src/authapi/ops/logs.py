@@ -64,6 +64,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def write_line(logger: str, message: str, level: int = logging.INFO,
+               **fields: Any) -> None:
+    """One JSON line on standard error, whatever the log level and handlers say: for what
+    runs before or outside the app's logging (`authapi serve` before gunicorn, the
+    console mailer)."""
+    record = logging.LogRecord(logger, level, __file__, 0, message, None, None)
+    record.fields = fields
+    sys.stderr.write(JsonFormatter().format(record) + "\n")
+    sys.stderr.flush()
+
+
 class RequestIdFilter(logging.Filter):
     """Stamp records made while handling a request with that request's id."""
 
