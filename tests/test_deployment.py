@@ -3,6 +3,7 @@ Kubernetes manifests of deploy/k8s, validated offline against Kubernetes' schema
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -241,3 +242,12 @@ def test_the_ingress_routes_every_public_path_over_tls_and_metrics_stay_inside()
     assert service_ports == {"http"}
     policy = resources()["NetworkPolicy/authapi"]["spec"]["ingress"]
     assert {port["port"] for rule in policy for port in rule["ports"]} == {"http", "metrics"}
+
+
+def test_nginx_and_the_ingress_route_the_same_public_paths():
+    conf = (K8S.parent / "nginx.conf").read_text()
+    nginx = {path.rstrip("/") for path in re.findall(
+        r"location (?:= )?(\S+) \{\s*proxy_pass http://authapi;", conf)}
+    ingress = resources()["Ingress/authapi"]["spec"]["rules"][0]["http"]["paths"]
+    assert nginx == {p["path"].rstrip("/") for p in ingress}
+    assert {path.rstrip("/") for path in PUBLIC_PATHS} <= nginx
