@@ -302,9 +302,18 @@ def test_only_the_scripts_ca_is_trusted(topology):
 
 
 def test_nginx_request_id_reaches_the_replica_and_its_logs(topology):
-    response = topology.http.get(topology.url("nginx") + "/auth/me", timeout=10,
-                                 headers={"X-Request-ID": "forged-by-the-client"})
+    topology.login("traced@example.com")
+    response = topology.http.post(topology.url("nginx") + "/auth/login", timeout=10,
+                                  json={"email": "traced@example.com", "password": PASSWORD},
+                                  headers={"X-Request-ID": "forged-by-the-client"})
     rid = response.headers["X-Request-ID"]
-    assert response.status_code == 401 and rid != "forged-by-the-client"
+    assert response.status_code == 200 and rid != "forged-by-the-client"
+    deadline = time.monotonic() + 5  # nginx logs a request once it has answered it
+    while rid not in (topology.tmp / "nginx.out").read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     access = [json.loads(line) for line in (topology.tmp / "nginx.out").read_text().splitlines()]
-    assert any(line["request_id"] == rid and line["path"] == "/auth/me" for line in access)
+    assert any(line["request_id"] == rid and line["path"] == "/auth/login" for line in access)
+    audit = [json.loads(line) for name in "ab"
+             for line in (topology.tmp / f"serve-{name}.log").read_text().splitlines()]
+    assert any(line.get("event") == "login" and line.get("request_id") == rid
+               for line in audit)  # the same id in the replica's audit line
