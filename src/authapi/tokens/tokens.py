@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jwt
-from cachetools import LRUCache
 from flask import Flask, current_app
 
 from authapi import db
@@ -22,8 +21,8 @@ from authapi.errors import CsrfFailed, TokenInvalid, TokenRevoked
 from authapi.ops import metrics
 from authapi.tokens import core, keys, revocation
 from authapi.tokens.core import ACCESS, REFRESH, TYPES
+from authapi.tokens.verified import VerifiedTokens
 
-VERIFIED_CACHE_SIZE = 50_000
 # Refresh tokens (only authapi verifies them): HS256 under a key derived from the signing
 # key (keys.refresh_key), same kid. Those signed with the configured algorithm before
 # this (an upgrade) still verify until they expire.
@@ -163,8 +162,8 @@ def refresh_verification_key(kid: str, algorithm: str) -> Any:
     return keyring.verification_key(kid, algorithm)
 
 
-def _verified() -> LRUCache[str, dict[str, Any]]:
-    return cast("LRUCache[str, dict[str, Any]]", current_app.extensions["authapi.verified"])
+def _verified() -> VerifiedTokens:
+    return cast(VerifiedTokens, current_app.extensions["authapi.verified"])
 
 
 def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dict[str, Any]:
@@ -178,7 +177,8 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
 
     Fast path (bench/micro.py: 80 µs uncached, 2.4 µs cached): an access token whose
     signature and static claims were verified once is remembered by its exact text
-    in a bounded LRU; the clock and revocation are still checked on every call.
+    (tokens.verified, bounded in count and swept of expired tokens); the clock and
+    revocation are still checked on every call.
 
     `any_audience` is for introspection alone (RFC 7662): a token this server issued
     for another audience (token exchange) is reported on, and its holder checks `aud`.
@@ -192,7 +192,7 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
         else:
             claims = core.verify_signed(token, expected_type, token_rules, verification_key)
         if expected_type == ACCESS:  # a refresh token is used once: caching it would
-            verified[token] = claims  # only push hot access tokens out
+            verified.remember(token, claims)  # only push hot access tokens out
     elif claims["type"] != expected_type:
         raise TokenInvalid()
     if any_audience:  # introspection only: not on the per-request path
@@ -223,7 +223,7 @@ def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """The per-process cache of verified tokens, and the app's token rules."""
-    app.extensions["authapi.verified"] = LRUCache(maxsize=VERIFIED_CACHE_SIZE)
+    app.extensions["authapi.verified"] = VerifiedTokens()
     app.extensions["authapi.rules"] = rules_ = _rules_of(app.config)
     app.extensions["authapi.refresh_rules"] = core.Rules(
         rules_.issuer, rules_.audience,
