@@ -149,3 +149,28 @@ def test_a_connection_the_server_closed_is_not_used(private_pg, make_app):
     again = {"email": f"pool-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
     assert client.post("/auth/register", json=again).status_code == 201
     assert client.post("/auth/login", json=again).status_code == 200
+
+
+def test_a_session_whose_rollback_cannot_reach_the_server_ends_the_request_quietly(app):
+    """The server ended the connection mid-request: closing the session raises (its
+    rollback fails). Teardown logs it and drops the connection instead of turning the
+    request's answer into a 500 (found by bench/soak during a PostgreSQL stop)."""
+    from flask import g
+    from sqlalchemy.exc import OperationalError
+
+    from authapi import db as database
+
+    class Dying:
+        invalidated = False
+
+        def close(self):
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection"))
+
+        def invalidate(self):
+            self.invalidated = True
+
+    dying = Dying()
+    with app.app_context():
+        g.db_session = dying
+        database._close_session(None)  # must not raise
+    assert dying.invalidated

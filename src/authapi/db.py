@@ -17,6 +17,7 @@ from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
     OperationalError,
+    SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -191,8 +192,16 @@ def affected(statement: Executable) -> int:
 
 def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
-    if db_session is not None:
+    if db_session is None:
+        return
+    try:
         db_session.close()  # rolls back anything not committed
+    except SQLAlchemyError as exc:
+        # The server ended the connection mid-request (a restart, a failover): the
+        # rollback cannot reach it. The answer was already decided (a 503 if the request
+        # needed the database); the connection is dropped, never pooled again.
+        log.warning("database session not closed cleanly: %s", type(exc).__name__)
+        db_session.invalidate()
 
 
 def upsert(engine: Engine, table: Table) -> Any:
