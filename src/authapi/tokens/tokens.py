@@ -185,7 +185,7 @@ def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dic
     """
     token_rules = rules()
     verified = _verified()
-    claims = verified.get(token)
+    claims = verified.claims(token)
     if claims is None:
         if expected_type == REFRESH:
             claims = core.verify_signed(token, REFRESH, refresh_rules(), refresh_verification_key)
