@@ -183,11 +183,14 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
   }
 
   async function logout() {
-    // By cookie (no Authorization header): authapi revokes the session and clears both cookies.
-    const response = await send("POST", "/auth/logout", {
+    // By cookie (no Authorization header): authapi revokes the session and clears both
+    // cookies. Under the refresh lock: a silent refresh in another tab would rotate the
+    // cookie and its CSRF value between reading one and sending the other (401 csrf_failed).
+    const end = () => send("POST", "/auth/logout", {
       headers: { "X-CSRF-TOKEN": csrfValue() },
       bearer: false,
     });
+    const response = await (navigator.locks ? navigator.locks.request(LOCK, end) : end());
     forget();
     if (signer) await signer.discard(); // the next sign-in gets a new key
     channel.postMessage({ type: "logout" });
