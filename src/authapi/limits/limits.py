@@ -32,7 +32,6 @@ from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from redis.exceptions import RedisError
 
 from authapi import db
 from authapi.errors import AccountLocked, ApiError, InvalidCredentials, RateLimited
@@ -59,8 +58,10 @@ class Limiter:
     def _call(self, method: str, *args: Any) -> Any:
         try:
             return getattr(self.strategy, method)(*args)
-        except RedisError as exc:
-            if self.fallback is None:
+        except Exception as exc:
+            # Redis's own errors (the storage names them: no import of redis here, which
+            # loads only when AUTHAPI_REDIS_URL is set).
+            if self.fallback is None or not isinstance(exc, self.strategy.storage.base_exceptions):
                 raise
             if time.monotonic() - _warned[0] > 10:
                 _warned[0] = time.monotonic()

@@ -106,7 +106,7 @@ def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
     detail = {"session_id": session_id}
     params = {"sid": session_id, "jti": claims["jti"], "sub": claims["sub"],
               "new_jti": new_jti, "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent,
-              "expires_at": _expiry(), "jkt": jkt}
+              "expires_at": expiry(), "jkt": jkt}
     if db.engine().dialect.name == "postgresql":
         params.update(event="refresh", agent_=meta.user_agent, detail=detail, at=params["now"])
         rows = (ROTATE_AUDITED.within(db.orm().connection(), params) if in_transaction
@@ -131,5 +131,6 @@ def _rotated(row: tuple[Any, ...], profile: dict[str, Any] | None) -> Rotated:
                    scope=row[5], audience=tuple(row[6] or ()), profile=profile)
 
 
-def _expiry() -> Any:
+def expiry() -> Any:
+    """When a session used now expires (AUTHAPI_REFRESH_TTL from now)."""
     return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, NoReturn
 
 from flask import current_app
@@ -97,14 +96,11 @@ def is_uuid(value: str) -> bool:
         return False
 
 
-def _expiry() -> Any:
-    return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
-
 
 def _open(user_id: str, meta: ClientMeta, sign_in: tokens.SignIn, **extra: Any) -> UserSession:
     """A new session row carrying the sign-in it comes from (flushed: its id is known)."""
     row = UserSession(user_id=user_id, refresh_jti=tokens.new_jti(), user_agent=meta.user_agent,
-                      ip=meta.ip, expires_at=_expiry(), auth_time=sign_in.auth_time,
+                      ip=meta.ip, expires_at=rotation.expiry(), auth_time=sign_in.auth_time,
                       acr=sign_in.acr, amr=" ".join(sign_in.amr), **extra)
     db.orm().add(row)
     db.orm().flush()
@@ -166,7 +162,7 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
     old_jti, row.refresh_jti = row.refresh_jti, tokens.new_jti()
     row.auth_time, row.acr, row.amr = sign_in.auth_time, sign_in.acr, " ".join(sign_in.amr)
     row.last_used_at, row.ip, row.user_agent = utcnow(), meta.ip, meta.user_agent
-    row.expires_at = _expiry()
+    row.expires_at = rotation.expiry()
     pair = _pair(subject_of(users.get(user_id)), session_id, row.refresh_jti, tokens.new_jti(),
                  cookies, row.dpop_jkt or jkt, sign_in)
     if row.dpop_jkt is None and jkt is not None:
