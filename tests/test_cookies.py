@@ -102,6 +102,25 @@ def test_the_csrf_value_of_another_login_is_refused(client, make_user):
     assert_problem(client.post("/auth/refresh", headers=stolen), 401, "csrf_failed")
 
 
+def test_the_csrf_value_is_the_sessions_and_outlives_a_rotation(client):
+    """Two tabs: one reads the CSRF value, the other's refresh (or re-authentication)
+    rotates the refresh cookie before the first one sends. The value is the session's,
+    so the rotated cookie still goes with it: no spurious 401 csrf_failed, no lost
+    session. Another login (another session) still gets a value of its own."""
+    body = cookie_login(client).get_json()
+    read_by_the_first_tab = csrf(client)
+    refreshed = client.post("/auth/refresh", headers=read_by_the_first_tab)  # the other tab
+    assert refreshed.status_code == 200 and csrf(client) == read_by_the_first_tab
+    response = client.post("/auth/reauthenticate", headers=bearer(
+        refreshed.get_json()["access_token"]), json={"password": PASSWORD, "use_cookies": True})
+    assert response.status_code == 200 and csrf(client) == read_by_the_first_tab
+    assert client.post("/auth/refresh", headers=read_by_the_first_tab).status_code == 200
+    assert client.post("/auth/logout", headers=read_by_the_first_tab).status_code == 204
+    assert client.get("/auth/me", headers=bearer(body["access_token"])).status_code == 401
+    cookie_login(client)
+    assert csrf(client) != read_by_the_first_tab
+
+
 def test_bearer_refresh_is_never_csrf_checked(client):
     body = client.post("/auth/login", json={"email": EMAIL, "password": PASSWORD}).get_json()
     cookie_login(client)  # cookies present, no X-CSRF-TOKEN sent

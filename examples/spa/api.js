@@ -184,8 +184,8 @@ export function createClient(base, onChange = () => {}, { dpop = supported() } =
 
   async function logout() {
     // By cookie (no Authorization header): authapi revokes the session and clears both
-    // cookies. Under the refresh lock: a silent refresh in another tab would rotate the
-    // cookie and its CSRF value between reading one and sending the other (401 csrf_failed).
+    // cookies. Under the refresh lock, so that it never races a silent refresh in another
+    // tab (the CSRF value is the session's and survives that refresh; the cookie does not).
     const end = () => send("POST", "/auth/logout", {
       headers: { "X-CSRF-TOKEN": csrfValue() },
       bearer: false,

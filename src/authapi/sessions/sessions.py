@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import func, select, update
 
@@ -66,7 +71,7 @@ def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti
           app: AppGrant | None = None) -> TokenPair:
     # Cookie mode binds a CSRF value into the refresh token (double submit); the pair
     # carries it too, for the CSRF cookie (views.auth.deliver takes it out of the body).
-    csrf = str(uuid.uuid4()) if cookies else None
+    csrf = csrf_value(session_id) if cookies else None
     refresh_extra = {"csrf": csrf} if csrf else {}
     if app is not None:
         subject = tokens.Subject(subject.sub, subject.roles, app.effective_scope(subject.scope))
@@ -86,6 +91,21 @@ def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti
     if csrf:
         pair["csrf"] = csrf
     return pair
+
+
+@functools.lru_cache(maxsize=8)
+def _csrf_key(secret_key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"authapi csrf").derive(secret_key.encode())
+
+
+def csrf_value(session_id: str) -> str:
+    """The session's CSRF value (a keyed hash of its id): the same for every refresh
+    token of the session, so a tab that read it just before another tab rotated the
+    cookie still sends a matching pair, and a new session gets a value of its own."""
+    key = _csrf_key(current_app.config["AUTHAPI_SECRET_KEY"])
+    return base64.urlsafe_b64encode(
+        hmac.new(key, session_id.encode(), hashlib.sha256).digest()).decode().rstrip("=")
 
 
 def is_uuid(value: str) -> bool:
