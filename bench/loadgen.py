@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -125,6 +126,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.warmed = False  # a fresh server runs slower for its first seconds
+        self._service: tuple[str, str] | None = None
 
     def command(self) -> list[str]:
         """`authapi serve`, which execs gunicorn in the same process (see authapi/cli/server.py)."""
@@ -222,6 +224,24 @@ class Server:
         """`count` logins (so `count` sessions), cycling through `emails`, four at a time."""
         with ThreadPoolExecutor(max_workers=4) as pool:
             return list(pool.map(self.login, (emails[k % len(emails)] for k in range(count))))
+
+    def service_client(self) -> tuple[str, str]:
+        """A service client (`authapi clients create`, once per server) as
+        "client_id:client_secret", and an access token it got by client credentials."""
+        if self._service is None:
+            created = json.loads(subprocess.run(
+                [authapi_command(), "clients", "create", "--name", "bench", "--scope", "a b"],
+                env=self.env, check=True, capture_output=True, text=True).stdout)
+            basic = f"{created['client_id']}:{created['client_secret']}"
+            status, answer = http(self.base + "/oauth/token", "POST",
+                                  b"grant_type=client_credentials",
+                                  {"Content-Type": "application/x-www-form-urlencoded",
+                                   "Authorization": "Basic "
+                                   + base64.b64encode(basic.encode()).decode()})
+            if status != 200:
+                raise RuntimeError(f"client credentials: {status} {answer!r}")
+            self._service = basic, json.loads(answer)["access_token"]
+        return self._service
 
 
 

@@ -36,6 +36,10 @@ ROUTES = {
     "me": Route("GET", "/auth/me", "bearer.lua", "real logins' tokens"),
     "refresh": Route("POST", "/auth/refresh", "refresh.lua", "rotating"),
     "oauth-token": Route("POST", "/oauth/token", "refresh.lua", "grant_type=refresh_token"),
+    # A service (client_secret_basic): a token, and introspecting one (issue 23's table).
+    "client-credentials": Route("POST", "/oauth/token", "oauth_form.lua",
+                                "grant_type=client_credentials"),
+    "introspect": Route("POST", "/oauth/introspect", "oauth_form.lua", "an active token"),
     "login": Route("POST", "/auth/login", "login.lua", "hashes at the server's cost"),
 }
 # The floor: bench/bare_app.py's one JSON route, under authapi's gunicorn command line.

@@ -123,6 +123,12 @@ def main_round(server: Server, bare: Server, options: argparse.Namespace, work: 
         phase.measure(name, [str(tokens), mode])
         left = len(tokens.read_text().split())
         phase.rows[-1]["note"] += f", pool {options.refresh_pool}, {left} left"
+    if {"client-credentials", "introspect"} & set(routes):
+        basic, token = server.service_client()
+        if "client-credentials" in routes:
+            phase.measure("client-credentials", [basic, "grant_type=client_credentials"])
+        if "introspect" in routes:
+            phase.measure("introspect", [basic, f"token={token}"])
     if "login" in routes and BASE_ROUNDS in options.login_rounds:
         emails = write_lines(work / f"emails-{BASE_ROUNDS}.txt", fast_users)
         phase.login(emails)

@@ -105,6 +105,26 @@ def test_bad_grant_parameters(client, make_client, data, error):
     assert_oauth_error(response, 400, error)
 
 
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke",
+                                  "/oauth/par"])
+def test_a_body_that_is_not_utf8_is_invalid_request(client, make_client, path):
+    registered = make_client()
+    response = client.post(path, data=b"grant_type=client_credentials&token=\xff",
+                           content_type="application/x-www-form-urlencoded",
+                           headers=basic(registered["client_id"], registered["client_secret"]))
+    assert_oauth_error(response, 400, "invalid_request")
+    assert "UTF-8" in response.get_json()["error_description"]
+
+
+def test_form_values_are_percent_decoded_and_plus_is_a_space(client, make_client):
+    registered = make_client(scope="orders:read")
+    body = b"grant_type=client%5Fcredentials&scope=orders%3Aread+"
+    response = client.post("/oauth/token", data=body,
+                           content_type="application/x-www-form-urlencoded",
+                           headers=basic(registered["client_id"], registered["client_secret"]))
+    assert response.status_code == 200 and response.get_json()["scope"] == "orders:read"
+
+
 def test_a_json_body_is_invalid_request(client):
     response = client.post("/oauth/token", json={"grant_type": "client_credentials"})
     assert_oauth_error(response, 400, "invalid_request")

@@ -48,7 +48,7 @@ def test_the_derived_key_is_the_only_hs256_key_a_refresh_token_may_use(app):
     claims = jwt.decode(pair["refresh_token"], options={"verify_signature": False})
     kid = jwt.get_unverified_header(pair["refresh_token"])["kid"]
     with app.app_context():
-        _, private_key = keys.keyring().signing_key(db.orm())
+        _, private_key = keys.keyring().signing_key(db.orm)
         other = keys.refresh_key(private_key, "another-kid")  # derived for another kid
     for key in (other, app.config["AUTHAPI_SECRET_KEY"].encode(), b"x" * 32):
         forged = jwt.encode(claims, key, algorithm="HS256",
@@ -62,7 +62,7 @@ def test_a_refresh_token_signed_before_the_change_still_refreshes(app):
     pair = pair_on(app)
     claims = jwt.decode(pair["refresh_token"], options={"verify_signature": False})
     with app.app_context():
-        kid, private_key = keys.keyring().signing_key(db.orm())
+        kid, private_key = keys.keyring().signing_key(db.orm)
     # The same session's current refresh token, as the previous release signed it.
     legacy = jwt.encode(claims, private_key, algorithm="RS256",
                         headers={"kid": kid, "typ": "JWT"})

@@ -80,7 +80,7 @@ class Forge:
 def forge(app, make_user, login) -> Forge:
     pair = login(make_user())
     with app.app_context():
-        kid, key = keys.keyring().signing_key(db.orm())
+        kid, key = keys.keyring().signing_key(db.orm)
     claims = {kind: jwt.decode(pair[f"{kind}_token"], options={"verify_signature": False})
               for kind in TYP}
     return Forge(kid, key, claims)

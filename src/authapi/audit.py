@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from flask import has_request_context, request
 from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.engine import Connection
 
 from authapi import db
 from authapi.db import utcnow
@@ -45,18 +46,19 @@ INSERT = db.Prepared(insert(cast(Table, AuditEvent.__table__)).values(
 
 def record(event: str, *, user_id: str | None = None, client_id: str | None = None,
            detail: dict[str, Any] | None = None, origin: ClientMeta | None = None,
-           at: datetime | None = None) -> None:
+           at: datetime | None = None, connection: Connection | None = None) -> None:
     """Write an audit event in the current transaction (rolled back with it).
 
     `origin` and `at` default to this request and now; work done after the request
-    (the outbox worker) passes the ones it recorded.
+    (the outbox worker) passes the ones it recorded. `connection`: the transaction's,
+    when the caller already holds it (a refresh on SQLite).
 
     A Core INSERT run at once rather than an ORM object flushed at commit: nothing
     reads audit rows back in the request, and the unit of work cost about 0.2 ms
     of every refresh (bench/RESULTS.md).
     """
     meta = origin or request_meta()
-    INSERT.within(db.orm().connection(), {
+    INSERT.within(connection or db.orm().connection(), {
         "event": event, "user_id": user_id, "client_id": client_id, "ip": meta.ip,
         "user_agent": meta.user_agent, "detail": detail or {}, "at": at or utcnow()})
     recorded(event, user_id=user_id, client_id=client_id, detail=detail, origin=meta)
@@ -70,7 +72,7 @@ def record_alone(event: str, *, client_id: str | None = None,
     has already opened its transaction (a client assertion's jti was stored), the event
     joins it, as `record`: its writes commit or roll back together, and on SQLite a
     second connection would wait on the first's lock."""
-    if db.orm().in_transaction():
+    if db.in_transaction():
         record(event, client_id=client_id, detail=detail)
         return
     meta = request_meta()

@@ -184,6 +184,12 @@ def commit() -> None:
         session.commit()
 
 
+def in_transaction() -> bool:
+    """Whether the request's ORM session has begun a transaction (asking opens none)."""
+    session = g.get("db_session")
+    return session is not None and session.in_transaction()
+
+
 def affected(statement: Executable) -> int:
     """Execute an UPDATE or DELETE in the current transaction; return how many rows it hit."""
     result = orm().execute(statement.execution_options(synchronize_session=False))

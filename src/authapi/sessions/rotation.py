@@ -28,7 +28,6 @@ from authapi import audit, db
 from authapi.accounts import users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
-from authapi.errors import NotFound
 from authapi.models import AuditEvent, Role, User, UserSession, user_roles
 from authapi.tokens import tokens
 
@@ -115,14 +114,17 @@ def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
             return None
         audit.recorded("refresh", user_id=claims["sub"], detail=detail, origin=meta)
         return _rotated(rows[0], users.profile_of([row[len(KEPT):] for row in rows]))
-    rotated = ROTATE.within(db.orm().connection(), params)
+    # SQLite: the UPDATE, the roles and the audit row on the request's one connection
+    # (the roles read in the writing transaction, as the one statement does).
+    connection = db.orm().connection()
+    rotated = ROTATE.within(connection, params)
     if not rotated:
         return None
-    try:
-        profile: dict[str, Any] | None = users.profile(claims["sub"])
-    except NotFound:  # deleted in the meantime: its sessions went with it
-        profile = None
-    audit.record("refresh", user_id=claims["sub"], detail=detail, origin=meta)
+    found = users.PROFILE.within(connection, {"user_id": claims["sub"]})
+    # None: the user was deleted in the meantime (its sessions went with it)
+    profile = users.profile_of(found) if found else None
+    audit.record("refresh", user_id=claims["sub"], detail=detail, origin=meta,
+                 connection=connection)
     return _rotated(rotated[0], profile)
 
 

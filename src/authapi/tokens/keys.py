@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -123,8 +124,10 @@ class Keyring:
     signing_loaded: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def signing_key(self, db_session: OrmSession) -> tuple[str, Any]:
-        """The (kid, key) to sign with, re-read from the database at most once a minute."""
+    def signing_key(self, session_of: Callable[[], OrmSession]) -> tuple[str, Any]:
+        """The (kid, key) to sign with, re-read from the database at most once a minute,
+        in the session `session_of()` returns (asked for only then: a request that signs
+        from the loaded key opens no database session for it)."""
         config = current_app.config
         algorithm, secret = config["AUTHAPI_JWT_ALGORITHM"], config["AUTHAPI_SECRET_KEY"]
         if algorithm == "HS256":
@@ -132,7 +135,7 @@ class Keyring:
         interval = config["AUTHAPI_KEY_REFRESH_INTERVAL"]
         if self.signing is None or time.monotonic() - self.signing_loaded > interval:
             with self.lock:
-                self.signing = self._load_signing(db_session, algorithm, secret)
+                self.signing = self._load_signing(session_of(), algorithm, secret)
                 self.signing_loaded = time.monotonic()
         return self.signing
 
@@ -153,9 +156,9 @@ class Keyring:
             own.commit()
             return row.kid, _private_key(row, secret)
 
-    def refresh_signing_key(self, db_session: OrmSession) -> tuple[str, bytes]:
+    def refresh_signing_key(self, session_of: Callable[[], OrmSession]) -> tuple[str, bytes]:
         """(kid, HS256 key) for refresh tokens: derived from the current signing key."""
-        kid, private_key = self.signing_key(db_session)
+        kid, private_key = self.signing_key(session_of)
         derived = self.refresh_keys.get(kid)
         if derived is None:
             derived = self.refresh_keys[kid] = refresh_key(private_key, kid)

@@ -13,13 +13,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-import jwt
 from flask import Flask, current_app
 
 from authapi import db
 from authapi.errors import CsrfFailed, TokenInvalid, TokenRevoked
 from authapi.ops import metrics
-from authapi.tokens import core, keys, revocation
+from authapi.tokens import core, jws, keys, revocation
 from authapi.tokens.core import ACCESS, REFRESH, TYPES
 from authapi.tokens.verified import VerifiedTokens
 
@@ -75,17 +74,16 @@ def new_jti() -> str:
 def _encode(claims: dict[str, Any]) -> str:
     metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
     if claims["type"] == REFRESH and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
-        kid, key = keys.keyring().refresh_signing_key(db.orm())
-        return jwt.encode(claims, key, algorithm=REFRESH_ALGORITHM,
-                          headers={"kid": kid, "typ": TYPES[REFRESH]})
+        kid, key = keys.keyring().refresh_signing_key(db.orm)
+        return jws.sign(claims, key, REFRESH_ALGORITHM, {"kid": kid, "typ": TYPES[REFRESH]})
     return sign(claims, TYPES[claims["type"]])
 
 
 def sign(claims: dict[str, Any], typ: str) -> str:
     """A JWT of `claims` signed with the current key (its `kid` in the header)."""
-    kid, key = keys.keyring().signing_key(db.orm())
+    kid, key = keys.keyring().signing_key(db.orm)
     algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
-    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid, "typ": typ})
+    return jws.sign(claims, key, algorithm, {"kid": kid, "typ": typ})
 
 
 def load_signing_key() -> None:
@@ -94,7 +92,7 @@ def load_signing_key() -> None:
     Creating the first key uses its own short transaction; on SQLite that must not
     wait behind a write lock this request already holds.
     """
-    keys.keyring().signing_key(db.orm())
+    keys.keyring().signing_key(db.orm)
 
 
 def issue_access(subject: Subject, session_id: str | None, jti: str | None = None,

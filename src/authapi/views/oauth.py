@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Response, current_app, request
 from marshmallow import ValidationError as SchemaError
@@ -68,16 +69,34 @@ class Refusal(ApiError):
         self.code = code
 
 
-def _form() -> dict[str, str]:
-    """The form parameters; none may repeat (RFC 6749 §3.2) or hold a NUL."""
+def _parameters() -> dict[str, list[str]]:
+    """The form body's parameters, each with its values in order.
+
+    Parsed from the body with `parse_qsl` as werkzeug's form parser does, without the
+    parser's machinery (about 40 µs of every token request). A body that is not UTF-8
+    is 400 `invalid_request` (werkzeug's parser answered an empty form instead)."""
     if request.mimetype != FORM:
         raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
-    form = request.form
-    for name in form:
-        values = form.getlist(name)
-        if len(values) > 1 or "\x00" in values[0] or "\x00" in name:
+    try:
+        text = request.get_data().decode()
+    except UnicodeDecodeError:
+        raise InvalidOAuthRequest("The parameters are not UTF-8.") from None
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+        if "\x00" in name or "\x00" in value:
+            raise InvalidOAuthRequest(f"The parameter {name!r} is malformed.")
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def _form() -> dict[str, str]:
+    """The form parameters; none may repeat (RFC 6749 §3.2) or hold a NUL."""
+    form = {}
+    for name, values in _parameters().items():
+        if len(values) > 1:
             raise InvalidOAuthRequest(f"The parameter {name!r} is repeated or malformed.")
-    return form.to_dict()
+        form[name] = values[0]
+    return form
 
 
 def _grant(form: dict[str, str]) -> dict[str, Any]:
@@ -134,12 +153,9 @@ def token() -> Any:
 def _resource_form() -> tuple[dict[str, list[str]], dict[str, str]]:
     """The parameters where `resource` may repeat (RFC 8707: PAR, device authorization),
     all of them and the first of each; nothing else may repeat or hold a NUL."""
-    if request.mimetype != FORM:
-        raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
-    params = request.form.to_dict(flat=False)
+    params = _parameters()
     for name, values in params.items():
-        if (len(values) > 1 and name != "resource") or "\x00" in name or any(
-                "\x00" in value for value in values):
+        if len(values) > 1 and name != "resource":
             raise InvalidOAuthRequest(f"The parameter {name!r} is repeated or malformed.")
     return params, {name: values[0] for name, values in params.items()}
 
