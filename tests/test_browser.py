@@ -52,17 +52,28 @@ AUTHENTICATOR = {"protocol": "ctap2", "transport": "internal", "hasResidentKey":
                  "automaticPresenceSimulation": True}
 # Two tabs start the same call at one agreed instant (the clock of this machine).
 # "lock": the page's own refresh (Web Lock); "raw": one fetch with the cookie, no lock.
+# Each call is prepared first (a raw refresh signs its DPoP proof), then started at `at`,
+# so nothing is awaited between reading the CSRF cookie and sending the request.
 AT_ONCE = """([at, call, api]) => {
   const calls = {
-    lock: () => demo.actions.refresh().then(() => "ok"),
-    raw: async () => fetch(api + "/auth/refresh", {method: "POST", credentials: "include",
-        headers: {"X-CSRF-TOKEN": document.cookie.match(/csrf_refresh_token=([^;]+)/)[1],
-                  "DPoP": await demo.proof("POST", api + "/auth/refresh")}})
-      .then(async response => [response.status, await response.text()]),
+    lock: async () => () => demo.actions.refresh().then(() => "ok"),
+    raw: async () => {
+      const proof = await demo.proof("POST", api + "/auth/refresh");
+      return () => fetch(api + "/auth/refresh", {method: "POST", credentials: "include",
+          headers: {"X-CSRF-TOKEN": document.cookie.match(/csrf_refresh_token=([^;]+)/)[1],
+                    "DPoP": proof}})
+        .then(async response => [response.status, await response.text()]);
+    },
   };
-  window.__result = new Promise(r => setTimeout(r, at - Date.now())).then(calls[call])
+  window.__result = calls[call]()
+    .then(start => new Promise(r => setTimeout(r, at - Date.now())).then(start))
     .catch(error => "error: " + error.message);
 }"""
+# Answers reach the page this much later than the server sends them (DevTools network
+# emulation): two requests started at one instant both leave with the cookie of that
+# instant, whichever answer the server sends first (otherwise, on a loaded machine, one
+# tab's timer can fire after the other's answer has already rotated the cookie).
+RACE_LATENCY_MS = 400
 ME = "() => demo.actions.me().then(() => 'ok', e => `${e.status} ${e.code}`)"
 SPA_SERVER = SPA / "serve.py"
 SCREENSHOT = os.environ.get("AUTHAPI_SPA_SCREENSHOT")  # a path: the finished demo, as PNG
@@ -247,7 +258,17 @@ def test_demo_page_in_a_real_browser(browser, page_origin, serve, empty_database
     assert second.evaluate("() => demo.key()") == key
     tabs = [first, second]
     assert at_once(tabs, "lock", api_url) == ["ok", "ok"]  # serialised by a Web Lock
+    networks = [context.new_cdp_session(tab) for tab in tabs]
+    for network in networks:
+        network.send("Network.enable")
+        network.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": RACE_LATENCY_MS,
+            "downloadThroughput": -1, "uploadThroughput": -1})
     raced = at_once(tabs, "raw", api_url)
+    for network in networks:
+        network.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        network.detach()
     assert [status for status, _ in raced] == [200, 200]
     assert raced[0][1] == raced[1][1]  # the grace window: one successor, byte for byte
     latest = json.loads(raced[0][1])["access_token"]
