@@ -109,6 +109,31 @@ def test_the_bound_holds_when_redis_stops_in_the_middle(make_app, make_user, log
         assert time.monotonic() - start < 1.0
 
 
+def test_a_redis_outage_is_one_warning_not_two_a_second(private_redis, caplog):
+    """While Redis stays down the listener retries every RETRY_SECONDS but warns once per
+    WARN_EVERY; when Redis is back it says so once, and warns again on the next outage."""
+    from authapi.tokens.broadcast import Nudge
+
+    nudge = Nudge(private_redis.url)
+    nudge.RETRY_SECONDS = 0.01
+    caplog.set_level("INFO", logger="authapi.tokens.broadcast")
+    try:
+        nudge.listen()
+        wait_until(lambda: nudge.healthy)
+        private_redis.stop()
+        wait_until(lambda: nudge.failures >= 20)
+        warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1 and "nudges unavailable" in warnings[0].getMessage()
+        private_redis.start()
+        wait_until(lambda: nudge.healthy)
+        assert any("nudges back after" in r.getMessage() for r in caplog.records)
+        private_redis.stop()
+        wait_until(lambda: nudge.failures >= 5)
+        assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 2
+    finally:
+        nudge.RETRY_SECONDS = 3600  # the daemon thread outlives the test: let it sleep
+
+
 def test_without_a_watcher_or_redis_each_process_polls_on_its_interval(app):
     state = app.extensions["authapi.tokens.revocation"]
     with app.app_context():

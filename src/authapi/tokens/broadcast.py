@@ -21,10 +21,15 @@ CHANNEL = "authapi:revocations"
 class Nudge:
     """Publish "something was revoked"; remember whether anyone else did."""
 
+    RETRY_SECONDS = 0.5  # between attempts to subscribe again
+    WARN_EVERY = 60.0  # while Redis stays unreachable, one warning a minute, not two a second
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.pending = True  # until we listen, we cannot know what we missed
         self.healthy = False  # subscribed now: polling may slow down to a safety net
+        self.failures = 0  # attempts to subscribe that failed since the last success
+        self._warned_at: float | None = None
         self._pid: int | None = None
         self._client: Any = None
         import redis  # only where Redis is configured: a faster cold start elsewhere
@@ -70,11 +75,18 @@ class Nudge:
                 pubsub.subscribe(CHANNEL)
                 self.pending = True  # anything published while we were not subscribed
                 self.healthy = True
+                if self.failures:
+                    log.info("revocation nudges back after %d failed attempts", self.failures)
+                self.failures, self._warned_at = 0, None
                 while True:
                     if pubsub.get_message(timeout=1.0) is not None:
                         self.pending = True
             except (self.redis.RedisError, OSError) as exc:
                 self.healthy = False
                 self.pending = True  # what was published meanwhile is lost: look at the feed
-                log.warning("revocation nudges unavailable, polling only: %s", exc)
-                time.sleep(0.5)
+                self.failures += 1
+                now = time.monotonic()
+                if self._warned_at is None or now - self._warned_at >= self.WARN_EVERY:
+                    self._warned_at = now
+                    log.warning("revocation nudges unavailable, polling only: %s", exc)
+                time.sleep(self.RETRY_SECONDS)
