@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import func, select, update
 
@@ -29,10 +24,11 @@ from authapi.errors import (
 )
 from authapi.models import User, UserSession, user_roles
 from authapi.sessions import grace, rotation
-from authapi.tokens import dpop, revocation, tokens
+from authapi.tokens import dpop, revocation, secretbox, tokens
 
 TokenPair = dict[str, Any]
 REUSED = "token_reused"
+CSRF = "csrf"  # the purpose of the key that CSRF values are hashed with
 
 
 def subject_of(user: User) -> tokens.Subject:
@@ -93,19 +89,11 @@ def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti
     return pair
 
 
-@functools.lru_cache(maxsize=8)
-def _csrf_key(secret_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"authapi csrf").derive(secret_key.encode())
-
-
 def csrf_value(session_id: str) -> str:
     """The session's CSRF value (a keyed hash of its id): the same for every refresh
     token of the session, so a tab that read it just before another tab rotated the
     cookie still sends a matching pair, and a new session gets a value of its own."""
-    key = _csrf_key(current_app.config["AUTHAPI_SECRET_KEY"])
-    return base64.urlsafe_b64encode(
-        hmac.new(key, session_id.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+    return secretbox.keyed_hash(session_id, CSRF)
 
 
 def is_uuid(value: str) -> bool:
