@@ -206,3 +206,18 @@ def test_no_module_of_authapi_patches_gunicorn():
 ])
 def test_the_patch_finder_finds_a_patch(patch):
     assert _gunicorn_attribute_writes(patch)
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_garbage_collectors_walks():
+    """gunicorn calls post_worker_init once the worker has imported the app: from then on
+    the app's long-lived objects are not walked by every full collection."""
+    import gc
+
+    from authapi import gunicorn_conf
+
+    assert gc.get_freeze_count() == 0
+    try:
+        gunicorn_conf.post_worker_init(SimpleNamespace())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

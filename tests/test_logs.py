@@ -244,3 +244,19 @@ def test_the_console_mailer_writes_one_json_line_a_search_can_tell_apart(app, ca
     assert line["to"] == "ada@example.com"
     assert line["subject"] == "Confirm your email address"
     assert "http://x/?token=t" in line["text"]  # the link is there, for development only
+
+
+@pytest.mark.parametrize("created", [0.0, 1.0005, 200685092.9999995, 1856326175.2939994,
+                                     1764914943.9994999, 1764914943.9999999, 2e9 + 0.5])
+def test_the_formatters_time_is_datetimes_to_the_millisecond(created):
+    """The formatter writes each second's text once and adds the milliseconds: the
+    same text as datetime.isoformat, roundings at the edge of a second included."""
+    from datetime import UTC, datetime
+
+    from authapi.ops.logs import JsonFormatter
+
+    formatter = JsonFormatter()
+    formatter.timestamp(created - 1)  # another second's text is cached first
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert formatter.timestamp(created) == expected
+    assert formatter.timestamp(created) == expected  # and from the cache

@@ -49,6 +49,16 @@ CACHE_HIT = CACHE_LOOKUPS.labels("hit")
 CACHE_MISS = CACHE_LOOKUPS.labels("miss")
 
 _series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_issued: dict[str, Counter] = {}
+
+
+def token_issued(kind: str) -> None:
+    """Count one signed token of `kind` (its bound child cached: `labels` takes a lock
+    and checks its values on every call)."""
+    child = _issued.get(kind)
+    if child is None:
+        child = _issued[kind] = TOKENS_ISSUED.labels(kind)
+    child.inc()
 
 
 def observe(method: str, route: str, status: int, seconds: float) -> None:

@@ -72,7 +72,7 @@ def new_jti() -> str:
 
 
 def _encode(claims: dict[str, Any]) -> str:
-    metrics.TOKENS_ISSUED.labels(claims["type"]).inc()
+    metrics.token_issued(claims["type"])
     if claims["type"] == REFRESH and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
         kid, key = keys.keyring().refresh_signing_key(db.orm)
         return jws.sign(claims, key, REFRESH_ALGORITHM, {"kid": kid, "typ": TYPES[REFRESH]})
