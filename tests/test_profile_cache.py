@@ -49,6 +49,26 @@ def test_auth_me_reads_the_database_once(client, make_user, login, reads):
     assert reads.count(user_id) == 1
 
 
+def test_the_cached_body_is_what_the_schema_and_jsonify_write(app, client, make_user, login,
+                                                            reads):
+    """The cache keeps /auth/me's rendered body: the second answer renders nothing
+    and reads nothing, and both are byte for byte the UserSchema dump that
+    @bp.response would have written."""
+    from flask import jsonify
+
+    from authapi.web.schemas import UserSchema
+
+    user_id = make_user(roles=("admin",))
+    headers = bearer(login(user_id)["access_token"])
+    first = client.get("/auth/me", headers=headers)
+    second = client.get("/auth/me", headers=headers)
+    with app.app_context():
+        expected = jsonify(UserSchema().dump(users.profile(user_id))).get_data()
+    assert first.get_data() == second.get_data() == expected
+    assert first.mimetype == second.mimetype == "application/json"
+    assert reads.count(user_id) == 2  # the first answer's, and this test's own
+
+
 @pytest.mark.parametrize("instance", ["same", "second"])
 def test_an_admin_change_is_seen_at_once(client, make_app, make_user, login, admin, instance):
     user_id = make_user()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_plus
 
-from flask import Response, after_this_request, request
+from flask import Response, after_this_request, current_app, request
 
 from authapi import audit, authz, db
 from authapi.accounts import accounts, passkeys, profiles, users
@@ -107,6 +107,10 @@ def login(body: dict[str, Any]) -> Any:
     return deliver(pair, body["use_cookies"])
 
 
+# Built once: a schema's construction copies its fields (about 10 µs of each refresh).
+REFRESH_BODY = RefreshSchema(partial=True)
+
+
 @bp.post("/refresh")
 @bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}, {}])
 @bp.response(200, TokenPairSchema)
@@ -115,7 +119,7 @@ def refresh() -> Any:
     jkt = dpop.proof_key_thumbprint()
     body = None
     if request.get_data(cache=True):
-        body = RefreshSchema(partial=True).load(require_json_body())
+        body = REFRESH_BODY.load(require_json_body())
     credential = transport.refresh_credential(body)
     by_cookie = credential.source == transport.COOKIE
     claims = tokens.refresh_claims(credential.token, credential.csrf if by_cookie else None)
@@ -160,7 +164,13 @@ def logout_all() -> None:
 @bp.response(200, UserSchema)
 def me() -> Any:
     """The caller's own account."""
-    return profiles.profile(authz.current_claims()["sub"])
+    # The cached body, as @bp.response would write it (which passes a Response through).
+    return Response(profiles.rendered(authz.current_claims()["sub"], _user_json),
+                    mimetype="application/json")
+
+
+def _user_json(profile: dict[str, Any]) -> bytes:
+    return cast(Response, current_app.json.response(UserSchema().dump(profile))).get_data()
 
 
 @bp.get("/sessions")
