@@ -221,3 +221,36 @@ def test_a_worker_freezes_what_it_loaded_out_of_the_garbage_collectors_walks():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_the_apps_ensure_sync_returns_plain_functions_and_leaves_the_rest_to_flask(app):
+    """authapi's App answers `ensure_sync` from the code flags; whatever it does not
+    decide (an `async def`, a partial, a callable object) gets Flask's own answer."""
+    import functools
+
+    from flask import Flask
+
+    def plain() -> None:
+        return None
+
+    async def coroutine() -> None:
+        return None
+
+    class Callable:
+        def __call__(self) -> None:
+            return None
+
+        def method(self) -> None:
+            return None
+
+    obj = Callable()
+    for func in (plain, obj.method, functools.partial(plain), obj):
+        assert app.ensure_sync(func) is func
+    try:
+        expected: object = Flask.ensure_sync(app, coroutine)
+    except RuntimeError as flask_refused:  # Flask without its async extra
+        with pytest.raises(RuntimeError, match=str(flask_refused)[:30]):
+            app.ensure_sync(coroutine)
+    else:
+        assert app.ensure_sync(coroutine) is not coroutine
+        assert type(app.ensure_sync(coroutine)) is type(expected)
