@@ -74,10 +74,11 @@ class JsonFormatter(logging.Formatter):
         """ISO 8601 in UTC to the millisecond, as `datetime.isoformat(timespec="milliseconds")`."""
         fraction, whole = math.modf(created)  # split and rounded as datetime does
         second, micros = divmod(int(whole) * 1_000_000 + round(fraction * 1_000_000), 1_000_000)
-        if self._second[0] != second:
+        cached, text = self._second  # one read: another thread may replace it
+        if cached != second:
             text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = (second, text)
-        return f"{self._second[1]}.{micros // 1000:03d}+00:00"
+        return f"{text}.{micros // 1000:03d}+00:00"
 
 
 # json.dumps(entry, default=str, ensure_ascii=False), without a new encoder per line.
