@@ -246,17 +246,19 @@ def test_the_console_mailer_writes_one_json_line_a_search_can_tell_apart(app, ca
     assert "http://x/?token=t" in line["text"]  # the link is there, for development only
 
 
-@pytest.mark.parametrize("created", [0.0, 1.0005, 200685092.9999995, 1856326175.2939994,
-                                     1764914943.9994999, 1764914943.9999999, 2e9 + 0.5])
-def test_the_formatters_time_is_datetimes_to_the_millisecond(created):
-    """The formatter writes each second's text once and adds the milliseconds: the
-    same text as datetime.isoformat, roundings at the edge of a second included."""
+def test_the_shared_encoder_keeps_text_and_stringifies_what_json_cannot_hold():
+    """The formatter's one encoder writes as json.dumps(default=str, ensure_ascii=False):
+    non-ASCII text as it is, a value JSON has no type for as its str, one line."""
+    import logging
     from datetime import UTC, datetime
 
     from authapi.ops.logs import JsonFormatter
 
-    formatter = JsonFormatter()
-    formatter.timestamp(created - 1)  # another second's text is cached first
-    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-    assert formatter.timestamp(created) == expected
-    assert formatter.timestamp(created) == expected  # and from the cache
+    record = logging.LogRecord("authapi.audit", logging.INFO, __file__, 0, "refresh", None, None)
+    record.created = 1764914943.9994999
+    record.fields = {"who": "Zoë", "at": datetime(2026, 12, 5, tzinfo=UTC)}
+    line = JsonFormatter().format(record)
+    assert "\n" not in line and "Zoë" in line
+    entry = json.loads(line)
+    assert entry["ts"] == "2025-12-05T06:09:03.999+00:00"
+    assert entry["at"] == "2026-12-05 00:00:00+00:00" and entry["who"] == "Zoë"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import sys
@@ -43,18 +42,12 @@ def request_id_of(environ: dict[str, Any]) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """A record as one JSON line: time, level, logger, message, request id, fields.
-
-    Every audited request (a refresh, a token, a login) writes one, so the line is
-    built with one reused encoder and the time's whole seconds formatted once a second.
-    """
-
-    _second: tuple[int, str] = (-1, "")
+    """A record as one JSON line: time, level, logger, message, request id, fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         """Serialize the record; unserializable field values become strings."""
         entry: dict[str, Any] = {
-            "ts": self.timestamp(record.created),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -70,18 +63,9 @@ class JsonFormatter(logging.Formatter):
             entry["traceback"] = self.formatException(record.exc_info)
         return _ENCODE(entry)
 
-    def timestamp(self, created: float) -> str:
-        """ISO 8601 in UTC to the millisecond, as `datetime.isoformat(timespec="milliseconds")`."""
-        fraction, whole = math.modf(created)  # split and rounded as datetime does
-        second, micros = divmod(int(whole) * 1_000_000 + round(fraction * 1_000_000), 1_000_000)
-        cached, text = self._second  # one read: another thread may replace it
-        if cached != second:
-            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = (second, text)
-        return f"{text}.{micros // 1000:03d}+00:00"
 
-
-# json.dumps(entry, default=str, ensure_ascii=False), without a new encoder per line.
+# json.dumps(entry, default=str, ensure_ascii=False), without a new encoder per line:
+# every audited request (a refresh, a token, a login) writes one.
 _ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
