@@ -24,42 +24,18 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import bare_app
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
-from jwt.algorithms import ECAlgorithm
+from prover import Prover
 from werkzeug.test import EnvironBuilder
 
 from authapi import bootstrap, create_app, db, migrations
-from authapi.tokens import proofs
 
 PASSWORD = "correct horse battery staple"
-# A proof names authapi's public URL (the origin of AUTHAPI_ISSUER, dpop.public_origin),
-# never the Host header: the default issuer here.
-HOST = "http://localhost:8000"
-
-
-class Prover:
-    """An ES256 client key that signs proofs for GET /auth/check."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.jwk = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-
-    def proof(self, method: str, path: str, token: str | None = None) -> str:
-        """A fresh proof with its own jti."""
-        claims: dict[str, Any] = {"jti": str(uuid.uuid4()), "htm": method, "htu": HOST + path,
-                                  "iat": int(time.time())}
-        if token:
-            claims["ath"] = proofs.token_hash(token)
-        return jwt.encode(claims, self.key, algorithm="ES256",
-                          headers={"typ": "dpop+jwt", "jwk": self.jwk})
 
 
 def tokens(app: Flask, prover: Prover) -> tuple[str, str]:

@@ -211,11 +211,12 @@ class Server:
                          {"Content-Type": "application/x-www-form-urlencoded"})
         return status not in (404, 405)
 
-    def login(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
-        """A real login over HTTP: the token pair."""
+    def login(self, email: str, password: str = PASSWORD, proof: str | None = None
+              ) -> dict[str, Any]:
+        """A real login over HTTP: the token pair (DPoP-bound with a `proof` of a key)."""
         body = json.dumps({"email": email, "password": password}).encode()
-        status, answer = http(self.base + "/auth/login", "POST", body,
-                              {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", **({"DPoP": proof} if proof else {})}
+        status, answer = http(self.base + "/auth/login", "POST", body, headers)
         if status != 200:
             raise RuntimeError(f"login of {email} answered {status}: {answer[:300]!r}")
         return dict(json.loads(answer))

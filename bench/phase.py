@@ -32,6 +32,9 @@ ROUTES = {
     # asks it to cost at most 5 % over plain `check`).
     "check-acr": Route("GET", "/auth/check?acr=pwd&max_age=86400", "bearer.lua",
                        "warm, with acr and max_age"),
+    # A DPoP-bound token with a fresh ES256 proof on every request (issue 23: at most
+    # 2x the CPU of a bearer check, which `cpu_to_check` gives).
+    "check-dpop": Route("GET", "/auth/check", "dpop.lua", "DPoP: a proof of its own each"),
     "check-cold": Route("GET", "/auth/check", "bearer.lua", "cache misses"),
     "me": Route("GET", "/auth/me", "bearer.lua", "real logins' tokens"),
     "refresh": Route("POST", "/auth/refresh", "refresh.lua", "rotating"),
@@ -46,7 +49,7 @@ ROUTES = {
 BARE = Route("GET", "/healthz", "bearer.lua", "bare Flask app, same headers")
 # Per-round values that are combined as medians across rounds.
 MEDIANS = ("rps", "ok_rps", "p50_ms", "p99_ms", "ratio_to_bare", "ratio_to_healthz",
-           "cpu_us_per_request", "bcrypt_rate", "ratio_to_bcrypt")
+           "cpu_us_per_request", "bcrypt_rate", "ratio_to_bcrypt", "cpu_to_check")
 
 
 class Phase:
@@ -152,6 +155,11 @@ class Phase:
             if row.get("bcrypt_rate"):
                 row["ratio_to_bcrypt"] = round(row["ok_rps"] / row["bcrypt_rate"], 3)
                 row["note"] += f", raw {row['bcrypt_rate']:,.2f}/s"
+        cpu = {row["route"]: row.get("cpu_us_per_request") for row in self.rows}
+        for row in self.rows:  # DPoP's cost is stated against a bearer check (issue 23)
+            if row["route"] == "check-dpop" and cpu.get("check") and row.get(
+                    "cpu_us_per_request"):
+                row["cpu_to_check"] = round(row["cpu_us_per_request"] / cpu["check"], 3)
         loads = [load for _, load, _ in self.floors]
         cpus = [cpu for _, _, cpu in self.floors if cpu is not None]
         rates = [load.ok_rps for load in loads]
@@ -205,6 +213,8 @@ def combine(per_round: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                            f"{min(runs):,.0f}-{max(runs):,.0f} req/s")
         else:
             row["note"] = first["note"]
+        if row.get("cpu_to_check") is not None:
+            row["note"] += f", CPU {row['cpu_to_check']:.2f}x a bearer check"
         if len(rows) > 1 and first["route"] != "bare":
             row["note"] += "; × bare per round " + " ".join(
                 _number(r.get("ratio_to_bare")) for r in rows)

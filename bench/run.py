@@ -26,11 +26,14 @@ import report
 import seed
 from loadgen import BareServer, Server
 from phase import BASE_ROUNDS, ROUTES, Phase, combine
+from prover import Prover
 
 ROOT = Path(__file__).resolve().parents[1]
 # The per-address login limit would turn a login benchmark into a 429 benchmark.
 SERVER_SETTINGS = {"AUTHAPI_LOGIN_RATE_PER_ADDRESS": "1000000 per minute"}
 MEASURED = [name for name in ROUTES if name != "healthz"]
+# More requests per second than one core serves a DPoP check at: proofs to sign per second.
+DPOP_RATE = 4000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,6 +98,22 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def dpop_args(server: Server, options: argparse.Namespace, work: Path, round_no: int
+              ) -> list[str]:
+    """dpop.lua's arguments: a file of proofs, each used once, and the DPoP-bound access
+    token of a real login with a proof, all by one new key. There are enough proofs for
+    the warm-up and the measured run at DPOP_RATE; each is signed now, well within the
+    minute that the server accepts a proof's `iat` for."""
+    prover = Prover()
+    token = server.login(seed.email(BASE_ROUNDS, 0),
+                         proof=prover.proof("POST", "/auth/login"))["access_token"]
+    count = int((options.duration + 3 * options.warmup + 1) * DPOP_RATE)
+    path = write_lines(work / f"proofs-{round_no}.txt",
+                       [prover.proof("GET", ROUTES["check-dpop"].path, token)
+                        for _ in range(count)])
+    return [str(path), token]
+
+
 def main_round(server: Server, bare: Server, options: argparse.Namespace, work: Path,
                access: Path, cold_tokens: list[str], round_no: int) -> list[dict[str, Any]]:
     """One round of every route but slow logins, on a server hashing at cost 4."""
@@ -110,6 +129,8 @@ def main_round(server: Server, bare: Server, options: argparse.Namespace, work: 
         load = phase.measure("check-cold", [str(cold)], warmup=0)
         wrapped = ", wrapped: later ones hit" if load.requests > len(cold_tokens) else ""
         phase.rows[-1]["note"] += f": {len(cold_tokens):,} sessions{wrapped}"
+    if "check-dpop" in routes:
+        phase.measure("check-dpop", dpop_args(server, options, work, round_no))
     if "me" in routes:
         phase.measure("me", [str(access)])
     for name, mode in (("refresh", "header"), ("oauth-token", "form")):

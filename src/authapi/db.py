@@ -112,7 +112,7 @@ def make_read_engine(url: str) -> Engine:
     ROLLBACK). A connection that died is invalidated and `Prepared` retries once.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, isolation_level="AUTOCOMMIT",
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                                connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
