@@ -35,6 +35,9 @@ THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
                       "OKP": ("crv", "kty", "x")}
 PROOF_MAX_AGE = 60  # RFC 9449 §11.1: seconds a proof's iat may be from our clock, either way
 MAX_PROOF_LENGTH = 8192
+# Proof key caches hold keys by thumbprint, and (key, alg, jkt) by the proof's header
+# segment under this prefix; ":" is not base64url, so the two kinds never collide.
+HEADER_PREFIX = "header:"
 MAX_JTI_LENGTH = 256
 MIN_RSA_BITS = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -138,23 +141,29 @@ def check_proof(proof: str, target: Target, access_token: str | None,
                 key_cache: MutableMapping[str, Any], now: float) -> Proof:
     """RFC 9449 §4.3 steps that need no server state: header, signature, htm, htu, iat, ath.
 
-    The nonce and the replay cache are the caller's (server state); parsed proof keys
-    are kept in `key_cache` by thumbprint.
+    The nonce and the replay cache are the caller's (server state). `key_cache` keeps
+    parsed proof keys by thumbprint, and what a header said (key, alg, thumbprint) by
+    the header's exact text once a signature it names has checked out: a client's
+    next proofs, which repeat that header, skip its parse, never the signature.
     """
     if len(proof) > MAX_PROOF_LENGTH:
         raise InvalidDpopProof()
-    found: list[str] = []
+    header_key = HEADER_PREFIX + proof.partition(".")[0]
+    known: tuple[Any, str, str] | None = key_cache.get(header_key)
+    found: list[tuple[Any, str, str]] = [known] if known else []
 
     def key_for(header: dict[str, Any]) -> tuple[Any, str]:
-        key, alg, jkt = _proof_key(header, key_cache)
-        found.append(jkt)
-        return key, alg
+        found.append(_proof_key(header, key_cache))
+        return found[0][:2]
 
     try:
-        claims = jws.verify(proof, key_for)
+        claims = (jws.verify_known(proof, *known[:2]) if known
+                  else jws.verify(proof, key_for))
     except TokenInvalid:
         raise InvalidDpopProof() from None
-    jkt, jti = found[0], claims.get("jti")
+    if not known:  # a header seen valid once is not parsed again (the same text each time)
+        key_cache[header_key] = found[0]
+    jkt, jti = found[0][2], claims.get("jti")
     iat: Any = claims.get("iat")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
         raise InvalidDpopProof("The proof needs a jti.")
