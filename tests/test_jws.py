@@ -7,6 +7,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from authapi.errors import TokenInvalid
 from authapi.tokens import jws
 
 KEYS = {
@@ -41,3 +42,22 @@ def test_what_sign_writes_verify_reads():
     key = KEYS["ES256"]()
     token = jws.sign(CLAIMS, key, "ES256", {"kid": "k1", "typ": "JWT"})
     assert jws.verify(token, lambda header: (key.public_key(), header["alg"])) == CLAIMS
+
+
+@pytest.mark.parametrize("segment", [
+    "eyJhIjoxfQ==",  # padded
+    "ab+c",  # the standard alphabet's 62nd character
+    "ab/c",  # and its 63rd
+    "abcde",  # a length no encoder writes (4n+1)
+    "abcé",  # not ASCII
+    "QR",  # a flipped unused bit: "QQ" spells the same byte canonically
+])
+def test_b64decode_takes_one_spelling_of_each_value_only(segment):
+    with pytest.raises(TokenInvalid):
+        jws.b64decode(segment)
+
+
+def test_b64decode_reads_canonical_base64url():
+    assert jws.b64decode("eyJhIjoxfQ") == b'{"a":1}'
+    assert jws.b64decode("-_8") == b"\xfb\xff"
+    assert jws.b64decode("QQ") == b"A"
