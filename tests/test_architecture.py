@@ -98,8 +98,8 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("the pure token core", ("authapi.tokens.core", "authapi.tokens.proofs",
                              "authapi.tokens.jws")),
     ("audit and operations", ("authapi.audit", "authapi.ops", "authapi.outbound")),
-    ("base", ("authapi.config", "authapi.db", "authapi.prepared", "authapi.models",
-              "authapi.errors")),
+    ("base", ("authapi.config", "authapi.context", "authapi.db", "authapi.prepared",
+              "authapi.models", "authapi.errors")),
 ]
 # The pure core (issue 19): no Flask, no database, no network, and of authapi only these.
 PURE = {"authapi.tokens.core", "authapi.tokens.proofs", "authapi.tokens.jws"}

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authapi import errors
+from authapi import context, errors
 from authapi.accounts import oidc, recovery
 from authapi.instance import create_base
 from authapi.limits import limits
@@ -90,7 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _check_body() -> None:
     # From the environ, not `request.content_length`: werkzeug answers a missing header
     # by building and catching an HTTP exception, twice a request (bench/hooks.py).
-    environ = request.environ
+    environ = context.request().environ
     length = environ.get("CONTENT_LENGTH")
     if TOO_LARGE in environ or (length and length.isdigit() and int(length) > MAX_BODY):
         raise errors.PayloadTooLarge()

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from flask import has_request_context, request
+from flask import has_request_context
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Connection
 
-from authapi import db
+from authapi import context, db
 from authapi.db import utcnow
 from authapi.models import AuditEvent
 from authapi.ops import metrics
@@ -31,9 +31,10 @@ def request_meta() -> ClientMeta:
     """The caller's address and user agent, truncated to what the tables hold."""
     if not has_request_context():
         return ClientMeta(ip=None, user_agent="authapi-cli")
-    agent = request.headers.get("User-Agent")
+    current = context.request()
+    agent = current.headers.get("User-Agent")
     agent = agent.replace("\x00", "")[:512] if agent else None
-    return ClientMeta(ip=(request.remote_addr or "")[:45] or None, user_agent=agent or None)
+    return ClientMeta(ip=(current.remote_addr or "")[:45] or None, user_agent=agent or None)
 
 
 # The table's own INSERT on the request's transaction, compiled once (db.Prepared.within):

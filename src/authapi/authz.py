@@ -19,8 +19,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import current_app
 
+from authapi import context
 from authapi.errors import TokenInvalid
 from authapi.oauth import clients
 from authapi.tokens import core, dpop, tokens
@@ -48,7 +49,8 @@ def authenticate(forwarded: bool = False, any_audience: bool = False) -> dict[st
     resource it names.
     """
     scheme, token = access_credentials()
-    verified = g.get(SLOT)
+    globals_ = context.g()
+    verified = globals_.get(SLOT)
     if verified is not None and verified[0] == tokens.ACCESS and verified[1] == token:
         return cast(dict[str, Any], verified[2])
     if scheme == dpop.SCHEME:
@@ -58,10 +60,10 @@ def authenticate(forwarded: bool = False, any_audience: bool = False) -> dict[st
         core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
     tokens.check_first_hand(claims)
     if "client_id" in claims and "sid" in claims:  # an app's token for a user
-        path = request.path
+        path = context.request().path
         if path.startswith(OWN_PREFIXES) and path not in OWN_EXEMPT:
             check_users_own(claims)
-    setattr(g, SLOT, (tokens.ACCESS, token, claims))
+    setattr(globals_, SLOT, (tokens.ACCESS, token, claims))
     return claims
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response
 from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import (
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
+from authapi import context
 from authapi.errors import InternalError, Unavailable, ValidationError, problem
 from authapi.prepared import Prepared, Read, service_failed
 
@@ -165,28 +166,30 @@ def dispose(app: Flask) -> None:
 
 def engine() -> Engine:
     """The current app's engine (also for work on its own short transactions)."""
-    return cast(Engine, current_app.extensions["authapi.engine"])
+    return cast(Engine, context.app().extensions["authapi.engine"])
 
 
 def orm() -> OrmSession:
     """The ORM session of the current app context (its one transaction), opened on first use."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["authapi.sessionmaker"]()
-    return g.db_session
+    globals_ = context.g()
+    session = globals_.get("db_session")
+    if session is None:
+        session = globals_.db_session = context.app().extensions["authapi.sessionmaker"]()
+    return cast(OrmSession, session)
 
 
 def commit() -> None:
     """Commit the request's transaction if it opened one: a request that wrote through
     `Prepared` alone (a refresh on PostgreSQL, a client-credentials token) or read only
     (introspection) makes no ORM session just to commit nothing (about 0.1 ms)."""
-    session = g.get("db_session")
+    session = context.g().get("db_session")
     if session is not None:
         session.commit()
 
 
 def in_transaction() -> bool:
     """Whether the request's ORM session has begun a transaction (asking opens none)."""
-    session = g.get("db_session")
+    session = context.g().get("db_session")
     return session is not None and session.in_transaction()
 
 
@@ -197,7 +200,7 @@ def affected(statement: Executable) -> int:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    db_session = g.pop("db_session", None)
+    db_session = context.g().pop("db_session", None)
     if db_session is None:
         return
     try:

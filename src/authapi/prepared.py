@@ -9,7 +9,6 @@ import re
 import sqlite3
 from typing import Any, cast
 
-from flask import current_app
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -19,6 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ReturnsRows
 
+from authapi import context
 from authapi.errors import Unavailable
 
 # The dialects every Prepared statement is compiled and checked for when it is built.
@@ -78,7 +78,7 @@ class Prepared:
         A write that must not run twice passes `retry=False`: a connection lost after
         the statement was sent may have committed it, so it answers 503 instead.
         """
-        engine = engine or current_app.extensions["authapi.read_engine"]
+        engine = engine or context.app().extensions["authapi.read_engine"]
         plan = self._plans.get(type(engine.dialect)) or self._plan(engine.dialect)
         from_db = plan[3]
         return [tuple(value if process is None else process(value)
@@ -117,7 +117,7 @@ class Prepared:
     def run(self, params: dict[str, Any], *, engine: Engine | None = None,
             retry: bool = True) -> int:
         """Execute for these bound parameters (autocommit); return the row count."""
-        engine = engine or current_app.extensions["authapi.read_engine"]
+        engine = engine or context.app().extensions["authapi.read_engine"]
         plan = self._plans.get(type(engine.dialect)) or self._plan(engine.dialect)
         return cast(int, _execute(engine, plan, params, fetch=False, retry=retry))
 

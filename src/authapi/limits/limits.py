@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from authapi import db
+from authapi import context, db
 from authapi.errors import AccountLocked, ApiError, InvalidCredentials, RateLimited
 from authapi.limits import limitstore, lockout
 from authapi.ops import metrics
@@ -75,7 +75,7 @@ class Limiter:
 
     def rule(self, setting: str) -> RateLimitItem:
         """The rate in config `setting` ("N per minute"), parsed once per distinct text."""
-        return _parse(str(current_app.config[setting]))
+        return _parse(str(context.app().config[setting]))
 
     def hit(self, setting: str, scope: str, key: str) -> None:
         """Count one request; raise RateLimited (with Retry-After) once over the rate."""
@@ -104,12 +104,12 @@ def _parse(rate: str) -> RateLimitItem:
 
 def limiter() -> Limiter:
     """The current app's limiter."""
-    return current_app.extensions["authapi.limiter"]
+    return context.app().extensions["authapi.limiter"]
 
 
 def client_address() -> str:
     """The caller's address (the proxy-corrected one behind AUTHAPI_PROXY_COUNT)."""
-    return request.remote_addr or "unknown"
+    return context.request().remote_addr or "unknown"
 
 
 def _body_email() -> str | None:

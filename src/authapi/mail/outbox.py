@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import func, select, update
 
-from authapi import db
+from authapi import context, db
 from authapi.db import utcnow
 from authapi.mail import mail
 from authapi.models import OutboxMail
@@ -173,5 +173,5 @@ def init_app(app: Flask, jobs: Sequence[Job] = ()) -> None:
 
     @app.teardown_request
     def _wake(_exc: BaseException | None) -> None:
-        if g.pop(QUEUED, False) and current_app.config["AUTHAPI_MAIL_WORKER"]:
+        if context.g().pop(QUEUED, False) and app.config["AUTHAPI_MAIL_WORKER"]:
             worker(app).wake()

@@ -25,7 +25,7 @@ from jwt import PyJWKSet
 from jwt.exceptions import PyJWKError, PyJWKSetError
 from sqlalchemy import bindparam, func, select
 
-from authapi import audit, db, outbound
+from authapi import audit, context, db, outbound
 from authapi.admin import delegation
 from authapi.admin.delegation import Grantor
 from authapi.db import utcnow
@@ -79,7 +79,7 @@ def _hash_key(secret_key: str) -> bytes:
 
 def hash_secret(secret: str) -> str:
     """The keyed hash a client secret is stored as."""
-    key = _hash_key(current_app.config["AUTHAPI_SECRET_KEY"])
+    key = _hash_key(context.app().config["AUTHAPI_SECRET_KEY"])
     return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from authapi import audit, db, models
+from authapi import audit, context, db, models
 from authapi.audit import ClientMeta
 from authapi.errors import (
     ApiError,
@@ -55,7 +55,8 @@ def _granted(requested: str | None, allowed: set[str]) -> str:
 
 def _answer(access_token: str, scope: str, jkt: str | None, **extra: Any) -> dict[str, Any]:
     return {"access_token": access_token, "token_type": dpop.token_type(jkt),
-            "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]), "scope": scope, **extra}
+            "expires_in": int(context.app().config["AUTHAPI_ACCESS_TTL"]), "scope": scope,
+            **extra}
 
 
 def client_credentials(client: Caller, form: Mapping[str, str],

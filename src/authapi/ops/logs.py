@@ -17,7 +17,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context
+
+from authapi import context
 
 LOGGER = "authapi"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -28,7 +30,7 @@ PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 
 def request_id() -> str:
     """This request's id: the caller's X-Request-ID when plausible, else a new one."""
-    return request_id_of(request.environ)
+    return request_id_of(context.request().environ)
 
 
 def request_id_of(environ: dict[str, Any]) -> str:

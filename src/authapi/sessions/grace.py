@@ -23,11 +23,10 @@ from datetime import timedelta
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert  # the same ON CONFLICT on SQLite
 
-from authapi import audit, db
+from authapi import audit, context, db
 from authapi.db import utcnow
 from authapi.models import RefreshGrace, UserSession
 from authapi.tokens import secretbox
@@ -44,7 +43,7 @@ KEEP = db.Prepared(_UPSERT.on_conflict_do_update(
 
 def window() -> int:
     """The configured grace window in seconds; 0 turns it off."""
-    return int(current_app.config["AUTHAPI_REFRESH_GRACE"])
+    return int(context.app().config["AUTHAPI_REFRESH_GRACE"])
 
 
 def remember(session_id: str, previous_jti: str, successor_jti: str,

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from flask import current_app
 from sqlalchemy import String, Table, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.dialects.postgresql import psycopg
 
-from authapi import audit, db
+from authapi import audit, context, db
 from authapi.accounts import users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
@@ -135,4 +134,4 @@ def _rotated(row: tuple[Any, ...], profile: dict[str, Any] | None) -> Rotated:
 
 def expiry() -> Any:
     """When a session used now expires (AUTHAPI_REFRESH_TTL from now)."""
-    return utcnow() + timedelta(seconds=int(current_app.config["AUTHAPI_REFRESH_TTL"]))
+    return utcnow() + timedelta(seconds=int(context.app().config["AUTHAPI_REFRESH_TTL"]))

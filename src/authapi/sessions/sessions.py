@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from authapi import audit, db
+from authapi import audit, context, db
 from authapi.accounts import notices, users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
@@ -77,7 +77,7 @@ def _pair(subject: tokens.Subject, session_id: str, refresh_jti: str, access_jti
                                             cnf=dpop.confirmation(jkt), sign_in=sign_in,
                                             extra=app.claims() if app else None),
         "token_type": dpop.token_type(jkt),
-        "expires_in": int(current_app.config["AUTHAPI_ACCESS_TTL"]),
+        "expires_in": int(context.app().config["AUTHAPI_ACCESS_TTL"]),
     }
     if app is None or app.refresh:
         pair["refresh_token"] = tokens.issue_refresh(subject.sub, session_id, refresh_jti,

@@ -21,8 +21,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from cachetools import LRUCache
-from flask import Response, after_this_request, current_app, request
+from flask import Response, after_this_request, current_app
 
+from authapi import context
 from authapi.errors import DPOP_INVALID_TOKEN, ApiError, InvalidDpopProof, UseDpopNonce
 from authapi.tokens import core, proofs, replay, tokens
 from authapi.tokens.proofs import Target, normalize_url
@@ -43,9 +44,11 @@ def public_origin() -> str:
     X-Forwarded-Proto and X-Forwarded-Host; otherwise they are the origin of
     AUTHAPI_ISSUER, never the request's Host header, which the client chooses.
     """
-    if int(current_app.config["AUTHAPI_PROXY_COUNT"]) > 0:
-        return f"{request.scheme}://{request.host}"
-    return _origin(str(current_app.config["AUTHAPI_ISSUER"]))
+    config = context.app().config
+    if int(config["AUTHAPI_PROXY_COUNT"]) > 0:
+        current = context.request()
+        return f"{current.scheme}://{current.host}"
+    return _origin(str(config["AUTHAPI_ISSUER"]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -56,8 +59,9 @@ def _origin(url: str) -> str:
 
 def this_request() -> Target:
     """The current request as a proof must name it: the public origin and this path."""
-    return Target(request.method,
-                  normalize_url(public_origin() + request.script_root + request.path))
+    current = context.request()
+    return Target(current.method,
+                  normalize_url(public_origin() + current.script_root + current.path))
 
 
 def forwarded_request() -> Target:
@@ -66,13 +70,16 @@ def forwarded_request() -> Target:
     Only with AUTHAPI_PROXY_COUNT > 0, where ProxyFix has already taken the scheme and
     host from X-Forwarded-Proto and X-Forwarded-Host.
     """
-    method = request.headers.get("X-Forwarded-Method")
-    uri = request.headers.get("X-Forwarded-Uri")
-    if int(current_app.config["AUTHAPI_PROXY_COUNT"]) <= 0 or not method or not uri:
+    if int(context.app().config["AUTHAPI_PROXY_COUNT"]) <= 0:
+        return this_request()
+    current = context.request()
+    method = current.headers.get("X-Forwarded-Method")
+    uri = current.headers.get("X-Forwarded-Uri")
+    if not method or not uri:
         return this_request()
     if not uri.startswith("/"):
         return Target(method.upper(), None)
-    return Target(method.upper(), normalize_url(f"{request.scheme}://{request.host}{uri}"))
+    return Target(method.upper(), normalize_url(f"{current.scheme}://{current.host}{uri}"))
 
 
 def confirmation(jkt: str | None) -> dict[str, str] | None:
@@ -108,9 +115,10 @@ def _send_nonce(response: Response) -> Response:
 
 
 def _key_cache() -> LRUCache[str, Any]:
-    cache = current_app.extensions.get(KEY_CACHE)
+    extensions = context.app().extensions
+    cache = extensions.get(KEY_CACHE)
     if cache is None:  # once per app (setdefault would build a new LRUCache every call)
-        cache = current_app.extensions[KEY_CACHE] = LRUCache(maxsize=KEY_CACHE_SIZE)
+        cache = extensions[KEY_CACHE] = LRUCache(maxsize=KEY_CACHE_SIZE)
     return cast("LRUCache[str, Any]", cache)
 
 
@@ -122,7 +130,7 @@ def verify(proof: str, target: Target, access_token: str | None = None) -> str:
     """
     checked = proofs.check_proof(proof, target, access_token, _key_cache(), time.time())
     claims, iat = checked.claims, checked.iat
-    if current_app.config["AUTHAPI_DPOP_NONCE"]:
+    if context.app().config["AUTHAPI_DPOP_NONCE"]:
         after_this_request(_send_nonce)  # RFC 9449 §8.2: a fresh nonce with every answer
         if not _nonce_valid(claims.get("nonce")):
             raise UseDpopNonce(headers={NONCE_HEADER: nonce()})
@@ -134,7 +142,7 @@ def verify(proof: str, target: Target, access_token: str | None = None) -> str:
 def proof_key_thumbprint(access_token: str | None = None,
                          target: Target | None = None) -> str | None:
     """The key thumbprint of the request's DPoP proof, None without one; 401 if invalid."""
-    proof = request.headers.get(HEADER)
+    proof = context.request().headers.get(HEADER)
     if proof is None:
         return None
     return verify(proof.strip(), target or this_request(), access_token)

@@ -22,6 +22,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from authapi import context
 from authapi.db import utcnow
 from authapi.models import SigningKey
 from authapi.tokens import secretbox
@@ -128,7 +129,7 @@ class Keyring:
         """The (kid, key) to sign with, re-read from the database at most once a minute,
         in the session `session_of()` returns (asked for only then: a request that signs
         from the loaded key opens no database session for it)."""
-        config = current_app.config
+        config = context.app().config
         algorithm, secret = config["AUTHAPI_JWT_ALGORITHM"], config["AUTHAPI_SECRET_KEY"]
         if algorithm == "HS256":
             return hmac_kid(secret), secret.encode()
@@ -217,4 +218,4 @@ class Keyring:
 
 def keyring() -> Keyring:
     """The current app's keyring."""
-    return current_app.extensions["authapi.keyring"]
+    return context.app().extensions["authapi.keyring"]

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 
-from authapi import db
+from authapi import context, db
 from authapi.errors import Unavailable
 from authapi.models import RevocationEvent, RevokedToken, UserSession
 from authapi.ops import metrics
@@ -197,7 +197,7 @@ class RevocationCache:
 
 def cache() -> RevocationCache:
     """The current app's revocation cache."""
-    return current_app.extensions["authapi.tokens.revocation"]
+    return context.app().extensions["authapi.tokens.revocation"]
 
 
 def minted_ms(jti: str) -> int:

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from flask import Flask, current_app
+from flask import Flask
 
-from authapi import db
+from authapi import context, db
 from authapi.errors import CsrfFailed, TokenInvalid, TokenRevoked
 from authapi.ops import metrics
 from authapi.tokens import core, jws, keys, revocation
@@ -73,7 +73,7 @@ def new_jti() -> str:
 
 def _encode(claims: dict[str, Any]) -> str:
     metrics.token_issued(claims["type"])
-    if claims["type"] == REFRESH and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
+    if claims["type"] == REFRESH and context.app().config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
         kid, key = keys.keyring().refresh_signing_key(db.orm)
         return jws.sign(claims, key, REFRESH_ALGORITHM, {"kid": kid, "typ": TYPES[REFRESH]})
     return sign(claims, TYPES[claims["type"]])
@@ -82,7 +82,7 @@ def _encode(claims: dict[str, Any]) -> str:
 def sign(claims: dict[str, Any], typ: str) -> str:
     """A JWT of `claims` signed with the current key (its `kid` in the header)."""
     kid, key = keys.keyring().signing_key(db.orm)
-    algorithm = current_app.config["AUTHAPI_JWT_ALGORITHM"]
+    algorithm = context.app().config["AUTHAPI_JWT_ALGORITHM"]
     return jws.sign(claims, key, algorithm, {"kid": kid, "typ": typ})
 
 
@@ -100,7 +100,7 @@ def issue_access(subject: Subject, session_id: str | None, jti: str | None = Non
                  sign_in: SignIn | None = None) -> str:
     """An access token with exactly the contract's claims (+ the user's `sign_in`, + `cnf`
     when DPoP-bound, + `extra` such as `client_id` or `act`)."""
-    config = current_app.config
+    config = context.app().config
     jti = jti or new_jti()
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -120,7 +120,7 @@ def issue_access(subject: Subject, session_id: str | None, jti: str | None = Non
 
 def issue_refresh(sub: str, session_id: str, jti: str, extra: dict[str, Any] | None = None) -> str:
     """A refresh token with exactly the contract's claims (plus `csrf` in cookie mode)."""
-    config = current_app.config
+    config = context.app().config
     now = int(time.time())
     claims = {"iss": config["AUTHAPI_ISSUER"], "sub": sub, "iat": now,
               "exp": now + int(config["AUTHAPI_REFRESH_TTL"]), "jti": jti, "type": REFRESH,
@@ -133,12 +133,12 @@ def rules() -> core.Rules:
 
     Built once per app from its settings (init_app), not per token check.
     """
-    return cast(core.Rules, current_app.extensions["authapi.rules"])
+    return cast(core.Rules, context.app().extensions["authapi.rules"])
 
 
 def refresh_rules() -> core.Rules:
     """The rules of refresh tokens: as `rules`, with HS256 allowed (REFRESH_ALGORITHM)."""
-    return cast(core.Rules, current_app.extensions["authapi.refresh_rules"])
+    return cast(core.Rules, context.app().extensions["authapi.refresh_rules"])
 
 
 def _rules_of(config: Any) -> core.Rules:
@@ -155,13 +155,13 @@ def refresh_verification_key(kid: str, algorithm: str) -> Any:
     """core.KeyLookup for refresh tokens: the derived key for HS256 (unless HS256 is the
     configured algorithm, whose secret signs everything), else the public key."""
     keyring = keys.keyring()
-    if algorithm == REFRESH_ALGORITHM and current_app.config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
+    if algorithm == REFRESH_ALGORITHM and context.app().config["AUTHAPI_JWT_ALGORITHM"] != "HS256":
         return keyring.refresh_verification_key(kid)
     return keyring.verification_key(kid, algorithm)
 
 
 def _verified() -> VerifiedTokens:
-    return cast(VerifiedTokens, current_app.extensions["authapi.verified"])
+    return cast(VerifiedTokens, context.app().extensions["authapi.verified"])
 
 
 def decode(token: str, expected_type: str, *, any_audience: bool = False) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from urllib.parse import unquote_plus
 
 from flask import Response, after_this_request, current_app, request
 
-from authapi import audit, authz, db
+from authapi import audit, authz, context, db
 from authapi.accounts import accounts, passkeys, profiles, users
 from authapi.audit import request_meta
 from authapi.errors import (
@@ -118,7 +118,7 @@ def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""
     jkt = dpop.proof_key_thumbprint()
     body = None
-    if request.get_data(cache=True):
+    if context.request().get_data(cache=True):
         body = REFRESH_BODY.load(require_json_body())
     credential = transport.refresh_credential(body)
     by_cookie = credential.source == transport.COOKIE
@@ -268,7 +268,7 @@ def _step_up_args(demands: dict[str, list[str]]) -> tuple[str | None, int | None
 def check() -> Response:
     """Forward-auth for reverse proxies: 200 with identity headers, 401 or 403 otherwise."""
     claims = authz.authenticate(forwarded=True)
-    query = request.environ.get("QUERY_STRING")
+    query = context.request().environ.get("QUERY_STRING")
     if query:  # a proxy's demands (none costs no parsing)
         demands = query_params(query)
         roles = tuple(demands.get("role", ()))

@@ -10,7 +10,7 @@ from flask import Response, current_app, request
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
 
-from authapi import db
+from authapi import context, db
 from authapi.audit import request_meta
 from authapi.errors import (
     ApiError,
@@ -76,10 +76,11 @@ def _parameters() -> dict[str, list[str]]:
     parser's machinery (about 40 µs of every token request). A body or a value that is
     not UTF-8 is 400 `invalid_request` (werkzeug's parser answered an empty form for the
     first and kept the second's bytes as `%XX`)."""
-    if request.mimetype != FORM:
+    current = context.request()
+    if current.mimetype != FORM:
         raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
     try:  # the body, and each percent-encoded value, must be UTF-8
-        pairs = parse_qsl(request.get_data().decode(), keep_blank_values=True,
+        pairs = parse_qsl(current.get_data().decode(), keep_blank_values=True,
                           errors="strict")
     except UnicodeDecodeError:
         raise InvalidOAuthRequest("The parameters are not UTF-8.") from None
@@ -132,7 +133,7 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
 
 
 def _client(form: dict[str, str]) -> Any:
-    return client_auth.authenticate(request.headers.get("Authorization"), form)
+    return client_auth.authenticate(context.request().headers.get("Authorization"), form)
 
 
 def _app(form: dict[str, str]) -> Any:

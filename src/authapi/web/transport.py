@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
+from authapi import context
 from authapi.errors import DpopTokenInvalid, TokenInvalid, TokenMissing
 
 REFRESH_COOKIE = "refresh_token_cookie"
@@ -43,7 +44,7 @@ def access_credentials() -> tuple[str, str]:
     RFC 6750 §2.1 and RFC 9449 §7.1; another scheme means no credentials of ours, so no
     error code (RFC 6750 §3.1).
     """
-    header = request.headers.get("Authorization")
+    header = context.request().headers.get("Authorization")
     if not header:
         raise TokenMissing()
     scheme, _, token = header.partition(" ")
@@ -67,7 +68,7 @@ def bearer_token() -> str:
 def refresh_credential(body: dict[str, Any] | None) -> Credential:
     """The refresh token of a /auth/refresh request: the bearer header, the JSON body's
     `refresh_token`, or the cookie (with the X-CSRF-TOKEN sent beside it), in that order."""
-    if request.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer":
+    if context.request().headers.get("Authorization", "").partition(" ")[0].lower() == "bearer":
         return Credential(bearer_token(), HEADER)
     token = (body or {}).get(REFRESH_FIELD)
     if token:
