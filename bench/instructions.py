@@ -10,8 +10,9 @@ serves each route with authapi's gunicorn command (one sync worker) under
 over one keep-alive connection, and takes the worker's count difference over
 N2 - N1: the cost of one request, gunicorn's parsing and writing included, start-up
 excluded. The same count for bench/bare_app.py's `GET /healthz` gives the floor.
-`PYTHONHASHSEED=0` keeps the runs alike; two runs of the same commit agree within
-about 0.5 %.
+`PYTHONHASHSEED=0` keeps the runs alike, and the revocation feed's and the outbox's
+background threads are kept from polling (their count would grow with the run's
+wall time, which valgrind and a busy machine stretch, not with its requests).
 
 An instruction is not a microsecond: an RSA signature runs several times more
 instructions per µs than Python does, so the ratios of routes that sign (refresh,
@@ -106,7 +107,10 @@ def worker_instructions(route: str, count: int, src: str) -> int:
     requests, then a clean stop (callgrind writes each process's count on exit)."""
     with tempfile.TemporaryDirectory(prefix="authapi-instr-") as tmp:
         database = seed.prepare("sqlite", 1000, Path(tmp))
+        # No background polling: the revocation feed's and the outbox's threads would add
+        # a count that grows with the run's wall time, not with its requests.
         env = {**database.env, "AUTHAPI_BCRYPT_ROUNDS": "4", "PYTHONHASHSEED": "0",
+               "AUTHAPI_REVOCATION_POLL_INTERVAL": "3600", "AUTHAPI_MAIL_WORKER": "false",
                "PYTHONPATH": os.pathsep.join(filter(None, (src, str(ROOT / "bench"))))}
         port, out = loadgen.free_port(), Path(tmp) / "callgrind"
         module = "bare_app:app" if route == "bare" else "authapi.wsgi:app"
