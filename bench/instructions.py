@@ -12,7 +12,10 @@ N2 - N1: the cost of one request, gunicorn's parsing and writing included, start
 excluded. The same count for bench/bare_app.py's `GET /healthz` gives the floor.
 `PYTHONHASHSEED=0` keeps the runs alike, and the revocation feed's and the outbox's
 background threads are kept from polling (their count would grow with the run's
-wall time, which valgrind and a busy machine stretch, not with its requests).
+wall time, which valgrind and a busy machine stretch, not with its requests). Run
+it on an otherwise idle machine: the same count for the bare app came out 6 % apart
+in two runs made while the test suite ran beside them, and within 0.1 % when each
+ran alone.
 
 An instruction is not a microsecond: an RSA signature runs several times more
 instructions per µs than Python does, so the ratios of routes that sign (refresh,
