@@ -54,3 +54,23 @@ end
 function done(summary, latency, requests)
   print_statuses()
 end
+
+function write_unused(path_name)
+  -- The entries of each thread's queue (`fresh`, from `head` to `tail`) not used yet,
+  -- written back to the file named by the thread's global `path_name`, so that a
+  -- warm-up run and the measured run can share one file. Returns how many.
+  local left, path = {}, nil
+  for _, thread in ipairs(threads) do
+    path = thread:get(path_name)
+    local queue = thread:get("fresh")
+    for i = thread:get("head"), thread:get("tail") do
+      left[#left + 1] = queue[i]
+    end
+  end
+  if path then
+    local file = assert(io.open(path, "w"))
+    file:write(table.concat(left, "\n"), "\n")
+    file:close()
+  end
+  return #left
+end

@@ -34,18 +34,5 @@ end
 
 function done(summary, latency, requests)
   print_statuses()
-  local left, path = {}, nil
-  for _, thread in ipairs(threads) do
-    path = thread:get("proof_path")
-    local queue = thread:get("fresh")
-    for i = thread:get("head"), thread:get("tail") do
-      left[#left + 1] = queue[i]
-    end
-  end
-  if path then
-    local file = assert(io.open(path, "w"))
-    file:write(table.concat(left, "\n"), "\n")
-    file:close()
-  end
-  io.write("proofs left: " .. #left .. "\n")
+  io.write("proofs left: " .. write_unused("proof_path") .. "\n")
 end

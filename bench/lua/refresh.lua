@@ -58,18 +58,5 @@ end
 
 function done(summary, latency, requests)
   print_statuses()
-  local left, path = {}, nil
-  for _, thread in ipairs(threads) do
-    path = thread:get("token_path")
-    local queue = thread:get("fresh")
-    for i = thread:get("head"), thread:get("tail") do
-      left[#left + 1] = queue[i]
-    end
-  end
-  if path then
-    local file = assert(io.open(path, "w"))
-    file:write(table.concat(left, "\n"), "\n")
-    file:close()
-  end
-  io.write("fresh tokens left: " .. #left .. "\n")
+  io.write("fresh tokens left: " .. write_unused("token_path") .. "\n")
 end
