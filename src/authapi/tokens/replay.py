@@ -15,11 +15,10 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.engine import Engine
 
-from authapi import db
+from authapi import context, db
 from authapi.db import utcnow
 from authapi.errors import Unavailable
 from authapi.models import DpopProof
@@ -31,14 +30,14 @@ _writes = itertools.count(1)
 
 def first_use(key: str, expires_at: float) -> bool:
     """Record `key` until `expires_at` (epoch seconds); False if it is already recorded."""
-    url = current_app.config["AUTHAPI_REDIS_URL"]
+    url = context.app().config["AUTHAPI_REDIS_URL"]
     if url:
         return _redis_first_use(url, key, expires_at)
     return _database_first_use(key, datetime.fromtimestamp(expires_at, UTC))
 
 
 def _redis_client(url: str) -> Any:
-    clients = current_app.extensions.setdefault("authapi.replay_redis", {})
+    clients = context.app().extensions.setdefault("authapi.replay_redis", {})
     client = clients.get(os.getpid())
     if client is None:  # one client per process: a connection must not cross a fork
         import redis  # only where Redis is configured: a faster cold start elsewhere
@@ -78,7 +77,7 @@ def _insert(engine: Engine, key: str, expires_at: datetime) -> bool:
 
 
 def _database_first_use(key: str, expires_at: datetime) -> bool:
-    engine = current_app.extensions["authapi.read_engine"]  # autocommit: one round trip
+    engine = context.app().extensions["authapi.read_engine"]  # autocommit: one round trip
     if next(_writes) % PURGE_EVERY == 0:
         DELETE_EXPIRED.run({"now": utcnow()}, engine=engine)
     if _insert(engine, key, expires_at):
