@@ -148,22 +148,11 @@ def check_proof(proof: str, target: Target, access_token: str | None,
     """
     if len(proof) > MAX_PROOF_LENGTH:
         raise InvalidDpopProof()
-    header_key = HEADER_PREFIX + proof.partition(".")[0]
-    known: tuple[Any, str, str] | None = key_cache.get(header_key)
-    found: list[tuple[Any, str, str]] = [known] if known else []
-
-    def key_for(header: dict[str, Any]) -> tuple[Any, str]:
-        found.append(_proof_key(header, key_cache))
-        return found[0][:2]
-
     try:
-        claims = (jws.verify_known(proof, *known[:2]) if known
-                  else jws.verify(proof, key_for))
+        claims, (_, _, jkt) = _signed_claims(proof, key_cache)
     except TokenInvalid:
         raise InvalidDpopProof() from None
-    if not known:  # a header seen valid once is not parsed again (the same text each time)
-        key_cache[header_key] = found[0]
-    jkt, jti = found[0][2], claims.get("jti")
+    jti = claims.get("jti")
     iat: Any = claims.get("iat")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
         raise InvalidDpopProof("The proof needs a jti.")
@@ -178,6 +167,27 @@ def check_proof(proof: str, target: Target, access_token: str | None,
             isinstance(ath, str) and hmac.compare_digest(ath, token_hash(access_token))):
         raise InvalidDpopProof("The proof's ath is not the hash of this access token.")
     return Proof(jkt=jkt, jti=jti, iat=float(iat), claims=claims)
+
+
+def _signed_claims(proof: str, key_cache: MutableMapping[str, Any]
+                   ) -> tuple[dict[str, Any], tuple[Any, str, str]]:
+    """The proof's claims once its signature checks out, and what its header names (key,
+    alg, thumbprint). A header is parsed the first time its exact text comes with a
+    valid signature, and kept in `key_cache` by that text; later proofs repeating it are
+    checked with the kept key, never without their signature."""
+    header_key = HEADER_PREFIX + proof.partition(".")[0]
+    known: tuple[Any, str, str] | None = key_cache.get(header_key)
+    if known is not None:
+        return jws.verify_known(proof, known[0], known[1]), known
+    named: list[tuple[Any, str, str]] = []
+
+    def key_for(header: dict[str, Any]) -> tuple[Any, str]:
+        named.append(_proof_key(header, key_cache))
+        return named[0][:2]
+
+    claims = jws.verify(proof, key_for)
+    key_cache[header_key] = named[0]  # only now: its signature has checked out
+    return claims, named[0]
 
 
 def check_proven(jkt: str, bound: str) -> None:
