@@ -88,6 +88,11 @@ class ProblemSchema(Schema):
     detail = fields.String()
     code = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    # RFC 9470 step-up (insufficient_user_authentication): what would satisfy the route,
+    # repeated from the WWW-Authenticate challenge for clients that do not parse it.
+    acr_values = fields.String(metadata={"description": "The sign-in level the route needs."})
+    max_age = fields.Integer(metadata={"description": "How recent, in seconds, the sign-in "
+                                                      "must be."})
 
 
 class OAuthErrorSchema(Schema):
