@@ -157,3 +157,30 @@ def test_an_apps_token_cannot_approve_a_device(client, cli_app, auth_headers, ma
     body = ask(client, cli_app).get_json()
     assert_problem(client.post("/oauth/device/verify", headers=bearer(access),
                                json={"user_code": body["user_code"]}), 401, "token_invalid")
+
+
+def test_a_client_that_requires_dpop_gets_no_bearer_tokens_by_device(app, client,
+                                                                      auth_headers):
+    """RFC 9449 §5.2: a client registered with require_dpop is refused without a proof at
+    every grant, the device grant too; the refused poll delivers nothing, so the device
+    still gets its (bound) tokens with a proof."""
+    from fixtures.dpop import DpopClient
+
+    tool = client.post("/admin/clients", headers=auth_headers(("admin",)), json={
+        "name": "Tool", "scope": "", "token_endpoint_auth_method": "none",
+        "grant_types": [GRANT, "refresh_token"], "require_dpop": True}).get_json()
+    body = ask(client, tool).get_json()
+    assert client.post("/oauth/device/approve", headers=auth_headers(),
+                       json={"user_code": body["user_code"], "approve": True}).status_code == 204
+    fast_forward(app)
+    assert_oauth_error(poll(client, tool, body["device_code"]), 400, "invalid_dpop_proof")
+    key = DpopClient()
+    fast_forward(app)
+    bound = client.post("/oauth/token", headers={"DPoP": key.proof("POST", "/oauth/token")},
+                        data={"grant_type": GRANT, "device_code": body["device_code"],
+                              "client_id": tool["client_id"]})
+    assert bound.status_code == 200, bound.get_json()
+    assert bound.get_json()["token_type"] == "DPoP"
+    refresh = {"grant_type": "refresh_token", "client_id": tool["client_id"],
+               "refresh_token": bound.get_json()["refresh_token"]}
+    assert_oauth_error(client.post("/oauth/token", data=refresh), 400, "invalid_dpop_proof")

@@ -50,6 +50,26 @@ def test_a_bound_client_token_is_refused_as_bearer(client, make_client, key):
     assert response.headers["WWW-Authenticate"].startswith("DPoP")
 
 
+@pytest.mark.parametrize("grant", ["client_credentials", "exchange"])
+def test_a_service_that_requires_dpop_is_refused_without_a_proof(client, auth_headers, key,
+                                                                 grant):
+    """RFC 9449 §5.2 (`dpop_bound_access_tokens`): every token request of a client
+    registered with require_dpop carries a proof, whatever the grant."""
+    admin = auth_headers(("admin",))
+    registered = client.post("/admin/clients", headers=admin, json={
+        "name": "svc", "scope": "a", "require_dpop": True}).get_json()
+    form = {"grant_type": "client_credentials"}
+    if grant == "exchange":
+        form = {"grant_type": EXCHANGE, "subject_token_type": ACCESS_TYPE,
+                "subject_token": admin["Authorization"].split()[1]}
+    refused = post_token(client, form, None, credentials(registered))
+    assert_oauth_error(refused, 400, "invalid_dpop_proof")
+    assert "WWW-Authenticate" not in refused.headers
+    if grant == "client_credentials":
+        bound = post_token(client, form, key, credentials(registered))
+        assert bound.status_code == 200 and bound.get_json()["token_type"] == "DPoP"
+
+
 def test_a_bad_proof_at_the_token_endpoint_is_400_invalid_dpop_proof(client, make_client, key):
     registered = make_client()
     response = post_token(client, {"grant_type": "client_credentials"}, key,

@@ -590,3 +590,23 @@ def test_an_app_revokes_its_own_tokens_and_no_other_apps(client, register, user)
     assert own.status_code == 200
     assert_problem(client.get("/oauth/userinfo", headers=bearer(body["access_token"])),
                    401, "token_revoked")
+
+
+@pytest.mark.parametrize("kind", ["access", "app access", "refresh"])
+def test_only_an_id_token_is_an_id_token_hint(client, register, user, make_user, login, kind):
+    """OIDC RP-Initiated Logout §2: the hint is an ID token. An access or refresh token is
+    signed by the same keys, but whoever holds one (a resource server) must not end the
+    user's sign-in with it: 400, and the session lives on."""
+    if kind == "app access":
+        flow = Flow(client, register())
+        body = flow.token(flow.sign_in(user)).get_json()
+        token, check = body["access_token"], body["access_token"]
+    else:
+        pair = login(make_user())
+        token, check = pair["access_token" if kind == "access" else "refresh_token"], \
+            pair["access_token"]
+    other_browser = client.application.test_client()
+    assert_problem(other_browser.get("/oauth/logout", query_string={"id_token_hint": token}),
+                   400, "invalid_request")
+    me = "/oauth/userinfo" if kind == "app access" else "/auth/me"
+    assert client.get(me, headers=bearer(check)).status_code == 200

@@ -22,7 +22,7 @@ from jwt.exceptions import PyJWKError
 from sqlalchemy import Table
 
 from authapi import db, outbound
-from authapi.errors import InvalidClient, InvalidOAuthRequest
+from authapi.errors import InvalidClient, InvalidDpopProof, InvalidOAuthRequest
 from authapi.models import UsedAssertion
 from authapi.oauth import clients, documents
 from authapi.oauth.clients import Caller
@@ -78,6 +78,15 @@ def authenticate(authorization: str | None, form: Mapping[str, str]) -> Caller:
     client = clients.caller(client_id) if client_id else None
     if client is None or not secret or not clients.secret_matches(client, secret):
         raise InvalidClient()
+    return client
+
+
+def with_proof(client: Caller, jkt: str | None) -> Caller:
+    """`client`, if its token request may go on: one registered with `require_dpop` sends
+    a DPoP proof with every token request, whatever the grant (RFC 9449 §5.2,
+    `dpop_bound_access_tokens`), so none of its tokens is a bearer token."""
+    if client.require_dpop and jkt is None:
+        raise InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
     return client
 
 

@@ -56,6 +56,7 @@ class Caller:
     grant_types: tuple[str, ...] = (registration.CLIENT_CREDENTIALS,)
     auth_method: str = registration.SECRET_BASIC
     first_party: bool = False
+    require_dpop: bool = False  # RFC 9449 §5.2: every token request carries a proof
 
     @property
     def public(self) -> bool:
@@ -66,7 +67,7 @@ class Caller:
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
                         Client.jwks, Client.jwks_url, Client.exchange, Client.audiences,
                         Client.grant_types, Client.token_endpoint_auth_method,
-                        Client.first_party)
+                        Client.first_party, Client.require_dpop)
                  .where(Client.client_id == bindparam("client_id"), Client.disabled.is_(False)))
 
 
@@ -274,7 +275,8 @@ def _read_caller(client_id: str) -> Caller | None:
     method = row[9] or (registration.PRIVATE_KEY_JWT if keyed else registration.SECRET_BASIC)
     return Caller(id=row[0], client_id=row[1], scope=row[2], secret_hash=row[3], jwks=row[4],
                   jwks_url=row[5], exchange=row[6], audiences=tuple(row[7] or ()),
-                  grant_types=tuple(grants), auth_method=method, first_party=bool(row[10]))
+                  grant_types=tuple(grants), auth_method=method, first_party=bool(row[10]),
+                  require_dpop=bool(row[11]))
 
 
 def first_party(client_id: str) -> bool:

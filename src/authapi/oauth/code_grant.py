@@ -16,7 +16,6 @@ from authapi import audit, db
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
 from authapi.errors import (
-    InvalidDpopProof,
     InvalidGrant,
     InvalidOAuthRequest,
     UnauthorizedClient,
@@ -82,9 +81,6 @@ def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
     code = form.get("code")
     if not code:
         raise InvalidOAuthRequest("code is required.")
-    app = authorize.app(client.client_id)
-    if app is not None and app.require_dpop and jkt is None:
-        raise InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
     redeemed = redeem(code, client.client_id, form.get("redirect_uri"),
                       form.get("code_verifier"))
     row, user, signed = redeemed.row, redeemed.user, redeemed.sign_in

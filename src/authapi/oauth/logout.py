@@ -17,7 +17,12 @@ from authapi.tokens import keys
 
 def id_token_hint(hint: str) -> dict[str, Any] | None:
     """The claims of an ID token authapi issued (expired ones too: a logout may come
-    late, OIDC RP-Initiated Logout §2), or None if it is not one."""
+    late, OIDC RP-Initiated Logout §2), or None if it is not one.
+
+    Access and refresh tokens are signed by the same keys: an ID token is the one with
+    `typ: JWT`, no `type` claim (authapi's own tokens carry one) and its client as both
+    `aud` and `azp` (idtoken.issue). Anything else would let whoever holds a user's
+    access token (a resource server, say) end that user's sign-in."""
     try:
         header = jwt.get_unverified_header(hint)
         key = keys.keyring().verification_key(str(header.get("kid")),
@@ -29,6 +34,8 @@ def id_token_hint(hint: str) -> dict[str, Any] | None:
             issuer=current_app.config["AUTHAPI_ISSUER"],
             options={"verify_exp": False, "verify_aud": False, "require": ["sub", "aud"]})
     except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    if header.get("typ") != "JWT" or "type" in claims or claims.get("azp") != claims["aud"]:
         return None
     return claims
 

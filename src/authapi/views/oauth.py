@@ -107,22 +107,31 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
 
     At the token endpoint a bad or nonce-less proof is 400 `invalid_dpop_proof` or
     `use_dpop_nonce` (RFC 9449 §5, §8), with the DPoP-Nonce header when one is due.
+    A client registered with `require_dpop` is refused without a proof whatever the grant,
+    before the grant spends a code, a device code or a refresh token.
     """
     grant = form.get("grant_type")
     try:
         jkt = dpop.proof_key_thumbprint()
+
+        def app() -> Any:
+            return client_auth.with_proof(_app(form), jkt)
+
+        def service() -> Any:
+            return client_auth.with_proof(_client(form), jkt)
+
         if grant == oauth.REFRESH_TOKEN:
-            return oauth.refresh(form, request_meta(), jkt, app_client=lambda: _app(form))
+            return oauth.refresh(form, request_meta(), jkt, app_client=app)
         if grant == registration.AUTHORIZATION_CODE:
-            return code_grant.exchange(_app(form), form, request_meta(), jkt)
+            return code_grant.exchange(app(), form, request_meta(), jkt)
         if grant == registration.DEVICE_CODE:
             if not form.get("device_code"):
                 raise InvalidOAuthRequest("device_code is required.")
-            return device.poll(_app(form), form["device_code"], request_meta(), jkt)
+            return device.poll(app(), form["device_code"], request_meta(), jkt)
         if grant == oauth.CLIENT_CREDENTIALS:
-            return oauth.client_credentials(_client(form), form, jkt)
+            return oauth.client_credentials(service(), form, jkt)
         if grant == oauth.TOKEN_EXCHANGE:
-            return oauth.exchange(_client(form), form, jkt)
+            return oauth.exchange(service(), form, jkt)
     except (InvalidDpopProof, UseDpopNonce) as error:
         error.status = 400
         error.headers.pop("WWW-Authenticate", None)
