@@ -151,6 +151,70 @@ def test_clients_write_can_create_a_client_within_itself(client, role, holder):
     assert response.get_json()["scope"] == "orders:read"
 
 
+@pytest.mark.parametrize("change", ["secret", "patch"])
+def test_clients_write_cannot_take_over_a_client_wider_than_itself(client, app, admin, role,
+                                                                   holder, change):
+    """A new secret, or new redirect URIs and first-party status, would hand the caller
+    the client's tokens and their scope: only a caller holding that whole scope may set
+    them (a review found both answered 200)."""
+    wide = client.post("/admin/clients", headers=admin, json={
+        "name": "backoffice", "scope": "users:read users:write"}).get_json()
+    _, headers = holder(role("client-admin", "clients:write"))
+    path = f"/admin/clients/{wide['id']}"
+    response = {
+        "secret": lambda: client.post(path + "/secret", headers=headers),
+        "patch": lambda: client.patch(path, headers=headers, json={
+            "redirect_uris": ["https://attacker.example/cb"], "first_party": True,
+            "grant_types": ["client_credentials", "authorization_code"]}),
+    }[change]()
+    assert_problem(response, 403, "insufficient_scope")
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(wide["client_id"], wide["client_secret"]))
+    assert token.status_code == 200, token.get_json()  # the old secret still works
+    with app.app_context():
+        kept = db.orm().get(Client, wide["id"])
+        assert not kept.redirect_uris and kept.first_party is False
+
+
+def test_clients_write_changes_a_client_within_itself(client, admin, role, holder):
+    _, headers = holder(role("client-admin", "clients:write", "orders:read"))
+    made = client.post("/admin/clients", headers=headers, json={
+        "name": "narrow", "scope": "orders:read"}).get_json()
+    path = f"/admin/clients/{made['id']}"
+    patched = client.patch(path, headers=headers, json={
+        "name": "renamed", "redirect_uris": ["https://shop.example/cb"],
+        "grant_types": ["client_credentials", "authorization_code"]})
+    assert patched.status_code == 200, patched.get_json()
+    assert client.post(path + "/secret", headers=headers).status_code == 200
+    assert client.delete(path, headers=headers).status_code == 204
+
+
+def test_clients_write_may_rename_disable_or_delete_a_wider_client(client, admin, role,
+                                                                  holder):
+    """What hands out no token needs only clients:write: a name, `disabled`, deleting."""
+    wide = client.post("/admin/clients", headers=admin, json={
+        "name": "backoffice", "scope": "users:read"}).get_json()
+    _, headers = holder(role("client-admin", "clients:write"))
+    path = f"/admin/clients/{wide['id']}"
+    assert client.patch(path, headers=headers, json={"name": "old", "disabled": True}
+                        ).status_code == 200
+    assert client.delete(path, headers=headers).status_code == 204
+
+
+def test_roles_write_cannot_rename_a_role_it_could_not_give(client, admin, role, holder):
+    """A rename takes the role's name (what `roles_required` and /auth/check?role= trust)
+    from every holder and frees it: the same rule as deleting the role."""
+    _, headers = holder(role("role-admin", "roles:write", "reports:read"))
+    auditor, reports = role("auditor", "audit:read"), role("reports", "reports:read")
+    assert_problem(client.patch(f"/admin/roles/{auditor}", json={"name": "gone"},
+                                headers=headers), 403, "insufficient_scope")
+    names = {r["name"] for r in client.get("/admin/roles", headers=admin).get_json()["items"]}
+    assert "auditor" in names and "gone" not in names
+    renamed = client.patch(f"/admin/roles/{reports}", json={"name": "reports-v2"},
+                           headers=headers)
+    assert renamed.status_code == 200, renamed.get_json()
+
+
 def test_the_operator_at_the_command_line_is_not_bound(cli, database_url, make_user):
     # The CLI's user holds no permission at all, and still gives `admin`.
     user = make_user(email="promoted@example.com")

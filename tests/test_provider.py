@@ -610,3 +610,22 @@ def test_only_an_id_token_is_an_id_token_hint(client, register, user, make_user,
                    400, "invalid_request")
     me = "/oauth/userinfo" if kind == "app access" else "/auth/me"
     assert client.get(me, headers=bearer(check)).status_code == 200
+
+
+def test_an_apps_token_for_an_admin_grants_only_its_own_scope(client, register, make_user,
+                                                               admin):
+    """A first-party app's token for an admin carries the admin's roles but only the scope
+    the app was given: it grants that scope, never the `admin` role's every permission
+    (a review gave a user `admin` with an app token scoped to `users:write`)."""
+    make_user(email="root@example.com", roles=("admin",), email_verified=True)
+    victim = make_user(email="mallory@example.com")
+    flow = Flow(client, register(first_party=True, scope="users:write"))
+    access = flow.token(flow.sign_in("root@example.com", scope="openid users:write")
+                        ).get_json()["access_token"]
+    refused = client.put(f"/admin/users/{victim}/roles", json={"roles": ["user", "admin"]},
+                         headers=bearer(access))
+    assert_problem(refused, 403, "insufficient_scope")
+    assert client.get(f"/admin/users/{victim}", headers=admin).get_json()["roles"] == ["user"]
+    given = client.put(f"/admin/users/{victim}/roles", json={"roles": ["user"]},
+                       headers=bearer(access))
+    assert given.status_code == 200, given.get_json()  # within its scope it still works

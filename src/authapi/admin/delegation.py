@@ -39,10 +39,15 @@ class Grantor:
 
     @classmethod
     def of_claims(cls, claims: dict[str, Any]) -> Grantor:
-        """From a verified access token's `scope` and `roles`."""
+        """From a verified access token's `scope` and `roles`.
+
+        Only the user's own sign-in speaks with the `admin` role's full weight. An app's
+        token for that user (`client_id`: a code, device or exchanged token) carries the
+        user's roles but only the scope the app was given, and grants that scope alone."""
         roles = claims.get("roles")
+        own = "client_id" not in claims
         return cls(frozenset(str(claims.get("scope", "")).split()),
-                   admin=isinstance(roles, list) and ADMIN_ROLE in roles)
+                   admin=own and isinstance(roles, list) and ADMIN_ROLE in roles)
 
     def lacks(self, permissions: Iterable[str]) -> set[str]:
         """The ones of `permissions` this grantor does not hold."""

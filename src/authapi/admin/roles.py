@@ -107,7 +107,10 @@ def update(name: str, *, new_name: str | None = None, permissions: list[str] | N
            actor_id: str | None = None, grantor: Grantor | None = None) -> Role:
     """Rename a role or replace its permissions; every holder's access tokens are voided.
 
-    Over HTTP (`grantor`), a permission is added only by a caller who holds it.
+    Over HTTP (`grantor`), a permission is added only by a caller who holds it, and a
+    role is renamed only by a caller who could give or take it (as for deleting it): a
+    rename takes the name, which `roles_required` and `/auth/check?role=` trust, from every
+    holder, and frees it for another role.
     """
     role = get(name)
     before = (role.name, sorted(role.permissions or []))
@@ -116,6 +119,8 @@ def update(name: str, *, new_name: str | None = None, permissions: list[str] | N
         raise Conflict("The built-in admin role holds every permission and keeps its name.")
     if renamed and role.name in BUILTIN:
         raise Conflict("Built-in roles keep their names.")
+    if renamed:
+        delegation.check_role(grantor, role)
     if renamed and new_name is not None:
         check_name(new_name)
         if _taken(new_name):

@@ -64,6 +64,9 @@ class Caller:
         return self.auth_method == registration.NONE
 
 
+# The provider fields that decide who can obtain a client's tokens and where they are good.
+TOKEN_ROUTES = ("redirect_uris", "grant_types", "token_endpoint_auth_method", "first_party",
+                "resources")
 CALLER = db.Read(select(Client.id, Client.client_id, Client.scope, Client.secret_hash,
                         Client.jwks, Client.jwks_url, Client.exchange, Client.audiences,
                         Client.grant_types, Client.token_endpoint_auth_method,
@@ -207,8 +210,11 @@ def update(row_id: str, grantor: Grantor | None, name: str | None = None,
            scope: str | None = None, app: registration.Registration | None = None,
            disabled: bool | None = None) -> dict[str, Any]:
     """PATCH a client: what is sent changes, the rest stays. A narrower scope, or a
-    disabled client, voids the tokens it holds."""
+    disabled client, voids the tokens it holds. Changing who may obtain its tokens, or
+    where they are good (TOKEN_ROUTES), needs a grantor holding its whole scope."""
     client = _get(row_id)
+    if app is not None and any(getattr(app, name) is not None for name in TOKEN_ROUTES):
+        _check_holds(grantor, client)
     if scope is not None:
         new_scope = normalize_scope(scope)
         delegation.check_permissions(grantor, new_scope.split(), "a client scope")
@@ -308,6 +314,14 @@ def revoke_tokens(client: Client) -> None:
                           utcnow() + timedelta(seconds=ttl))
 
 
+def _check_holds(grantor: Grantor | None, client: Client) -> None:
+    """Refuse unless the grantor holds the client's whole scope: whoever sets a client's
+    secret, redirect URIs, grants, sign-in method or first-party flag can take its tokens
+    and their scope (delegation: nobody grants what they do not hold)."""
+    delegation.check_permissions(grantor, client.scope.split(),
+                                 "access to a client whose scope holds permissions")
+
+
 def delete(row_id: str) -> None:
     """Delete a client; every token it holds stops working at once."""
     client = _get(row_id)
@@ -316,9 +330,10 @@ def delete(row_id: str) -> None:
     audit.record("client_deleted", client_id=client.client_id)
 
 
-def rotate_secret(row_id: str) -> dict[str, Any]:
+def rotate_secret(row_id: str, grantor: Grantor | None = None) -> dict[str, Any]:
     """Give a client a new secret; the old one fails from the next request on."""
     client = _get(row_id)
+    _check_holds(grantor, client)
     if client.secret_hash is None:
         raise ValidationError("This client authenticates without a secret "
                               f"({_provider_fields(client)['token_endpoint_auth_method']}).")

@@ -80,6 +80,6 @@ def delete_client(client_row_id: str) -> None:
 @bp.response(200, ClientSchema)
 def rotate_secret(client_row_id: str) -> Any:
     """A new secret; the old one stops working at once."""
-    rotated = clients.rotate_secret(client_row_id)
+    rotated = clients.rotate_secret(client_row_id, grantor())
     db.orm().commit()
     return rotated
