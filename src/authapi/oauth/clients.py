@@ -64,6 +64,9 @@ class Caller:
         return self.auth_method == registration.NONE
 
 
+# Seconds past a client's poll interval before its tokens count again after a change:
+# another instance's clock may be this far ahead (revocation.void_before_now).
+SETTLE_MARGIN = 1.0
 # The provider fields that decide who can obtain a client's tokens and where they are good.
 TOKEN_ROUTES = ("redirect_uris", "grant_types", "token_endpoint_auth_method", "first_party",
                 "resources")
@@ -308,10 +311,13 @@ def page(number: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
 
 
 def revoke_tokens(client: Client) -> None:
-    """Void every token issued to the client so far (they live one access TTL at most)."""
-    ttl = abs(int(current_app.config["AUTHAPI_ACCESS_TTL"]))
-    revocation.revoke_jti(db.orm(), revocation.client_key(client.client_id),
-                          utcnow() + timedelta(seconds=ttl))
+    """Void every token issued to the client so far, and none it gets later (they live
+    one access TTL at most, and the cut-off as long)."""
+    config = current_app.config
+    settle = float(config["AUTHAPI_REVOCATION_POLL_INTERVAL"]) + SETTLE_MARGIN
+    ttl = abs(int(config["AUTHAPI_ACCESS_TTL"])) + settle
+    revocation.void_before_now(db.orm(), revocation.client_key(client.client_id),
+                               utcnow() + timedelta(seconds=ttl), settle)
 
 
 def _check_holds(grantor: Grantor | None, client: Client) -> None:

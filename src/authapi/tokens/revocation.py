@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ DERIVED_CACHE_SIZE = 100_000
 SESSION_STATE = db.Read(select(UserSession.revoked_at, UserSession.access_not_before)
                         .where(UserSession.id == bindparam("sid")))
 JTI_REVOKED = db.Read(select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")))
+REVOKED_AT = db.Read(select(RevokedToken.revoked_at).where(RevokedToken.jti == bindparam("jti")))
 FEED = db.Read(select(RevocationEvent.id, RevocationEvent.session_id, RevocationEvent.jti)
                .where(RevocationEvent.id > bindparam("floor")))
 
@@ -72,6 +74,8 @@ class RevocationCache:
     sessions: LRUCache[str, tuple[bool, int]] = field(
         default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     jtis: LRUCache[str, bool] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
+    # A client's cut-off (client_key): its tokens minted up to then are void; 0: none.
+    cutoffs: LRUCache[str, int] = field(default_factory=lambda: LRUCache(maxsize=MAX_ENTRIES))
     # Caches of rows the feed invalidates, by kind (DERIVED), and a generation each.
     derived: dict[str, LRUCache[str, Any]] = field(default_factory=lambda: {
         kind: LRUCache(maxsize=DERIVED_CACHE_SIZE) for kind in DERIVED})
@@ -156,6 +160,7 @@ class RevocationCache:
             self.derived[jti].clear()
         elif jti:
             self.jtis.pop(jti, None)
+            self.cutoffs.pop(jti, None)
 
     def remembered(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
         """`load(key)`, cached under `kind` until the feed says its rows changed. A value
@@ -182,6 +187,19 @@ class RevocationCache:
             state = (revoked_at is not None, int(not_before or 0))
             self.sessions[session_id] = state
         return state
+
+    def cutoff_ms(self, key: str) -> int:
+        """When the tokens under `key` (a client's, client_key) were last voided, in ms
+        since the epoch; 0 if they never were."""
+        cutoff = self.cutoffs.get(key)
+        if cutoff is not None:
+            metrics.CACHE_HIT.inc()
+        else:
+            metrics.CACHE_MISS.inc()
+            rows = REVOKED_AT.rows({"jti": key}, engine=self.engine)
+            cutoff = int(rows[0][0].timestamp() * 1000) if rows else 0
+            self.cutoffs[key] = cutoff
+        return cutoff
 
     def jti_revoked(self, jti: str) -> bool:
         """Whether a single token was revoked by its jti."""
@@ -218,8 +236,10 @@ def is_revoked(claims: dict[str, Any]) -> bool:
     state = cache()
     state.sync()
     client_id = claims.get("client_id")
-    if isinstance(client_id, str) and state.jti_revoked(client_key(client_id)):
-        return True  # its client was deleted or disabled
+    if isinstance(client_id, str):  # void if minted before its client was last voided
+        cutoff = state.cutoff_ms(client_key(client_id))
+        if cutoff and minted_ms(claims["jti"]) <= cutoff:
+            return True
     session_id = claims.get("sid")
     if session_id is None:
         return state.jti_revoked(claims["jti"])
@@ -228,8 +248,27 @@ def is_revoked(claims: dict[str, Any]) -> bool:
 
 
 def client_key(client_id: str) -> str:
-    """The revoked-token key that voids every token issued to a client."""
+    """The revoked-token key whose `revoked_at` voids the tokens issued to a client before."""
     return "client:" + client_id
+
+
+def void_before_now(db_session: OrmSession, key: str, expires_at: Any,
+                    settle_seconds: float) -> None:
+    """Void every token under `key` (client_key) minted up to now, and none minted once
+    the change has reached every process: a client enabled again, or one whose scope was
+    narrowed, gets working tokens seconds later instead of one access TTL later.
+
+    The row's `revoked_at` is the cut-off, `settle_seconds` ahead: another instance's
+    cached client row (old scope, still enabled) is stale for at most its poll interval,
+    and clocks differ; a token it mints meanwhile falls before the cut-off. A later call
+    moves the cut-off on, and keeps the row until `expires_at`."""
+    cutoff = db.utcnow() + timedelta(seconds=settle_seconds)
+    row = db_session.get(RevokedToken, key)
+    if row is None:
+        db_session.add(RevokedToken(jti=key, expires_at=expires_at, revoked_at=cutoff))
+    else:
+        row.revoked_at, row.expires_at = cutoff, max(row.expires_at, expires_at)
+    record(db_session, jti=key)
 
 
 def record(db_session: OrmSession, *, session_id: str | None = None,
