@@ -629,3 +629,22 @@ def test_an_apps_token_for_an_admin_grants_only_its_own_scope(client, register, 
     given = client.put(f"/admin/users/{victim}/roles", json={"roles": ["user"]},
                        headers=bearer(access))
     assert given.status_code == 200, given.get_json()  # within its scope it still works
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_the_token_request_repeats_redirect_uri_only_if_authorize_named_it(
+        client, register, user, named):
+    """RFC 6749 §4.1.3: redirect_uri is required at the token endpoint if the authorization
+    request included it, and must then be identical. A request without it (the client's
+    one registered URI stood in) is exchanged without it."""
+    flow = Flow(client, register(first_party=True))
+    params = {} if named else {"redirect_uri": None}
+    code = flow.sign_in(user, scope="orders:read", **params)
+    response = flow.token(code, redirect_uri=None)
+    if named:
+        assert_oauth_error(response, 400, "invalid_grant")
+    else:
+        assert response.status_code == 200, response.get_json()
+    other = flow.code_of(flow.authorize(scope="orders:read", **params).headers["Location"])
+    assert_oauth_error(flow.token(other, redirect_uri="https://shop.example/other"),
+                       400, "invalid_grant")

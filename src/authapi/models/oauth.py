@@ -85,6 +85,9 @@ class AuthorizationRequest(Model):
     binding: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(2048), index=True)
     redirect_uri: Mapped[str] = mapped_column(Text)
+    # Whether the request named its redirect URI (RFC 6749 §4.1.3: then the token request
+    # must repeat it); a client's one registered URI stands in when it did not.
+    redirect_uri_sent: Mapped[bool] = mapped_column(Boolean, default=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str | None] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)

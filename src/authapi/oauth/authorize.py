@@ -204,7 +204,7 @@ def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = Fa
             "resources": list(dict.fromkeys(resources)) or None,
             "prompt": " ".join(prompt) or None, "max_age": int(max_age) if max_age else None,
             "acr_values": " ".join(acr_values) or None, "state": state, "nonce": nonce,
-            "login_hint": login_hint}
+            "login_hint": login_hint, "redirect_uri_sent": "redirect_uri" in params}
 
 
 def start(client: App, redirect_uri: str, params: Mapping[str, list[str]],

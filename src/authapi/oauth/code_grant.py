@@ -56,7 +56,8 @@ def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | 
         raise InvalidGrant("The code was already used; what it issued is revoked.")
     if row.code_expires_at is None or row.code_expires_at <= utcnow():
         raise InvalidGrant("The code expired.")
-    if redirect_uri != row.redirect_uri:
+    # RFC 6749 §4.1.3: required, and identical, when the authorization request named one.
+    if redirect_uri != row.redirect_uri and (redirect_uri is not None or row.redirect_uri_sent):
         raise InvalidGrant("redirect_uri differs from the authorization request's.")
     if not verifier or not authorize.PKCE.match(verifier) or not hmac.compare_digest(
             proofs.b64url(hashlib.sha256(verifier.encode()).digest()), row.code_challenge):
