@@ -172,3 +172,10 @@ def test_a_malformed_otp_is_a_validation_error(client, otp):
     response = client.post("/auth/login",
                            json={"email": "a@example.com", "password": PASSWORD, "otp": otp})
     assert_problem(response, 422, "validation_error")
+
+
+@pytest.mark.parametrize("odd", ["\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11" * 6])
+def test_a_code_of_other_digits_is_a_wrong_code(mfa_user, client, odd):
+    """Arabic-Indic or full-width digits pass str.isdigit(); they are a wrong code (401),
+    never a 500 from comparing non-ASCII text."""
+    assert_problem(post_login(client, odd), 401, "invalid_credentials")

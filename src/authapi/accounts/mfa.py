@@ -64,7 +64,7 @@ def setup(user_id: str) -> dict[str, Any]:
 def _step_of(row: TotpFactor, code: str) -> int | None:
     """The time step whose code this is, within ±WINDOW of now; None if it matches none."""
     code = code.replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):  # not '١٢٣٤٥٦'
         return None
     totp = pyotp.TOTP(secretbox.unseal(row.secret, SEALED), interval=STEP)
     now = int(clock()) // STEP

@@ -12,6 +12,7 @@ A check raises the contract's 401 error (`TokenInvalid`, `TokenExpired`,
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,15 @@ class Rules:
     issuer: str
     audience: str | None
     algorithms: tuple[str, ...]
+
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality for a value the caller sent, whatever its characters:
+    `hmac.compare_digest` raises TypeError for a str with non-ASCII in it (a 500), so both
+    sides are compared as UTF-8 bytes (lone surrogates, which JSON can carry, included)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
 
 
 def number(value: Any) -> bool:

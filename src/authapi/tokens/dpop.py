@@ -106,7 +106,7 @@ def _nonce_valid(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     now, period = time.time(), int(current_app.config["AUTHAPI_DPOP_NONCE_PERIOD"])
-    return any(hmac.compare_digest(value, nonce(now - back * period)) for back in (0, 1))
+    return any(core.same_text(value, nonce(now - back * period)) for back in (0, 1))
 
 
 def _send_nonce(response: Response) -> Response:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as OrmSession
 from authapi import context
 from authapi.db import utcnow
 from authapi.models import SigningKey
-from authapi.tokens import secretbox
+from authapi.tokens import core, secretbox
 
 JWK_CODECS: dict[str, Any] = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}
 RSA_BITS = 2048
@@ -195,7 +195,7 @@ class Keyring:
         config = current_app.config
         if algorithm == "HS256":
             secret = config["AUTHAPI_SECRET_KEY"]
-            return secret.encode() if hmac.compare_digest(kid, hmac_kid(secret)) else None
+            return secret.encode() if core.same_text(kid, hmac_kid(secret)) else None
         cached = self.verify_keys.get(kid)
         if cached is None:
             cached = self._load_public(kid)

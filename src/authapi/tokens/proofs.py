@@ -23,7 +23,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from authapi.errors import InvalidDpopProof, TokenInvalid
 from authapi.tokens import jws
-from authapi.tokens.core import number
+from authapi.tokens.core import number, same_text
 
 PROOF_TYPE = "dpop+jwt"
 PROOF_ALGORITHMS = ("ES256", "EdDSA", "RS256", "PS256")  # dpop_signing_alg_values_supported
@@ -164,7 +164,7 @@ def check_proof(proof: str, target: Target, access_token: str | None,
         raise InvalidDpopProof(f"The proof's iat must be within {PROOF_MAX_AGE} s of now.")
     ath = claims.get("ath")
     if access_token is not None and not (
-            isinstance(ath, str) and hmac.compare_digest(ath, token_hash(access_token))):
+            isinstance(ath, str) and same_text(ath, token_hash(access_token))):
         raise InvalidDpopProof("The proof's ath is not the hash of this access token.")
     return Proof(jkt=jkt, jti=jti, iat=float(iat), claims=claims)
 

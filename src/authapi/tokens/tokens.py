@@ -6,7 +6,6 @@ keys, clock, verified-token cache and revocation state to it.
 
 from __future__ import annotations
 
-import hmac
 import os
 import time
 import uuid
@@ -214,7 +213,7 @@ def refresh_claims(token: str, csrf: str | None = None) -> dict[str, Any]:
     claims = decode(token, REFRESH)
     if csrf is not None:
         bound = claims.get("csrf")
-        if not csrf or not isinstance(bound, str) or not hmac.compare_digest(csrf, bound):
+        if not csrf or not isinstance(bound, str) or not core.same_text(csrf, bound):
             raise CsrfFailed()
     return claims
 
