@@ -163,6 +163,42 @@ def test_introspection_mode_sees_a_logout_at_once(resource, user_token, authapi_
     assert get(base + "/me", token)[1]["code"] == "token_invalid"
 
 
+def test_introspection_mode_answers_step_up(resource, user_token, authapi_server, cli):
+    """Introspection carries the sign-in (`auth_time`, `acr`, `amr`): a verifier asking
+    for `acr`/`max_age` through it judges the token's sign-in, not a missing one."""
+    from authapi.errors import InsufficientUserAuthentication
+
+    created = json.loads(cli("clients", "create", "--name", "orders").stdout)
+    verifier, _ = resource(jwks_url=None, introspection_ttl=0,
+                           introspection_url=authapi_server.base_url + "/oauth/introspect",
+                           client_id=created["client_id"],
+                           client_secret=created["client_secret"])
+    token = user_token()
+    claims = verifier.verify(token, acr="pwd", max_age=300)  # a password sign-in, just now
+    assert claims["acr"] == "pwd" and claims["amr"] == ["pwd"] and claims["auth_time"]
+    with pytest.raises(InsufficientUserAuthentication):
+        verifier.verify(token, acr="mfa")
+
+
+@pytest.mark.parametrize("outer", ["authapi", "billing"])
+def test_each_verifier_checks_the_token_for_its_own_audience(authapi_server, user_token,
+                                                             outer):
+    """Two verifiers in one request (two audiences) keep their results apart: the
+    billing verifier refuses authapi's token whichever guard runs first."""
+    jwks = authapi_server.base_url + "/.well-known/jwks.json"
+    ours = Verifier(ISSUER, AUDIENCE, jwks_url=jwks)
+    billing = Verifier(ISSUER, "https://billing.example", jwks_url=jwks)
+    app = Flask("billing")
+    ours.init_app(app)
+    first, second = (ours, billing) if outer == "authapi" else (billing, ours)
+    app.add_url_rule("/pay", "pay", first.access_required(second.access_required(
+        lambda: {"ok": True})))
+    app.add_url_rule("/ours", "ours", ours.access_required(lambda: {"ok": True}))
+    token = {"Authorization": f"Bearer {user_token()}"}
+    assert app.test_client().get("/ours", headers=token).status_code == 200
+    assert app.test_client().get("/pay", headers=token).status_code == 401
+
+
 def test_a_verifier_needs_a_source_of_truth():
     with pytest.raises(ValueError):
         Verifier(ISSUER, AUDIENCE)

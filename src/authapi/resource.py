@@ -79,6 +79,9 @@ class Verifier:
             if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError(f"not an http(s) URL: {url}")
         self.issuer, self.audience = issuer, audience
+        # This verifier's own per-request slot: another one in the same request (another
+        # audience) must verify the token itself, not take these claims.
+        self.slot = f"{SLOT}_{id(self):x}"
         self.scopes = tuple(scopes)  # what the service's metadata lists (RFC 9728)
         self.jwks_url, self.algorithms = jwks_url, tuple(algorithms)
         self.rules = core.Rules(issuer=issuer, audience=audience, algorithms=self.algorithms)
@@ -247,7 +250,7 @@ class Verifier:
         scheme, _, rest = request.headers.get("Authorization", "").partition(" ")
         by_dpop = scheme.lower() == "dpop"
         token = rest.strip() if by_dpop else bearer_token()
-        verified = g.get(SLOT)
+        verified = g.get(self.slot)
         if verified is not None and verified[0] == token:
             return cast(dict[str, Any], verified[1])
         try:
@@ -257,7 +260,7 @@ class Verifier:
                 exc.headers["WWW-Authenticate"] = DPOP_INVALID_TOKEN
             raise
         self._check_binding(claims, token, by_dpop)
-        setattr(g, SLOT, (token, claims))
+        setattr(g, self.slot, (token, claims))
         return claims
 
     def _check_binding(self, claims: dict[str, Any], token: str, by_dpop: bool) -> None:

@@ -184,7 +184,7 @@ def introspect(token: str) -> dict[str, Any]:
         return {"active": False}
     answer = {"active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
     for name in ("sub", "scope", "client_id", "exp", "iat", "nbf", "jti", "roles", "aud", "iss",
-                 "sid", "act", "cnf"):
+                 "sid", "act", "cnf", "auth_time", "acr", "amr"):  # the last three: step-up
         if name in claims:
             answer[name] = claims[name]
     return answer
