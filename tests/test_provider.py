@@ -648,3 +648,52 @@ def test_the_token_request_repeats_redirect_uri_only_if_authorize_named_it(
     other = flow.code_of(flow.authorize(scope="orders:read", **params).headers["Location"])
     assert_oauth_error(flow.token(other, redirect_uri="https://shop.example/other"),
                        400, "invalid_grant")
+
+
+def test_a_code_used_twice_at_once_revokes_what_the_first_use_issued(app, client, register,
+                                                                       user, monkeypatch):
+    """RFC 6749 §4.1.2: a second use revokes what the first issued, also when the two
+    exchanges overlap: the second read the code as unused, and lost the claim to the
+    first, which then committed (a review found the loser refused but revoked nothing)."""
+    import threading
+
+    from authapi import db as database
+    from authapi.oauth import code_grant
+
+    flow = Flow(client, register())
+    code = flow.sign_in(user)
+    first_claimed, second_claiming = threading.Event(), threading.Event()
+    real_tokens, real_affected = code_grant.app_tokens, database.affected
+
+    def tokens_after_a_pause(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "first":  # claimed, not yet committed
+            first_claimed.set()
+            assert second_claiming.wait(10)
+        return real_tokens(*args, **kwargs)
+
+    def claim(statement: Any) -> int:
+        if threading.current_thread().name == "second":  # it read the code as unused
+            second_claiming.set()
+        return real_affected(statement)
+
+    monkeypatch.setattr(code_grant, "app_tokens", tokens_after_a_pause)
+    monkeypatch.setattr(code_grant.db, "affected", claim)
+    answers: dict[str, Any] = {}
+
+    def exchange() -> None:
+        twin = Flow(app.test_client(), flow.app)
+        twin.verifier = flow.verifier
+        response = twin.token(code)
+        answers[threading.current_thread().name] = (response.status_code, response.get_json())
+
+    first = threading.Thread(target=exchange, name="first")
+    first.start()
+    assert first_claimed.wait(10)
+    second = threading.Thread(target=exchange, name="second")
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert answers["first"][0] == 200, answers
+    assert answers["second"][0] == 400 and answers["second"][1]["error"] == "invalid_grant"
+    assert_problem(client.get("/oauth/userinfo", headers=bearer(
+        answers["first"][1]["access_token"])), 401, "token_revoked")

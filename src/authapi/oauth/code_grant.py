@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select, update
 
@@ -49,11 +49,7 @@ def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | 
     if row is None or row.client_id != client_id:
         raise InvalidGrant("The code is invalid, or was issued to another client.")
     if row.code_used_at is not None:
-        if row.issued_session_id is not None:
-            sessions.revoke(row.issued_session_id, "code_reused")
-        audit.record("code_reused", user_id=row.user_id, client_id=client_id)
-        db.orm().commit()  # the revocation outlives the refusal
-        raise InvalidGrant("The code was already used; what it issued is revoked.")
+        _reused(row, client_id)
     if row.code_expires_at is None or row.code_expires_at <= utcnow():
         raise InvalidGrant("The code expired.")
     # RFC 6749 §4.1.3: required, and identical, when the authorization request named one.
@@ -65,13 +61,23 @@ def redeem(code: str, client_id: str, redirect_uri: str | None, verifier: str | 
     claimed = db.affected(update(AuthorizationRequest).where(
         AuthorizationRequest.id == row.id, AuthorizationRequest.code_used_at.is_(None))
         .values(code_used_at=utcnow()))
-    if not claimed:  # a concurrent exchange of the same code won
-        raise InvalidGrant("The code was already used.")
+    if not claimed:  # a concurrent exchange of the same code won, and has committed
+        db.orm().refresh(row)
+        _reused(row, client_id)
     user = db.orm().get(User, row.user_id) if row.user_id else None
     sign_in = db.orm().get(UserSession, row.sign_in_id) if row.sign_in_id else None
     if user is None or user.disabled or sign_in is None or sign_in.revoked_at is not None:
         raise InvalidGrant("The sign-in behind this code has ended.")
     return Redeemed(row=row, user=user, sign_in=sign_in)
+
+
+def _reused(row: AuthorizationRequest, client_id: str) -> NoReturn:
+    """A second use of a code (RFC 6749 §4.1.2): revoke what the first issued, refuse."""
+    if row.issued_session_id is not None:
+        sessions.revoke(row.issued_session_id, "code_reused")
+    audit.record("code_reused", user_id=row.user_id, client_id=client_id)
+    db.orm().commit()  # the revocation outlives the refusal
+    raise InvalidGrant("The code was already used; what it issued is revoked.")
 
 
 def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
