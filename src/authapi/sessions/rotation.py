@@ -1,13 +1,17 @@
 """Consuming a refresh token: the rotation, its audit row and the user's roles, in as few
 round trips as the database allows.
 
-On PostgreSQL one statement does it all: a data-modifying CTE (`WITH rotated AS (UPDATE
-... RETURNING ...), audited AS (INSERT INTO audit_events ...) SELECT ... roles`), so a
-refresh with the grace window off is one round trip in autocommit, where the ORM's
-transaction cost five (BEGIN, UPDATE, the roles, the audit INSERT, COMMIT). With the
-window on it runs in the request's transaction, which the grace row joins before the
-commit. SQLite cannot put DML in a CTE: there it is the UPDATE, then the roles, then the
-audit INSERT, in the request's transaction (no round trips in-process).
+On PostgreSQL one statement rotates and audits: a data-modifying CTE (`WITH rotated AS
+(UPDATE ... RETURNING ...) INSERT INTO audit_events ...`), in autocommit with the grace
+window off, where the ORM's transaction cost five round trips (BEGIN, UPDATE, the roles,
+the audit INSERT, COMMIT). The roles are a second statement, after it: a statement
+reads other tables as they were when it began, and the rotating UPDATE may have waited
+for a role change's lock on the session row (sessions._void); read in the same
+statement, the roles were the ones before the change that had just committed, in a
+token minted after the change's cut-off. With the window on both run in the request's
+transaction, which the grace row joins before the commit. SQLite cannot put DML in a
+CTE: there it is the UPDATE, then the roles, then the audit INSERT, in the request's
+transaction (no round trips in-process).
 
 The UPDATE consumes the token only when the proof's key is the session's (or the session
 is unbound): a wrong or missing DPoP proof leaves the token usable by its holder, even
@@ -27,7 +31,7 @@ from authapi import audit, context, db
 from authapi.accounts import users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
-from authapi.models import AuditEvent, Role, User, UserSession, user_roles
+from authapi.models import AuditEvent, Role, User, UserSession
 from authapi.tokens import tokens
 
 SESSIONS = cast(Table, UserSession.__table__)
@@ -67,16 +71,10 @@ def _one_statement() -> Any:
                bindparam("detail", type_=AUDIT.c.detail.type),
                bindparam("at", type_=AUDIT.c.at.type)).select_from(rotated),
     ).cte("audited")
-    return (
-        select(*(rotated.c[column.name] for column in KEPT), *PROFILE)
-        .select_from(rotated.join(User, User.id == rotated.c.user_id)
-                     .outerjoin(user_roles, user_roles.c.user_id == User.id)
-                     .outerjoin(Role, Role.id == user_roles.c.role_id))
-        .add_cte(audited)
-    )
+    return select(*(rotated.c[column.name] for column in KEPT)).add_cte(audited)
 
 
-# PostgreSQL: rotation, audit row and roles in one statement.
+# PostgreSQL: the rotation and its audit row in one statement.
 ROTATE_AUDITED = db.Prepared(_one_statement(), dialects=(psycopg.dialect(),))
 
 
@@ -107,12 +105,18 @@ def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
               "expires_at": expiry(), "jkt": jkt}
     if db.engine().dialect.name == "postgresql":
         params.update(event="refresh", agent_=meta.user_agent, detail=detail, at=params["now"])
-        rows = (ROTATE_AUDITED.within(db.orm().connection(), params) if in_transaction
-                else ROTATE_AUDITED.rows(params, retry=False))
+        who = {"user_id": claims["sub"]}
+        if in_transaction:
+            connection = db.orm().connection()
+            rows = ROTATE_AUDITED.within(connection, params)
+            found = users.PROFILE.within(connection, who) if rows else []
+        else:
+            rows = ROTATE_AUDITED.rows(params, retry=False)
+            found = users.PROFILE.rows(who) if rows else []
         if not rows:
             return None
         audit.recorded("refresh", user_id=claims["sub"], detail=detail, origin=meta)
-        return _rotated(rows[0], users.profile_of([row[len(KEPT):] for row in rows]))
+        return _rotated(rows[0], users.profile_of(found) if found else None)
     # SQLite: the UPDATE, the roles and the audit row on the request's one connection
     # (the roles read in the writing transaction, as the one statement does).
     connection = db.orm().connection()

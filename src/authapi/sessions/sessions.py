@@ -281,11 +281,16 @@ def void_role_holders(role_id: int) -> int:
 
 
 def _void(*where: Any) -> int:
-    # UPDATE ... RETURNING: the feed names exactly the sessions this statement changed,
-    # including one opened between a separate SELECT and the UPDATE.
+    # The live sessions are locked before the clock is read: a refresh that rotated one
+    # before the lock minted its token earlier (void by the cut-off), and one that waits
+    # for the lock reads the roles after this commits (sessions.rotation). Then UPDATE ...
+    # RETURNING: the feed names exactly the sessions this statement changed, including
+    # one opened between the SELECT and the UPDATE.
+    live = (UserSession.revoked_at.is_(None), *where)
+    db.orm().execute(select(UserSession.id).where(*live).with_for_update())
     now_ms = int(utcnow().timestamp() * 1000)
     changed = db.orm().scalars(
-        update(UserSession).where(UserSession.revoked_at.is_(None), *where)
+        update(UserSession).where(*live)
         .values(access_not_before=now_ms).returning(UserSession.id)
         .execution_options(synchronize_session=False))
     ids = list(changed)
