@@ -105,3 +105,22 @@ def test_serve_runs_on_a_fresh_instance_folder(serve, tmp_path):
     status, me = server.request("GET", "/auth/me", token=pair["access_token"])
     assert (status, me["id"]) == (200, user["id"])
     assert (tmp_path / "instance" / "authapi.db").is_file()
+
+
+@pytest.mark.parametrize("command", [("purge",), ("keys", "rotate"), ("users", "list"),
+                                     ("users", "disable", "--email", "a@example.com")])
+def test_a_database_not_migrated_yet_is_a_one_line_message(cli, empty_database_url, command):
+    """Found by a review: each printed SQLAlchemy's traceback (no such table)."""
+    result = cli(*command, env={"AUTHAPI_DATABASE_URL": empty_database_url})
+    assert result.returncode != 0
+    assert "authapi db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("email", ["notanemail", "a" * 400 + "@example.com"])
+def test_users_create_applies_the_apis_address_rules(cli, upgraded, email):
+    result = cli("users", "create", "--email", email, "--password-stdin",
+                 env={"AUTHAPI_DATABASE_URL": upgraded}, stdin="a long enough passphrase\n")
+    assert result.returncode != 0
+    assert "--email" in result.stderr and "Traceback" not in result.stderr
+    assert query(upgraded, "SELECT COUNT(*) FROM users") == [(0,)]

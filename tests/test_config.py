@@ -180,3 +180,41 @@ def test_serve_in_production_without_a_mail_url_exits_naming_it(tmp_path):
     assert result.returncode != 0
     assert "AUTHAPI_MAIL_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("AUTHAPI_DATABASE_URL", "foo"), ("AUTHAPI_DATABASE_URL", "nosuchdriver://x/y"),
+    ("AUTHAPI_REDIS_URL", "foo"), ("AUTHAPI_REDIS_URL", "http://127.0.0.1:6379"),
+    ("AUTHAPI_FRONTEND_URL", "not a url"), ("AUTHAPI_FRONTEND_URL", ""),
+    ("AUTHAPI_METRICS_PORT", 99999), ("AUTHAPI_METRICS_PORT", 0),
+])
+def test_a_url_or_port_that_cannot_work_is_refused_by_name(settings, name, value):
+    """Found by a review: each started (or crashed later, with a traceback)."""
+    assert name in refused(settings, **{name: value})
+
+
+@pytest.mark.parametrize("name", ["AUTHAPI_ACCESS_TTL", "AUTHAPI_REFRESH_TTL"])
+def test_production_refuses_a_negative_lifetime(settings, name):
+    """Tokens born expired; outside production a negative TTL is how tests make them."""
+    production = {**settings, "AUTHAPI_ENV": "production", "AUTHAPI_SECRET_KEY": REAL_SECRET,
+                  "AUTHAPI_MAIL_URL": "smtp://127.0.0.1:25"}
+    assert name in refused(production, **{name: -5})
+    assert create_app({**settings, name: -5})
+
+
+def test_a_secret_key_of_undecodable_bytes_is_refused_by_name(settings):
+    assert "UTF-8" in refused(settings, AUTHAPI_SECRET_KEY="\udcff" * 40)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("AUTHAPI_DATABASE_URL", "foo"), ("AUTHAPI_REDIS_URL", "foo"),
+    ("AUTHAPI_INSTANCE_PATH", "/proc/authapi-cannot-be-here"),
+])
+def test_the_cli_names_a_setting_that_cannot_work(cli, tmp_path, variable, value):
+    env = {"AUTHAPI_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", variable: value}
+    if variable == "AUTHAPI_INSTANCE_PATH":
+        env["AUTHAPI_DATABASE_URL"] = ""  # the embedded database lives in the folder
+    result = cli("db", "upgrade", env=env)
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr

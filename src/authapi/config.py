@@ -251,13 +251,21 @@ def validate(values: Mapping[str, Any]) -> None:
     secret = values["AUTHAPI_SECRET_KEY"]
     if env == "production" and (not secret or secret == DEV_SECRET_KEY):
         raise ConfigError("AUTHAPI_SECRET_KEY must be set to a real secret in production")
-    if len(secret.encode()) < 32:
+    try:
+        secret_bytes = secret.encode()
+    except UnicodeEncodeError:  # bytes the environment could not decode
+        raise ConfigError("AUTHAPI_SECRET_KEY must be UTF-8 text") from None
+    if len(secret_bytes) < 32:
         raise ConfigError("AUTHAPI_SECRET_KEY must be at least 32 bytes long")
     if values["AUTHAPI_JWT_ALGORITHM"] not in ALGORITHMS:
         raise ConfigError(f"AUTHAPI_JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
     for key in ("AUTHAPI_ACCESS_TTL", "AUTHAPI_REFRESH_TTL"):
         if values[key] == 0:
             raise ConfigError(f"{key} must not be zero")
+        # A negative lifetime mints tokens that are born expired: outside production it
+        # is how tests make expired tokens without waiting; in production, a typo.
+        if values[key] < 0 and env == "production":
+            raise ConfigError(f"{key} must be a positive number of seconds in production")
     if not 0 <= values["AUTHAPI_REFRESH_GRACE"] <= MAX_REFRESH_GRACE:
         raise ConfigError(
             f"AUTHAPI_REFRESH_GRACE must be between 0 and {MAX_REFRESH_GRACE} seconds")
@@ -277,8 +285,33 @@ def validate(values: Mapping[str, Any]) -> None:
             "AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE"]:
         raise ConfigError("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL needs "
                           "AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE (the admin's password)")
+    _validate_urls(values)
     _validate_oidc(values)
     validate_mail(values)
+
+
+def _validate_urls(values: Mapping[str, Any]) -> None:
+    """The database, Redis and front-end URLs, and the metrics port, as they will be used."""
+    database = str(values["AUTHAPI_DATABASE_URL"] or "")
+    if database:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:  # a URL SQLAlchemy parses, with its driver installed
+            make_url(database).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ConfigError(f"AUTHAPI_DATABASE_URL is not a usable SQLAlchemy URL "
+                              f"({type(exc).__name__})") from None
+    redis = urlsplit(str(values["AUTHAPI_REDIS_URL"] or ""))
+    if values["AUTHAPI_REDIS_URL"] and (redis.scheme not in ("redis", "rediss")
+                                        or not redis.hostname):
+        raise ConfigError("AUTHAPI_REDIS_URL must be redis://host[:port][/db] or rediss://…")
+    frontend = urlsplit(str(values["AUTHAPI_FRONTEND_URL"]))
+    if frontend.scheme not in ("http", "https") or not frontend.hostname:
+        raise ConfigError("AUTHAPI_FRONTEND_URL must be an http(s) URL: mail links and "
+                          "passkey origins are made from it")
+    if not 1 <= values["AUTHAPI_METRICS_PORT"] <= 65535:
+        raise ConfigError("AUTHAPI_METRICS_PORT must be a port number (1 to 65535)")
 
 
 REFERENCE_HEAD = """# Configuration

@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable
 
 from authapi import context
+from authapi.config import ConfigError
 from authapi.errors import InternalError, Unavailable, ValidationError, problem
 from authapi.prepared import Prepared, Read, service_failed
 
@@ -60,7 +61,11 @@ def database_url(app: Flask) -> str:
     url = str(app.config["AUTHAPI_DATABASE_URL"] or "")
     if url:
         return url
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"AUTHAPI_INSTANCE_PATH {app.instance_path} cannot be made a folder "
+                          f"({exc.strerror})") from None
     return f"sqlite:///{Path(app.instance_path) / 'authapi.db'}"
 
 

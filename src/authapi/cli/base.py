@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 import authapi
 from authapi import bootstrap, db, migrations
@@ -47,6 +48,18 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command name, loaded or not."""
         return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command: a database that cannot be reached or is not migrated yet is a
+        one-line message, as a bad setting is, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
+            reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+            raise click.ClickException(f"the database is not ready ({reason}); run "
+                                       "`authapi db upgrade`") from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, importing its module on first use."""

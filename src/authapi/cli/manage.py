@@ -7,6 +7,7 @@ import sys
 import typing
 
 import click
+from marshmallow import ValidationError
 
 from authapi import db
 from authapi.accounts import accounts
@@ -18,6 +19,7 @@ from authapi.errors import ApiError
 from authapi.oauth import clients
 from authapi.oauth.registration import Registration
 from authapi.tokens import keys
+from authapi.web.schemas.base import EmailText
 
 
 @click.group()
@@ -35,6 +37,10 @@ def create_user(email: str, roles: tuple[str, ...], password_stdin: bool) -> Non
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:  # the address rules of POST /auth/register and /admin/users
+        EmailText().deserialize(email)
+    except ValidationError as exc:
+        raise click.ClickException(f"--email: {' '.join(map(str, exc.messages))}") from None
     app = load_app()
     with app.app_context():
         try:
