@@ -1,17 +1,24 @@
 """Consuming a refresh token: the rotation, its audit row and the user's roles, in as few
 round trips as the database allows.
 
-On PostgreSQL one statement rotates and audits: a data-modifying CTE (`WITH rotated AS
-(UPDATE ... RETURNING ...) INSERT INTO audit_events ...`), in autocommit with the grace
-window off, where the ORM's transaction cost five round trips (BEGIN, UPDATE, the roles,
-the audit INSERT, COMMIT). The roles are a second statement, after it: a statement
-reads other tables as they were when it began, and the rotating UPDATE may have waited
-for a role change's lock on the session row (sessions._void); read in the same
-statement, the roles were the ones before the change that had just committed, in a
-token minted after the change's cut-off. With the window on both run in the request's
-transaction, which the grace row joins before the commit. SQLite cannot put DML in a
-CTE: there it is the UPDATE, then the roles, then the audit INSERT, in the request's
-transaction (no round trips in-process).
+On PostgreSQL one statement does it all: a data-modifying CTE (`WITH rotated AS (UPDATE
+... RETURNING ...), audited AS (INSERT INTO audit_events ...) SELECT ... roles`), so a
+refresh with the grace window off is one round trip in autocommit, where the ORM's
+transaction cost five (BEGIN, UPDATE, the roles, the audit INSERT, COMMIT). With the
+window on it runs in the request's transaction, which the grace row joins before the
+commit.
+
+One race is caught, not prevented: a statement reads the roles as they were when it
+began, while its UPDATE works on the session row as it is once any lock on it is
+released. A role change commits its new roles together with a new `access_not_before`
+on every live session of the user, under that lock (sessions._void). So the statement
+also reads the session's `access_not_before` as of its start and returns the one its
+UPDATE saw: when they differ, a change committed in between, and the roles are read
+again in a statement of their own (rare: the refresh must overlap the change).
+
+SQLite cannot put DML in a CTE: there it is the UPDATE, then the roles, then the audit
+INSERT, in the request's transaction (no round trips in-process); its one writer makes
+a refresh wait for a role change whole.
 
 The UPDATE consumes the token only when the proof's key is the session's (or the session
 is unbound): a wrong or missing DPoP proof leaves the token usable by its holder, even
@@ -31,7 +38,7 @@ from authapi import audit, context, db
 from authapi.accounts import users
 from authapi.audit import ClientMeta
 from authapi.db import utcnow
-from authapi.models import AuditEvent, Role, User, UserSession
+from authapi.models import AuditEvent, Role, User, UserSession, user_roles
 from authapi.tokens import tokens
 
 SESSIONS = cast(Table, UserSession.__table__)
@@ -62,7 +69,10 @@ ROTATE = db.Prepared(_update().returning(*KEPT))
 
 
 def _one_statement() -> Any:
-    rotated = _update().returning(*KEPT, SESSIONS.c.user_id).cte("rotated")
+    rotated = _update().returning(*KEPT, SESSIONS.c.user_id,
+                                  SESSIONS.c.access_not_before).cte("rotated")
+    began = (select(SESSIONS.c.access_not_before).where(SESSIONS.c.id == bindparam("sid"))
+             .scalar_subquery())  # as of the statement's start
     audited = insert(AUDIT).from_select(
         ["event", "user_id", "client_id", "ip", "user_agent", "detail", "at"],
         select(bindparam("event", type_=String), rotated.c.user_id, null(),
@@ -71,10 +81,18 @@ def _one_statement() -> Any:
                bindparam("detail", type_=AUDIT.c.detail.type),
                bindparam("at", type_=AUDIT.c.at.type)).select_from(rotated),
     ).cte("audited")
-    return select(*(rotated.c[column.name] for column in KEPT)).add_cte(audited)
+    return (
+        select(*(rotated.c[column.name] for column in KEPT), *PROFILE,
+               rotated.c.access_not_before, began)
+        .select_from(rotated.join(User, User.id == rotated.c.user_id)
+                     .outerjoin(user_roles, user_roles.c.user_id == User.id)
+                     .outerjoin(Role, Role.id == user_roles.c.role_id))
+        .add_cte(audited)
+    )
 
 
-# PostgreSQL: the rotation and its audit row in one statement.
+# PostgreSQL: rotation, audit row and roles in one statement; its last two columns are
+# the session's access_not_before as its UPDATE saw it and as the statement began.
 ROTATE_AUDITED = db.Prepared(_one_statement(), dialects=(psycopg.dialect(),))
 
 
@@ -105,17 +123,17 @@ def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
               "expires_at": expiry(), "jkt": jkt}
     if db.engine().dialect.name == "postgresql":
         params.update(event="refresh", agent_=meta.user_agent, detail=detail, at=params["now"])
-        who = {"user_id": claims["sub"]}
-        if in_transaction:
-            connection = db.orm().connection()
-            rows = ROTATE_AUDITED.within(connection, params)
-            found = users.PROFILE.within(connection, who) if rows else []
-        else:
-            rows = ROTATE_AUDITED.rows(params, retry=False)
-            found = users.PROFILE.rows(who) if rows else []
+        connection = db.orm().connection() if in_transaction else None
+        rows = (ROTATE_AUDITED.within(connection, params) if connection is not None
+                else ROTATE_AUDITED.rows(params, retry=False))
         if not rows:
             return None
         audit.recorded("refresh", user_id=claims["sub"], detail=detail, origin=meta)
+        found = [row[len(KEPT):-2] for row in rows]
+        if rows[0][-2] != rows[0][-1]:  # a role change committed while the UPDATE waited
+            who = {"user_id": claims["sub"]}
+            found = (users.PROFILE.within(connection, who) if connection is not None
+                     else users.PROFILE.rows(who))
         return _rotated(rows[0], users.profile_of(found) if found else None)
     # SQLite: the UPDATE, the roles and the audit row on the request's one connection
     # (the roles read in the writing transaction, as the one statement does).
