@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cachetools import LRUCache
 from flask import Flask
@@ -177,40 +177,41 @@ class RevocationCache:
 
     def session_state(self, session_id: str) -> tuple[bool, int]:
         """(revoked, access_not_before_ms) of a session; a missing one counts as revoked."""
-        state = self.sessions.get(session_id)
-        if state is not None:
-            metrics.CACHE_HIT.inc()
-        else:
-            metrics.CACHE_MISS.inc()
-            rows = SESSION_STATE.rows({"sid": session_id}, engine=self.engine)
-            revoked_at, not_before = rows[0] if rows else (True, 0)
-            state = (revoked_at is not None, int(not_before or 0))
-            self.sessions[session_id] = state
-        return state
+        return cast(tuple[bool, int], self._looked_up(self.sessions, session_id,
+                                                      self._read_session))
 
     def cutoff_ms(self, key: str) -> int:
         """When the tokens under `key` (a client's, client_key) were last voided, in ms
         since the epoch; 0 if they never were."""
-        cutoff = self.cutoffs.get(key)
-        if cutoff is not None:
-            metrics.CACHE_HIT.inc()
-        else:
-            metrics.CACHE_MISS.inc()
-            rows = REVOKED_AT.rows({"jti": key}, engine=self.engine)
-            cutoff = int(rows[0][0].timestamp() * 1000) if rows else 0
-            self.cutoffs[key] = cutoff
-        return cutoff
+        return cast(int, self._looked_up(self.cutoffs, key, self._read_cutoff))
 
     def jti_revoked(self, jti: str) -> bool:
         """Whether a single token was revoked by its jti."""
-        revoked = self.jtis.get(jti)
-        if revoked is not None:
+        return cast(bool, self._looked_up(self.jtis, jti, self._read_jti))
+
+    @staticmethod
+    def _looked_up(cached: LRUCache[str, Any], key: str, read: Callable[[str], Any]) -> Any:
+        """`cached[key]`, read from the database (and kept) on a miss; hits and misses
+        counted."""
+        value = cached.get(key)
+        if value is not None:
             metrics.CACHE_HIT.inc()
-        else:
-            metrics.CACHE_MISS.inc()
-            revoked = bool(JTI_REVOKED.rows({"jti": jti}, engine=self.engine))
-            self.jtis[jti] = revoked
-        return revoked
+            return value
+        metrics.CACHE_MISS.inc()
+        value = cached[key] = read(key)
+        return value
+
+    def _read_session(self, session_id: str) -> tuple[bool, int]:
+        rows = SESSION_STATE.rows({"sid": session_id}, engine=self.engine)
+        revoked_at, not_before = rows[0] if rows else (True, 0)
+        return revoked_at is not None, int(not_before or 0)
+
+    def _read_cutoff(self, key: str) -> int:
+        rows = REVOKED_AT.rows({"jti": key}, engine=self.engine)
+        return int(rows[0][0].timestamp() * 1000) if rows else 0
+
+    def _read_jti(self, jti: str) -> bool:
+        return bool(JTI_REVOKED.rows({"jti": jti}, engine=self.engine))
 
 
 def cache() -> RevocationCache:
