@@ -79,7 +79,10 @@ def test_every_variable_given_to_authapi_is_a_real_setting():
 def test_the_settings_it_fixes_are_valid_in_production():
     environment = {key: value for key, value in authapi_services()["migrate"]["environment"]
                    .items() if key.startswith("AUTHAPI_")}
-    filled = {key: INTERPOLATION.sub("x" * 40, str(value)) for key, value in environment.items()}
+    # ${NAME:-default} takes its default (a URL stays a URL); a required ${NAME:?…}, a secret.
+    filled = {key: INTERPOLATION.sub(
+        lambda match: match.group(0)[2:-1].split(":-", 1)[1] if ":-" in match.group(0)
+        else "x" * 40, str(value)) for key, value in environment.items()}
     filled["AUTHAPI_MAIL_URL"] = "smtps://user:pass@smtp.example.com:465"
     resolved = config.resolve(filled)
     assert resolved["AUTHAPI_ENV"] == "production" and resolved["AUTHAPI_PROXY_COUNT"] == 1

@@ -185,8 +185,8 @@ def test_serve_in_production_without_a_mail_url_exits_naming_it(tmp_path):
 @pytest.mark.parametrize(("name", "value"), [
     ("AUTHAPI_DATABASE_URL", "foo"), ("AUTHAPI_DATABASE_URL", "nosuchdriver://x/y"),
     ("AUTHAPI_REDIS_URL", "foo"), ("AUTHAPI_REDIS_URL", "http://127.0.0.1:6379"),
-    ("AUTHAPI_FRONTEND_URL", "not a url"), ("AUTHAPI_FRONTEND_URL", ""),
-    ("AUTHAPI_METRICS_PORT", 99999), ("AUTHAPI_METRICS_PORT", 0),
+    ("AUTHAPI_FRONTEND_URL", "not a url"), ("AUTHAPI_FRONTEND_URL", "ftp://files.example"),
+    ("AUTHAPI_METRICS_PORT", 99999), ("AUTHAPI_METRICS_PORT", -1),
 ])
 def test_a_url_or_port_that_cannot_work_is_refused_by_name(settings, name, value):
     """Found by a review: each started (or crashed later, with a traceback)."""

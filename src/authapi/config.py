@@ -307,11 +307,12 @@ def _validate_urls(values: Mapping[str, Any]) -> None:
                                         or not redis.hostname):
         raise ConfigError("AUTHAPI_REDIS_URL must be redis://host[:port][/db] or rediss://…")
     frontend = urlsplit(str(values["AUTHAPI_FRONTEND_URL"]))
-    if frontend.scheme not in ("http", "https") or not frontend.hostname:
+    if values["AUTHAPI_FRONTEND_URL"] and (frontend.scheme not in ("http", "https")
+                                           or not frontend.hostname):
         raise ConfigError("AUTHAPI_FRONTEND_URL must be an http(s) URL: mail links and "
                           "passkey origins are made from it")
-    if not 1 <= values["AUTHAPI_METRICS_PORT"] <= 65535:
-        raise ConfigError("AUTHAPI_METRICS_PORT must be a port number (1 to 65535)")
+    if not 0 <= values["AUTHAPI_METRICS_PORT"] <= 65535:
+        raise ConfigError("AUTHAPI_METRICS_PORT must be a port number (0 to 65535)")
 
 
 REFERENCE_HEAD = """# Configuration

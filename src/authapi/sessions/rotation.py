@@ -11,7 +11,7 @@ commit.
 One race is caught, not prevented: a statement reads the roles as they were when it
 began, while its UPDATE works on the session row as it is once any lock on it is
 released. A role change commits its new roles together with a new `access_not_before`
-on every live session of the user, under that lock (sessions._void). So the statement
+on every live session of the user, under that lock (sessions.py). So the statement
 also reads the session's `access_not_before` as of its start and returns the one its
 UPDATE saw: when they differ, a change committed in between, and the roles are read
 again in a statement of their own (rare: the refresh must overlap the change).
