@@ -107,3 +107,22 @@ def test_a_registered_secret_works_at_the_token_endpoint(open_client):
     response = open_client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                 headers=basic(body["client_id"], body["client_secret"]))
     assert_oauth_error(response, 400, "unauthorized_client")  # it signs users in only
+
+
+def test_a_registered_client_may_not_use_a_private_use_scheme(make_app):
+    """The contract: a registered client's `redirect_uris` are https, or loopback http (a
+    native app with a private-use scheme is registered by an operator)."""
+    client = make_app(AUTHAPI_REGISTRATION="open").test_client()
+    response = client.post("/oauth/register", json={"redirect_uris": ["com.example.app:/cb"]})
+    assert_oauth_error(response, 400, "invalid_redirect_uri")
+    for uri in ("https://app.example/cb", "http://127.0.0.1/cb", "http://localhost:7/cb"):
+        assert client.post("/oauth/register", json={"redirect_uris": [uri]}).status_code == 201
+
+
+@pytest.mark.parametrize("grants", [["refresh_token"], ["client_credentials"]])
+def test_grant_types_it_cannot_have_are_invalid_client_metadata(make_app, grants):
+    """RFC 7591 §3.2.2: invalid_redirect_uri only for the redirect URIs themselves."""
+    client = make_app(AUTHAPI_REGISTRATION="open").test_client()
+    response = client.post("/oauth/register", json={"redirect_uris": [CALLBACK],
+                                                    "grant_types": grants})
+    assert_oauth_error(response, 400, "invalid_client_metadata")

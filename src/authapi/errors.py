@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, current_app, json, request
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
 
@@ -166,6 +166,16 @@ UnsupportedGrantType = _error("UnsupportedGrantType", 400, "unsupported_grant_ty
                               "Unsupported grant type", "This grant type is not supported.")
 
 
+def _oauth_form_endpoint() -> bool:
+    """Whether this request's path is an endpoint of the `oauth` blueprint (all POST)."""
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(
+            request.path, method="POST")
+    except HTTPException:
+        return False
+    return str(endpoint).startswith("oauth.")
+
+
 def oauth_error(error: ApiError) -> Response:
     """Render an ApiError as RFC 6749 §5.2 JSON, keeping its headers."""
     body = {"error": error.code, "error_description": error.detail}
@@ -270,7 +280,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return problem(from_http_exception(exc))
+        error = from_http_exception(exc)
+        # Routing errors reach no blueprint's handler: a 405 on a form-encoded /oauth/*
+        # endpoint still answers in RFC 6749 §5.2 form, as the endpoint's own errors do.
+        return oauth_error(error) if exc.code == 405 and _oauth_form_endpoint() else problem(error)
 
     @app.errorhandler(SchemaError)
     def _schema_error(exc: SchemaError) -> Response:

@@ -10,8 +10,9 @@ What a client registers is attacker-controlled input, so every fetch:
 - runs on a small pool of background threads, so a request waits at most the timeout
   and then answers; concurrent requests for one URL share one fetch (single flight);
 - is cached as the answer's `Cache-Control: max-age` says, clamped to [min_ttl,
-  max_ttl]; a failed fetch is not retried for `retry_after` seconds (the last good
-  document is kept meanwhile), so a dead or slow host costs one wait per minute, not
+  max_ttl] (`no-store` and `no-cache`: min_ttl, which may be 0); a failed fetch is
+  not retried for `retry_after` seconds (the last good document is kept meanwhile),
+  so a dead or slow host costs one wait per minute, not
   one per request, and delays no other client.
 """
 
@@ -51,17 +52,37 @@ class Policy:
     max_bytes: int = 64 * 1024
     min_ttl: int = 300
     max_ttl: int = 86_400
+    default_ttl: int | None = None  # when the answer has no max-age (None: min_ttl)
     retry_after: float = 60.0  # seconds between fetches of one URL after a failure or a miss
     allow_private: bool = False  # development only: loopback and private hosts
     https_only: bool = True  # outside development
+    # Development only, for a kind that says so: loopback hosts are allowed too, and
+    # plain http goes to them alone (client metadata documents, where
+    # AUTHAPI_ENV=development makes an exception for loopback http and nothing else).
+    loopback_exception: bool = False
+    loopback_only_in_development: bool = False  # what policy_for gives this kind there
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    return ip
 
 
 def address_allowed(address: str) -> bool:
     """Whether an IP address is one a fetch may connect to (a global unicast one)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    ip = _ip(address)
     return bool(ip.is_global) and not ip.is_multicast
+
+
+def permitted(address: str, scheme: str, policy: Policy) -> bool:
+    """Whether this policy lets a fetch by `scheme` connect to `address`."""
+    if policy.allow_private:
+        return True
+    if address_allowed(address):  # plain http to a global host only where any http goes
+        return scheme == "https" or not policy.loopback_exception
+    return policy.loopback_exception and _ip(address).is_loopback
 
 
 def check_url(url: str, policy: Policy) -> tuple[str, str, int]:
@@ -85,14 +106,17 @@ def check_url(url: str, policy: Policy) -> tuple[str, str, int]:
             literal = ipaddress.ip_address(host)
         except ValueError:
             literal = None
-        if literal is not None and not address_allowed(str(literal)):
-            raise FetchFailed("the address is private, loopback or link-local")
-        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        if literal is not None and not permitted(str(literal), parts.scheme, policy):
+            raise FetchFailed("the address is private, loopback or link-local"
+                              if not address_allowed(str(literal)) else
+                              "plain http goes to loopback only")
+        if not policy.loopback_exception and (host.lower() == "localhost"
+                                          or host.lower().endswith(".localhost")):
             raise FetchFailed("the address is loopback")
     return parts.scheme, host, port
 
 
-def _resolve(host: str, port: int, policy: Policy) -> str:
+def _resolve(host: str, port: int, scheme: str, policy: Policy) -> str:
     """The one address to connect to; every address the name has must be allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -101,8 +125,9 @@ def _resolve(host: str, port: int, policy: Policy) -> str:
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise FetchFailed("the host name does not resolve")
-    if not policy.allow_private and not all(address_allowed(a) for a in addresses):
-        raise FetchFailed("the host resolves to a private, loopback or link-local address")
+    if not all(permitted(a, scheme, policy) for a in addresses):
+        raise FetchFailed("the host resolves to a private, loopback or link-local address"
+                          " (or plain http to one that is not loopback)")
     return addresses[0]
 
 
@@ -118,7 +143,8 @@ def _ttl(cache_control: str | None, policy: Policy) -> float:
     if cache_control and NO_CACHE.search(cache_control):
         return policy.min_ttl
     found = MAX_AGE.search(cache_control or "")
-    wanted = int(found.group(1)) if found else policy.min_ttl
+    default = policy.min_ttl if policy.default_ttl is None else policy.default_ttl
+    wanted = int(found.group(1)) if found else default
     return float(min(max(wanted, policy.min_ttl), policy.max_ttl))
 
 
@@ -142,7 +168,7 @@ def fetch_json(url: str, policy: Policy) -> Answer:
     deadline = time.monotonic() + policy.timeout
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host, port = check_url(url, policy)
-        address = _resolve(host, port, policy)
+        address = _resolve(host, port, scheme, policy)
         remaining = max(0.05, deadline - time.monotonic())
         timeout = urllib3.Timeout(connect=remaining, read=remaining)
         pool: urllib3.HTTPConnectionPool
@@ -197,9 +223,12 @@ class _Entry:
 
 def policy_for(config: Any, kind: Policy) -> Policy:
     """`kind`'s bounds under this app's settings: loopback, private hosts and plain http
-    only in AUTHAPI_ENV=development."""
-    development = config["AUTHAPI_ENV"] == "development"
-    return replace(kind, allow_private=development, https_only=not development)
+    only in AUTHAPI_ENV=development (loopback alone for a kind that says so)."""
+    if config["AUTHAPI_ENV"] != "development":
+        return replace(kind, allow_private=False, loopback_exception=False, https_only=True)
+    if kind.loopback_only_in_development:
+        return replace(kind, allow_private=False, loopback_exception=True, https_only=False)
+    return replace(kind, allow_private=True, https_only=False)
 
 
 # The contract's bounds for a client's key set (`jwks_url`).
@@ -246,7 +275,10 @@ class DocumentCache:
         with self.lock:
             entry = self.entries.setdefault(url, _Entry())
             fresh = entry.body is not None and now < entry.expires_at
-            may_retry = now - entry.fetched_at >= self.policy.retry_after
+            # A good document whose time is up is fetched again at once; after a failure,
+            # or for a fresh one (`refresh`), not sooner than retry_after.
+            expired = entry.body is not None and not fresh and entry.error is None
+            may_retry = expired or now - entry.fetched_at >= self.policy.retry_after
             if fresh and not (refresh and may_retry):
                 return entry.body
             if entry.flight is None:

@@ -274,16 +274,22 @@ def signed_in(row: AuthorizationRequest, sign_in: UserSession) -> None:
 
 
 def consent(row: AuthorizationRequest, user_id: str, scope: str) -> None:
-    """Remember that the user let the client have `scope` (added to what it had)."""
-    current = db.orm().get(Consent, (user_id, row.client_id))
+    """Remember that the user let the request's client have `scope`."""
+    remember(user_id, row.client_id, scope)
+    row.granted_scope = scope
+
+
+def remember(user_id: str, client_id: str, scope: str) -> None:
+    """The user let the client have `scope` (added to what it had): a consent that
+    GET /auth/consents lists and DELETE withdraws, whichever grant asked for it."""
+    current = db.orm().get(Consent, (user_id, client_id))
     if current is None:
-        db.orm().add(Consent(user_id=user_id, client_id=row.client_id,
+        db.orm().add(Consent(user_id=user_id, client_id=client_id,
                              scopes=sorted(set(scope.split()))))
     else:
         current.scopes = sorted(set(current.scopes) | set(scope.split()))
         current.granted_at = utcnow()
-    row.granted_scope = scope
-    audit.record("consent_given", user_id=user_id, client_id=row.client_id,
+    audit.record("consent_given", user_id=user_id, client_id=client_id,
                  detail={"scope": scope})
 
 

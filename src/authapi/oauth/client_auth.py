@@ -90,12 +90,19 @@ def with_proof(client: Caller, jkt: str | None) -> Caller:
     return client
 
 
+def credentials_sent(authorization: str | None, form: Mapping[str, str]) -> bool:
+    """Whether the request carries client credentials (HTTP Basic, a secret or an
+    assertion), which must then be right. (Another Authorization scheme, such as a
+    Bearer token, authenticates no client and carries no token here.)"""
+    scheme = (authorization or "").partition(" ")[0].lower()
+    return scheme == "basic" or "client_secret" in form or "client_assertion" in form
+
+
 def authenticate_app(authorization: str | None, form: Mapping[str, str]) -> Caller:
     """Client authentication where a public app may come too (the code and refresh
     grants, PAR): a public client (`none`) names itself by `client_id` alone and sends
     no credentials; any other client authenticates as `authenticate` says."""
-    sent = authorization or "client_secret" in form or "client_assertion" in form
-    if not sent:
+    if not (authorization or "client_secret" in form or "client_assertion" in form):
         client_id = form.get("client_id", "")
         client = (clients.caller(client_id) or _described(client_id)) if client_id else None
         if client is None or not client.public:
@@ -146,13 +153,20 @@ def _plausible(claims: dict[str, Any], client: Caller) -> None:
     audiences = aud if isinstance(aud, list) else [aud]
     if claims.get("sub") != client.client_id or not isinstance(claims.get("jti"), str):
         raise InvalidClient("The client assertion's sub must be the client_id, with a jti.")
-    if not {issuer(), token_endpoint()} & {a for a in audiences if isinstance(a, str)}:
+    if not set(_audiences()) & {a for a in audiences if isinstance(a, str)}:
         raise InvalidClient("The client assertion's aud must be the issuer or the token "
                             "endpoint.")
     if not core.number(exp) or exp <= now - CLOCK_SKEW:
         raise InvalidClient("The client assertion has expired.")
-    if exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+    if exp > now + MAX_ASSERTION_LIFETIME:
         raise InvalidClient("The client assertion may live 5 minutes at most.")
+
+
+def _audiences() -> list[str]:
+    """What an assertion's `aud` may be: the issuer (as published, and without a trailing
+    slash) or the token endpoint's URL (RFC 7523 §3 item 3)."""
+    return list(dict.fromkeys((str(current_app.config["AUTHAPI_ISSUER"]), issuer(),
+                               token_endpoint())))
 
 
 def _key(header: dict[str, Any], client: Caller) -> PyJWK:
@@ -197,13 +211,13 @@ def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) ->
     try:
         claims: dict[str, Any] = jwt.decode(
             assertion, key, algorithms=[str(header["alg"])],
-            audience=[issuer(), token_endpoint()], issuer=client.client_id, leeway=CLOCK_SKEW,
+            audience=_audiences(), issuer=client.client_id, leeway=CLOCK_SKEW,
             options={"require": ["iss", "sub", "aud", "exp", "jti"]})
     except (jwt.PyJWTError, ValueError, TypeError):
         raise InvalidClient("The client assertion is invalid.") from None
     if claims["sub"] != client.client_id or not isinstance(claims["jti"], str):
         raise InvalidClient("The client assertion's sub must be the client_id.")
-    if claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+    if claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME:  # no leeway: "at most 5 minutes"
         raise InvalidClient("The client assertion may live 5 minutes at most.")
     return claims
 
@@ -211,7 +225,7 @@ def _verify_assertion(assertion: str, header: dict[str, Any], client: Caller) ->
 def _use_once(client_id: str, claims: dict[str, Any]) -> None:
     """Record the assertion's jti; a second use is refused (RFC 7523 §3, item 7).
 
-    One INSERT that does nothing on a conflict: whether it returns the row says
+    One INSERT that does nothing on a conflict, committed at once: whether it returns the row says
     whether this request is the first to use the jti, even under concurrency. (A
     Core statement with RETURNING: psycopg reports no row count for an ORM insert.)
     """
@@ -222,3 +236,7 @@ def _use_once(client_id: str, claims: dict[str, Any]) -> None:
                  .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key))
     if db.orm().execute(statement).first() is None:
         raise InvalidClient("This client assertion was already used.")
+    # The use outlives whatever the request does next: a grant that fails after this
+    # (a wider scope, a grant the client may not use) must not leave the assertion
+    # usable again by whoever saw it.
+    db.orm().commit()

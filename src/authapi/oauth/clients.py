@@ -184,9 +184,12 @@ def register_dynamic(metadata: dict[str, Any]) -> dict[str, Any]:
     name = metadata.get("client_name") or "Unnamed app"
     grants = metadata.get("grant_types") or [registration.AUTHORIZATION_CODE,
                                               registration.REFRESH_TOKEN]
-    if not set(grants) <= {registration.AUTHORIZATION_CODE, registration.REFRESH_TOKEN}:
+    if not set(grants) <= {registration.AUTHORIZATION_CODE, registration.REFRESH_TOKEN} \
+            or registration.AUTHORIZATION_CODE not in grants:
         raise ValidationError(errors={"grant_types": [
-            "A registered client may use authorization_code and refresh_token."]})
+            "A registered client uses authorization_code (and may add refresh_token)."]})
+    for uri in metadata.get("redirect_uris") or ():
+        registration.check_web_redirect_uri(uri)
     method = metadata.get("token_endpoint_auth_method") or registration.SECRET_BASIC
     if method not in DYNAMIC_METHODS:
         raise ValidationError(errors={"token_endpoint_auth_method": [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -81,8 +81,9 @@ def _reused(row: AuthorizationRequest, client_id: str) -> NoReturn:
 
 
 def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
-             jkt: str | None = None) -> dict[str, Any]:
-    """The tokens a code was issued for, once; bound to `jkt` when a DPoP proof came."""
+             jkt: str | None = None, resources: Sequence[str] = ()) -> dict[str, Any]:
+    """The tokens a code was issued for, once; bound to `jkt` when a DPoP proof came, and
+    for some of the authorized `resources` when the request names them (RFC 8707 §2.2)."""
     if registration.AUTHORIZATION_CODE not in client.grant_types:
         raise UnauthorizedClient("This client may not use the authorization_code grant.")
     code = form.get("code")
@@ -94,7 +95,7 @@ def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
     scope = row.granted_scope or ""
     sign_in = SignIn.stored(signed.auth_time, signed.acr, signed.amr) or SignIn.now(("pwd",))
     pair, session_id = app_tokens(client, user, scope, row.resources, sign_in, meta, jkt,
-                                  sign_in_id=signed.id, nonce=row.nonce)
+                                  sign_in_id=signed.id, nonce=row.nonce, requested=resources)
     row.issued_session_id = session_id
     audit.record("authorization_code_exchanged", user_id=user.id, client_id=client.client_id,
                  detail={"session_id": session_id, "scope": scope})
@@ -103,14 +104,16 @@ def exchange(client: Caller, form: Mapping[str, str], meta: ClientMeta,
 
 def app_tokens(client: Caller, user: User, scope: str, resources: Any, sign_in: SignIn,
                meta: ClientMeta, jkt: str | None, *, sign_in_id: str | None = None,
-               nonce: str | None = None) -> tuple[dict[str, Any], str]:
+               nonce: str | None = None, requested: Sequence[str] = ()
+               ) -> tuple[dict[str, Any], str]:
     """An app's session for a user and its tokens (the code and device grants): a refresh
-    token with `offline_access` or the refresh grant, an ID token with `openid`."""
+    token with `offline_access` or the refresh grant, an ID token with `openid`. The
+    session holds every authorized resource; the access token those `requested`."""
     refresh = ("offline_access" in scope.split()
                or registration.REFRESH_TOKEN in client.grant_types)
     grant = sessions.AppGrant(client_id=client.client_id, scope=scope,
                               audience=tuple(resources or ()), sign_in_id=sign_in_id,
-                              refresh=refresh)
+                              refresh=refresh).narrowed(requested)
     pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
     if "openid" in scope.split():
         pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,

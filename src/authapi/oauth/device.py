@@ -10,7 +10,7 @@ or look-alikes (RFC 8628 §6.1), about 34 bits, so wrong guesses are rate limite
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -124,13 +124,15 @@ def answer(row: DeviceGrant, claims: dict[str, Any], approve: bool, held: str) -
     row.status = APPROVED
     row.auth_time, row.acr = claims.get("auth_time"), claims.get("acr")
     row.amr = " ".join(claims.get("amr") or [])
+    authorize.remember(claims["sub"], row.client_id, row.granted_scope)  # listed, withdrawable
     audit.record("authorization_granted", user_id=claims["sub"], client_id=row.client_id,
                  detail={"scope": row.granted_scope, "grant": "device_code"})
 
 
-def poll(client: Caller, device_code: str, meta: ClientMeta, jkt: str | None
-         ) -> dict[str, Any]:
-    """RFC 8628 §3.4-3.5: the device's tokens once approved; until then what to do."""
+def poll(client: Caller, device_code: str, meta: ClientMeta, jkt: str | None,
+         resources: Sequence[str] = ()) -> dict[str, Any]:
+    """RFC 8628 §3.4-3.5: the device's tokens once approved; until then what to do.
+    `resources` (RFC 8707 §2.2) narrow the access token to some of those authorized."""
     if registration.DEVICE_CODE not in client.grant_types:
         raise UnauthorizedClient("This client may not use the device grant.")
     row = (db.orm().get(DeviceGrant, authorize.hashed(device_code))
@@ -156,15 +158,15 @@ def poll(client: Caller, device_code: str, meta: ClientMeta, jkt: str | None
     user = db.orm().get(User, row.user_id) if row.user_id else None
     if not delivered or user is None or user.disabled:
         raise InvalidGrant("The device code was already delivered.")
-    return _tokens(client, row, user, meta, jkt)
+    return _tokens(client, row, user, meta, jkt, resources)
 
 
 def _tokens(client: Caller, row: DeviceGrant, user: User, meta: ClientMeta,
-            jkt: str | None) -> dict[str, Any]:
+            jkt: str | None, resources: Sequence[str]) -> dict[str, Any]:
     scope = row.granted_scope or ""
     sign_in = SignIn.stored(row.auth_time, row.acr, row.amr) or SignIn.now(("pwd",))
     pair, session_id = code_grant.app_tokens(client, user, scope, row.resources, sign_in,
-                                             meta, jkt)
+                                             meta, jkt, requested=resources)
     audit.record("device_code_exchanged", user_id=user.id, client_id=client.client_id,
                  detail={"session_id": session_id})
     return pair

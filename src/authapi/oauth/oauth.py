@@ -8,7 +8,7 @@ same paths as /auth/*.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,15 +59,19 @@ def _answer(access_token: str, scope: str, jkt: str | None, **extra: Any) -> dic
             **extra}
 
 
-def client_credentials(client: Caller, form: Mapping[str, str],
-                       jkt: str | None = None) -> dict[str, Any]:
+def client_credentials(client: Caller, form: Mapping[str, str], jkt: str | None = None,
+                       resources: Sequence[str] = ()) -> dict[str, Any]:
     """RFC 6749 §4.4: a token for the client itself, no wider than its registered scope.
 
-    With a DPoP proof (`jkt`, RFC 9449 §5) the token is bound to the proof's key.
+    With a DPoP proof (`jkt`, RFC 9449 §5) the token is bound to the proof's key. A
+    `resource` (RFC 8707) may name only the configured audience: a service's token is
+    for authapi's resources (`--audience` is token exchange's).
     """
     if registration.CLIENT_CREDENTIALS not in client.grant_types:
         raise UnauthorizedClient("This client may not use the client_credentials grant.")
     scope = _granted(form.get("scope"), set(client.scope.split()))
+    if resources:
+        sessions.target((), resources)
     subject = tokens.Subject(sub=client.client_id, roles=[], scope=scope)
     jti = tokens.new_jti()
     token = tokens.issue_access(subject, None, jti, cnf=dpop.confirmation(jkt),
@@ -78,11 +82,13 @@ def client_credentials(client: Caller, form: Mapping[str, str],
 
 
 def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
-            app_client: Callable[[], Caller] | None = None) -> dict[str, Any]:
+            app_client: Callable[[], Caller] | None = None,
+            resources: Sequence[str] = (), credentials: bool = False) -> dict[str, Any]:
     """RFC 6749 §6 for user sessions: exactly /auth/refresh's rotation, reuse and DPoP rules.
 
     An app's refresh token (its `client_id` claim) is refreshed only by that app, which
-    authenticates as at the code exchange (`app_client`; a public app by client_id).
+    authenticates as at the code exchange (`app_client`; a public app by client_id), as
+    does any client that sent `credentials` along.
     """
     token = form.get("refresh_token")
     if not token:
@@ -91,12 +97,16 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
         claims = tokens.refresh_claims(token)
     except ApiError as exc:
         raise InvalidGrant(exc.detail) from None
-    if "client_id" in claims:
-        caller = app_client() if app_client is not None else None
-        if caller is None or caller.client_id != claims["client_id"]:
-            raise InvalidGrant("This refresh token was issued to another client.")
+    # Credentials that were sent are checked, whoever the token belongs to: a wrong
+    # secret is invalid_client (RFC 6749 §5.2), never ignored.
+    caller = app_client() if app_client is not None and (
+        "client_id" in claims or credentials) else None
+    if "client_id" in claims and (caller is None or caller.client_id != claims["client_id"]):
+        raise InvalidGrant("This refresh token was issued to another client.")
+    if resources:  # RFC 8707 §2.2: checked before the token is spent
+        sessions.target(sessions.granted_audience(claims["sid"]), resources)
     try:
-        pair = sessions.rotate(claims, meta, jkt)
+        pair = sessions.rotate(claims, meta, jkt, resources)
     except (InvalidDpopProof, UseDpopNonce):
         raise  # the token endpoint answers these as themselves (RFC 9449 §5)
     except ApiError as exc:
@@ -121,9 +131,13 @@ def _subject_claims(form: Mapping[str, str]) -> dict[str, Any]:
     return claims
 
 
-def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
-             ) -> dict[str, Any]:
-    """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor."""
+def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None,
+             resources: Sequence[str] = ()) -> dict[str, Any]:
+    """RFC 8693: a token for the subject's user, narrowed to an audience, naming the actor.
+
+    A `resource` (§2.1) names the target as `audience` does: one alone stands for the
+    audience, and with one each must be it (`invalid_target`).
+    """
     if not client.exchange:
         raise UnauthorizedClient("This client may not exchange tokens.")
     requested = form.get("requested_token_type")
@@ -136,7 +150,10 @@ def exchange(client: Caller, form: Mapping[str, str], jkt: str | None = None
         # else a copied DPoP-bound token would come back as a plain bearer token.
         raise InvalidGrant("subject_token is DPoP-bound: send a DPoP proof, so that the "
                            "issued token is bound to the exchanging client's key.")
-    audience = _audience(client, form.get("audience"))
+    named = form.get("audience") or (resources[0] if len(set(resources)) == 1 else None)
+    audience = _audience(client, named)
+    if any(resource != audience for resource in resources):
+        raise InvalidTarget("resource must be the audience of the exchanged token.")
     allowed = set(str(subject.get("scope", "")).split()) & set(client.scope.split())
     scope = _granted(form.get("scope"), allowed)
     # RFC 8693 §4.1: the current actor outermost, earlier ones nested inside.

@@ -88,6 +88,16 @@ def check_redirect_uri(uri: Any, field: str = "redirect_uris") -> str:
                          "localhost), or a private-use scheme such as com.example.app:/cb.")
 
 
+def check_web_redirect_uri(uri: Any) -> str:
+    """A redirect URI a client may register by itself (RFC 7591, the contract): https, or
+    http on a loopback host; a private-use scheme only through an operator."""
+    uri = check_redirect_uri(uri)
+    if urlsplit(uri).scheme.lower() not in ("https", "http"):
+        raise _refuse("redirect_uris", "A registered client's redirect URIs use https, or "
+                                       "http on a loopback address.")
+    return uri
+
+
 def check_resource(uri: Any) -> str:
     """An RFC 8707 resource: an absolute URI without a fragment."""
     uri = _text_uri(uri, "resources")

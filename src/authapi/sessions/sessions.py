@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from flask import current_app
@@ -17,6 +18,7 @@ from authapi.db import utcnow
 from authapi.errors import (
     AccountDisabled,
     InvalidDpopProof,
+    InvalidTarget,
     NotFound,
     TokenInvalid,
     TokenReused,
@@ -45,17 +47,36 @@ class AppGrant:
     audience: tuple[str, ...] = ()  # RFC 8707 resources; none: the configured audience
     sign_in_id: str | None = None  # the browser sign-in it came from
     refresh: bool = False
+    # RFC 8707 §2.2: the resources this token request named, when it named any (a subset
+    # of `audience`, which the session keeps for the next refresh).
+    requested: tuple[str, ...] | None = None
 
     def claims(self) -> dict[str, Any]:
         """The access token's `client_id` and `aud` (one resource, several, or ours)."""
-        aud: Any = list(self.audience) if len(self.audience) > 1 else (
-            self.audience[0] if self.audience else current_app.config["AUTHAPI_AUDIENCE"])
+        audience = self.audience if self.requested is None else self.requested
+        aud: Any = list(audience) if len(audience) > 1 else (
+            audience[0] if audience else current_app.config["AUTHAPI_AUDIENCE"])
         return {"client_id": self.client_id, "aud": aud}
+
+    def narrowed(self, resources: Sequence[str]) -> AppGrant:
+        """This grant with its access token for `resources` only (none named: all)."""
+        if not resources:
+            return self
+        return replace(self, requested=target(self.audience, resources))
 
     def effective_scope(self, held: str) -> str:
         """The consented scope, less the permissions the user no longer holds."""
         still = set(held.split()) | set(OPENID_SCOPES)
         return " ".join(s for s in self.scope.split() if s in still)
+
+
+def target(granted: Sequence[str], resources: Sequence[str]) -> tuple[str, ...]:
+    """RFC 8707 §2.2: the resources a token request names, each one the grant holds (a
+    grant of none holds the configured audience); else 400 `invalid_target`."""
+    holds = tuple(granted) or (current_app.config["AUTHAPI_AUDIENCE"],)
+    if any(resource not in holds for resource in resources):
+        raise InvalidTarget("resource is not one this grant is for.")
+    return tuple(dict.fromkeys(resources))
 
 
 # The OpenID Connect scopes: any app may ask for them; none is a permission.
@@ -181,7 +202,8 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
     return pair
 
 
-def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> TokenPair:
+def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
+           resources: Sequence[str] = ()) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session.
 
     One conditional UPDATE decides (sessions.rotation): it consumes the token only if
@@ -189,6 +211,9 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
     `jkt`), and returns the key and the session's sign-in (`auth_time`, `acr`, `amr`,
     kept across refreshes). A proof by another key, or none for a bound session,
     consumes nothing: 401, and the token stays usable by its rightful holder.
+
+    `resources` (RFC 8707, the token endpoint) narrows the access token's audience; the
+    caller has checked them against the session's grant (`granted_audience`) first.
     """
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
@@ -211,11 +236,17 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None) -> 
     app = None
     if rotated.client_id is not None:  # an app's session: its grant, not all
         app = AppGrant(client_id=rotated.client_id, scope=rotated.scope or "",
-                       audience=rotated.audience, refresh=True)
+                       audience=rotated.audience, refresh=True).narrowed(resources)
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
                  jkt=rotated.jkt, sign_in=rotated.sign_in, app=app)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
+
+
+def granted_audience(session_id: str) -> tuple[str, ...]:
+    """The RFC 8707 resources a session's grant holds (none: the configured audience)."""
+    found = db.orm().scalar(select(UserSession.audience).where(UserSession.id == session_id))
+    return tuple(found or ())
 
 
 def _check_key(bound: str | None, jkt: str | None) -> None:

@@ -75,7 +75,7 @@ def _parameters() -> dict[str, list[str]]:
     Parsed from the body with `parse_qsl` (as werkzeug's form parser does), without the
     parser's machinery (about 40 µs of every token request). A body or a value that is
     not UTF-8 is 400 `invalid_request` (werkzeug's parser answered an empty form for the
-    first and kept the second's bytes as `%XX`)."""
+    first and kept the second's bytes as `%XX`). Empty values are dropped (RFC 6749 §3.2)."""
     current = context.request()
     if current.mimetype != FORM:
         raise InvalidOAuthRequest(f"Send the parameters as {FORM}.")
@@ -88,7 +88,8 @@ def _parameters() -> dict[str, list[str]]:
     for name, value in pairs:
         if "\x00" in name or "\x00" in value:
             raise InvalidOAuthRequest(f"The parameter {name!r} is malformed.")
-        params.setdefault(name, []).append(value)
+        if value:  # RFC 6749 §3.2: a parameter sent without a value is as if omitted
+            params.setdefault(name, []).append(value)
     return params
 
 
@@ -102,13 +103,14 @@ def _form() -> dict[str, str]:
     return form
 
 
-def _grant(form: dict[str, str]) -> dict[str, Any]:
+def _grant(form: dict[str, str], resources: list[str]) -> dict[str, Any]:
     """Run the requested grant, bound to the DPoP proof's key when one came (RFC 9449 §5).
 
     At the token endpoint a bad or nonce-less proof is 400 `invalid_dpop_proof` or
     `use_dpop_nonce` (RFC 9449 §5, §8), with the DPoP-Nonce header when one is due.
     A client registered with `require_dpop` is refused without a proof whatever the grant,
-    before the grant spends a code, a device code or a refresh token.
+    before the grant spends a code, a device code or a refresh token. `resources` (RFC 8707
+    §2.2) narrow the access token to some of what the grant holds (`invalid_target`).
     """
     grant = form.get("grant_type")
     try:
@@ -121,17 +123,19 @@ def _grant(form: dict[str, str]) -> dict[str, Any]:
             return client_auth.with_proof(_client(form), jkt)
 
         if grant == oauth.REFRESH_TOKEN:
-            return oauth.refresh(form, request_meta(), jkt, app_client=app)
+            sent = client_auth.credentials_sent(request.headers.get("Authorization"), form)
+            return oauth.refresh(form, request_meta(), jkt, app_client=app,
+                                 resources=resources, credentials=sent)
         if grant == registration.AUTHORIZATION_CODE:
-            return code_grant.exchange(app(), form, request_meta(), jkt)
+            return code_grant.exchange(app(), form, request_meta(), jkt, resources)
         if grant == registration.DEVICE_CODE:
             if not form.get("device_code"):
                 raise InvalidOAuthRequest("device_code is required.")
-            return device.poll(app(), form["device_code"], request_meta(), jkt)
+            return device.poll(app(), form["device_code"], request_meta(), jkt, resources)
         if grant == oauth.CLIENT_CREDENTIALS:
-            return oauth.client_credentials(service(), form, jkt)
+            return oauth.client_credentials(service(), form, jkt, resources)
         if grant == oauth.TOKEN_EXCHANGE:
-            return oauth.exchange(service(), form, jkt)
+            return oauth.exchange(service(), form, jkt, resources)
     except (InvalidDpopProof, UseDpopNonce) as error:
         error.status = 400
         error.headers.pop("WWW-Authenticate", None)
@@ -157,13 +161,14 @@ def _app(form: dict[str, str]) -> Any:
 def token() -> Any:
     """Issue a token: client_credentials, refresh_token or token exchange (RFC 8693)."""
     tokens.load_signing_key()
-    answer = _grant(_form())
+    params, form = _resource_form()
+    answer = _grant(form, params.get("resource") or [])
     db.commit()
     return answer
 
 
 def _resource_form() -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The parameters where `resource` may repeat (RFC 8707: PAR, device authorization),
+    """The parameters where `resource` may repeat (RFC 8707: tokens, PAR, devices),
     all of them and the first of each; nothing else may repeat or hold a NUL."""
     params = _parameters()
     for name, values in params.items():
