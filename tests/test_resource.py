@@ -240,3 +240,20 @@ def test_a_bound_token_needs_a_proof_by_its_key_at_the_resource(resource, authap
     as_bearer = get(base + "/me", token)
     assert (as_bearer[0], as_bearer[1]["code"]) == (401, "token_invalid")
     assert as_bearer[2]["WWW-Authenticate"].startswith("DPoP")
+
+
+def test_with_a_public_url_the_proof_must_name_it_not_the_host_header(resource,
+                                                                       authapi_server):
+    """A proof made for another service (another Host) is refused when the verifier knows
+    its own public URL; one for that URL is accepted whatever Host the request carries."""
+    from fixtures.dpop import DpopClient
+
+    key = DpopClient()
+    token = dpop_login(authapi_server, key)
+    _, base = resource(public_url="https://orders.example")
+    other = key.proof("GET", "http://127.0.0.1:1/me", token)  # for some other service
+    refused = get_with(base + "/me", {"Authorization": f"DPoP {token}", "DPoP": other,
+                                      "Host": "127.0.0.1:1"})
+    assert (refused[0], refused[1]["code"]) == (401, "invalid_dpop_proof")
+    ours = key.proof("GET", "https://orders.example/me", token)
+    assert get_with(base + "/me", {"Authorization": f"DPoP {token}", "DPoP": ours})[0] == 200

@@ -84,6 +84,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.assets)
     app.register_blueprint(loginpage.bp)
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+    for path, operations in loginpage.OPENAPI_PATHS.items():
+        api.spec.path(rule=rules[path], operations=operations)
     return app
 
 

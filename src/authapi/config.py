@@ -180,7 +180,8 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
 
 # --- OpenID Connect providers (issue 12) ---
 # AUTHAPI_OIDC_<NAME>_ISSUER / _CLIENT_ID / _CLIENT_SECRET: one provider per NAME.
-OIDC_VARIABLE = re.compile(r"AUTHAPI_OIDC_([A-Z0-9]+)_(ISSUER|CLIENT_ID|CLIENT_SECRET)")
+# NAME may hold underscores (AUTHAPI_OIDC_MY_IDP_ISSUER: the provider `my_idp`).
+OIDC_VARIABLE = re.compile(r"AUTHAPI_OIDC_([A-Z0-9][A-Z0-9_]*?)_(ISSUER|CLIENT_ID|CLIENT_SECRET)")
 OIDC_FIELDS = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET")
 
 

@@ -20,8 +20,9 @@ at most `introspection_ttl` seconds (and never past the token's `exp`).
 A DPoP-bound token (`cnf.jkt`, RFC 9449) is accepted only as `Authorization: DPoP`
 with a proof by its key for this very request (method and URL, `ath`, `iat` within
 60 s); the verifier remembers the proofs it has seen for two minutes, so a replayed
-proof is refused. Behind a proxy, give the service the URL the client used
-(werkzeug's ProxyFix), since the proof names it.
+proof is refused. The proof names the URL the client used: give it as `public_url`
+(else the request's Host header is trusted, or, behind a proxy, what werkzeug's
+ProxyFix took from it).
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ class Verifier:
                  jwks_max_age: float = 300, min_refetch_interval: float = 10,
                  introspection_url: str | None = None, client_id: str | None = None,
                  client_secret: str | None = None, introspection_ttl: float = 10,
-                 timeout: float = 5, scopes: Sequence[str] = ()) -> None:
+                 timeout: float = 5, scopes: Sequence[str] = (),
+                 public_url: str | None = None) -> None:
         if not jwks_url and not introspection_url:
             raise ValueError("give jwks_url, or introspection_url with client credentials")
-        for url in (jwks_url, introspection_url):
+        for url in (jwks_url, introspection_url, public_url):
             if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError(f"not an http(s) URL: {url}")
         self.issuer, self.audience = issuer, audience
@@ -83,6 +85,12 @@ class Verifier:
         # audience) must verify the token itself, not take these claims.
         self.slot = f"{SLOT}_{id(self):x}"
         self.scopes = tuple(scopes)  # what the service's metadata lists (RFC 9728)
+        # The scheme and host clients call the service at, which a DPoP proof's htu names;
+        # None: the request's own (its Host header, or what ProxyFix took from a proxy).
+        self.origin = None
+        if public_url:
+            parts = urllib.parse.urlsplit(public_url)
+            self.origin = f"{parts.scheme}://{parts.netloc}"
         self.jwks_url, self.algorithms = jwks_url, tuple(algorithms)
         self.rules = core.Rules(issuer=issuer, audience=audience, algorithms=self.algorithms)
         self.jwks_max_age, self.min_refetch_interval = jwks_max_age, min_refetch_interval
@@ -270,7 +278,9 @@ class Verifier:
         proof = request.headers.get(PROOF_HEADER)
         if not proof:
             raise InvalidDpopProof("A DPoP-bound token needs a DPoP proof header.")
-        target = proofs.Target(request.method, proofs.normalize_url(request.base_url))
+        url = (self.origin + request.script_root + request.path if self.origin
+               else request.base_url)
+        target = proofs.Target(request.method, proofs.normalize_url(url))
         checked = proofs.check_proof(proof.strip(), target, token, self.proof_keys, time.time())
         proofs.check_proven(checked.jkt, bound)
         with self.lock:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from authapi import audit, db
 from authapi.accounts import notices
@@ -49,7 +50,10 @@ def _provider_errors() -> tuple[type[Exception], ...]:
     from joserfc.errors import JoseError
     from requests import RequestException
 
-    return (OAuthError, JoseError, RequestException, ValueError, KeyError, TypeError)
+    # RuntimeError: Authlib's "Missing ... value" for discovery metadata that lacks an
+    # endpoint (a misconfigured provider, as unreachable as a dead one).
+    return (OAuthError, JoseError, RequestException, ValueError, KeyError, TypeError,
+            RuntimeError)
 
 
 def _registry() -> OAuth:
@@ -77,8 +81,30 @@ def authorization_url(provider: str) -> str:
         data = client.create_authorization_url(uri)
     except _provider_errors():  # discovery failed: the provider is down or misconfigured
         raise InvalidCredentials("The identity provider cannot be reached.") from None
+    _forget_older_starts(provider)
     client.save_authorize_data(redirect_uri=uri, **data)
     return str(data["url"])
+
+
+KEPT_STARTS = 3  # sign-ins a browser may have begun and not finished (tabs), per provider
+
+
+def _forget_older_starts(provider: str) -> None:
+    """Drop all but the newest few unfinished sign-ins from the state cookie: each adds
+    its state, nonce and verifier, and a cookie over 4 KiB is dropped by the browser
+    (RFC 6265 §6.1), which would break every later callback."""
+    from flask import session
+
+    prefix = f"_state_{provider}_"
+    started = sorted((key for key in session if key.startswith(prefix)),
+                     key=lambda key: _expiry(session[key]))
+    for key in started[:max(0, len(started) - (KEPT_STARTS - 1))]:
+        session.pop(key, None)
+
+
+def _expiry(value: Any) -> float:
+    exp = value.get("exp") if isinstance(value, dict) else None
+    return float(exp) if isinstance(exp, int | float) and number(exp) else 0.0
 
 
 def verified_claims(provider: str) -> dict[str, Any]:
@@ -110,13 +136,18 @@ def _failed(provider: str, reason: str) -> ApiError:
 def sign_in(provider: str, claims: dict[str, Any]) -> User:
     """The user these verified claims name: by linked identity, by verified email, or new."""
     subject = claims["sub"]
-    row = db.orm().scalar(select(OidcIdentity).where(OidcIdentity.provider == provider,
-                                                     OidcIdentity.subject == subject))
-    if row is not None:
-        user = db.orm().get(User, row.user_id)
-        row.last_login_at = utcnow()
-    else:
-        user = _link_or_create(provider, claims)
+    user: User | None = None
+    for _ in range(2):  # a second look when a concurrent callback linked it first
+        row = db.orm().scalar(select(OidcIdentity).where(OidcIdentity.provider == provider,
+                                                         OidcIdentity.subject == subject))
+        if row is not None:
+            user = db.orm().get(User, row.user_id)
+            row.last_login_at = utcnow()
+            break
+        linked = _link_or_create(provider, claims)
+        if linked is not None:
+            user = linked
+            break
     if user is None or user.disabled:
         audit.record("login_failed", user_id=user.id if user else None,
                      detail={"method": "oidc", "reason": "disabled"})
@@ -151,14 +182,17 @@ class SignInRefused(Exception):  # noqa: N818  (a refusal, not an error of ours)
         self.code = code
 
 
-def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
+def _link_or_create(provider: str, claims: dict[str, Any]) -> User | None:
     """Link the account with this email, or create one, only where both sides are verified.
 
     A provider identity is linked only to an account whose own email is verified, and
     only for an email the provider verified: else an attacker who registered the
     victim's address first (or a provider that vouches for nothing) would be handed the
     account. An account is created only for a provider-verified email. A refused link
-    mails the address (notices.link_refused).
+    mails the address (notices.link_refused). A disabled account is linked to nothing.
+
+    None: a concurrent callback created the user or the link first (the unique keys
+    said so); the caller looks again.
     """
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
@@ -176,16 +210,26 @@ def _link_or_create(provider: str, claims: dict[str, Any]) -> User:
         audit.record("login_failed", detail={"method": "oidc", "provider": provider,
                                              "reason": "unverified_email"})
         raise SignInRefused("email_unverified")
-    if user is None:
-        role = db.orm().scalar(select(Role).where(Role.name == DEFAULT_ROLE))
-        user = User(email=address, password_hash=None, email_verified=True,
-                    display_name=_display_name(claims), roles=[role] if role else [])
-        db.orm().add(user)
-        db.orm().flush()
+    if user is not None and user.disabled:
+        return user  # refused by the caller, with nothing linked
+    created = user is None
+    role = db.orm().scalar(select(Role).where(Role.name == DEFAULT_ROLE)) if created else None
+    # The savepoint's first statement writes: on SQLite it then waits for a concurrent
+    # writer and sees what it committed (a read first would pin an older snapshot).
+    try:
+        with db.orm().begin_nested():
+            if user is None:
+                user = User(email=address, password_hash=None, email_verified=True,
+                            display_name=_display_name(claims), roles=[role] if role else [])
+                db.orm().add(user)
+                db.orm().flush()
+            db.orm().add(OidcIdentity(user_id=user.id, provider=provider,
+                                      subject=claims["sub"], email=address))
+            db.orm().flush()
+    except IntegrityError:
+        return None
+    if created:
         audit.record("register", user_id=user.id, detail={"method": "oidc", "provider": provider})
-    db.orm().add(OidcIdentity(user_id=user.id, provider=provider, subject=claims["sub"],
-                              email=address))
-    db.orm().flush()
     audit.record("oidc_linked", user_id=user.id, detail={"provider": provider})
     return user
 

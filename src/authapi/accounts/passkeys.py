@@ -166,6 +166,7 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
     row = Passkey(user_id=user_id, credential_id=credential_id,
                   public_key=verified.credential_public_key, sign_count=verified.sign_count,
                   transports=[t.value for t in parsed.response.transports or ()],
+                  backup_eligible=_synced(verified.credential_device_type),
                   name=name or DEFAULT_NAME)
     db.orm().add(row)
     try:
@@ -227,8 +228,11 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, S
     if row is None:
         raise _refuse("unknown_credential")
     handle = parsed.response.user_handle
+    # WebAuthn L3 §7.2 step 6: a sign-in that named no user needs the authenticator's
+    # user handle, and any handle given must be the credential's owner's.
     if (pending.purpose == ASSERT and row.user_id != pending.user_id) or (
-            handle is not None and handle != user_handle(row.user_id)):
+            handle is not None and handle != user_handle(row.user_id)) or (
+            pending.purpose == DISCOVER and handle is None):
         raise _refuse("wrong_user", row.user_id)
     try:
         verified = verify_authentication_response(
@@ -237,11 +241,17 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, S
             credential_current_sign_count=row.sign_count, require_user_verification=True)
     except REFUSED:
         raise _refuse("invalid_assertion", row.user_id) from None
+    # WebAuthn L3 §7.2 step 19: the BE flag never changes after registration (a
+    # device-bound passkey cannot sign in as a synced one, or the other way round).
+    synced = _synced(verified.credential_device_type)
+    if row.backup_eligible is not None and row.backup_eligible != synced:
+        raise _refuse("backup_eligibility", row.user_id)
     # WebAuthn §6.1.1: the counter only moves forward; of two concurrent uses of one
     # count, only one wins this UPDATE.
     moved = db.affected(update(Passkey).where(Passkey.id == row.id,
                                               Passkey.sign_count == row.sign_count)
-                        .values(sign_count=verified.new_sign_count, last_used_at=utcnow()))
+                        .values(sign_count=verified.new_sign_count, last_used_at=utcnow(),
+                                backup_eligible=synced))
     if not moved:
         raise _refuse("sign_count", row.user_id)
     user = users.get(row.user_id)
@@ -249,9 +259,12 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, S
         audit.record("login_failed", user_id=user.id, detail={"reason": "disabled",
                                                               "method": "passkey"})
         raise AccountDisabled()
-    kind = SYNCED if verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE \
-        else DEVICE_BOUND
-    return user, SignIn.now((kind, core.USER_VERIFIED))
+    return user, SignIn.now((SYNCED if synced else DEVICE_BOUND, core.USER_VERIFIED))
+
+
+def _synced(device_type: CredentialDeviceType) -> bool:
+    """Whether the authenticator says the credential may be backed up (the BE flag)."""
+    return device_type == CredentialDeviceType.MULTI_DEVICE
 
 
 def reauthenticate(user_id: str, challenge_id: str, credential: dict[str, Any]) -> SignIn:

@@ -58,8 +58,28 @@ def check_policy(password: str) -> None:
         raise WeakPassword(f"The password must have at most {MAX_LENGTH} characters.")
     if all(_invisible(char) for char in password):
         raise WeakPassword("The password must not be only spaces or invisible characters.")
-    if password.lower() in COMMON_PASSWORDS:
+    if password.lower() in COMMON_PASSWORDS or _patterned(password.lower()):
         raise WeakPassword("This password is too common.")
+
+
+MAX_UNIT = 4  # the longest unit a repeat-of-a-unit password is refused for
+MAX_PATTERNED = 16  # longer patterned passwords are not among the common ones
+
+
+def _patterned(password: str) -> bool:
+    """The PIN-like passwords that leaked-password lists leave out because cracking tools
+    make them by rule: digits that repeat a short unit (`00000000`, `12341234`,
+    `123123123`) or run straight (`987654321`), up to MAX_PATTERNED characters. (Letters
+    are left to the list: `xxxxxxxx` is not among the common passwords it names.)"""
+    if len(password) > MAX_PATTERNED or not (password.isascii() and password.isdigit()):
+        return False
+    for size in range(1, len(password) // 2 + 1):
+        unit = password[:size]
+        if len(password) % size == 0 and password == unit * (len(password) // size) and (
+                size <= MAX_UNIT or unit in COMMON_PASSWORDS):
+            return True
+    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:], strict=False)}
+    return steps in ({1}, {-1})
 
 
 def hash_password(password: str) -> str:

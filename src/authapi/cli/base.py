@@ -60,6 +60,9 @@ class LazyGroup(click.Group):
                                        "`authapi db upgrade`") from None
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        except UnicodeError:  # an argument or stdin that is not UTF-8 (a Latin-1 terminal)
+            raise click.ClickException("a value given is not valid UTF-8 text; nothing was "
+                                       "changed") from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command, importing its module on first use."""

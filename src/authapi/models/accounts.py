@@ -83,6 +83,9 @@ class Passkey(Model):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key, as registered
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
     transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # WebAuthn L3 §6.1 BE flag, as registered: whether it may be synced (None: registered
+    # before it was kept; the next sign-in records it).
+    backup_eligible: Mapped[bool | None] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -159,8 +159,13 @@ def _delegable(scope: str) -> bool:
 def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = False
              ) -> dict[str, Any]:
     """The request's parameters after every check that redirects on failure."""
-    if _single(params, "response_type") != "code":
+    response_type = _single(params, "response_type")
+    if response_type is None:
+        raise Refused("invalid_request", "response_type is required (code).")
+    if response_type != "code":
         raise Refused("unsupported_response_type", "Only response_type=code is offered.")
+    if "request" in params:  # OIDC Core §6: request objects are not supported
+        raise Refused("request_not_supported", "Request objects are not supported; use PAR.")
     challenge = _single(params, "code_challenge")
     method = _single(params, "code_challenge_method")
     if not challenge or method != "S256" or not S256_CHALLENGE.match(challenge):
@@ -197,9 +202,8 @@ def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = Fa
             raise Refused("invalid_request", f"{name} is longer than {MAX_PARAMETER}.")
     if not pushed and (client.require_par or current_app.config["AUTHAPI_REQUIRE_PAR"]):
         raise Refused("invalid_request", "This client's requests must come through PAR.")
-    if "request_uri" in params or "request" in params:
-        raise Refused("invalid_request", "request_uri goes alone with client_id; request "
-                                         "objects are not supported.")
+    if "request_uri" in params:
+        raise Refused("invalid_request", "request_uri goes alone with client_id.")
     return {"scope": " ".join(dict.fromkeys(scopes)), "code_challenge": challenge,
             "resources": list(dict.fromkeys(resources)) or None,
             "prompt": " ".join(prompt) or None, "max_age": int(max_age) if max_age else None,
@@ -251,8 +255,11 @@ def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
     """
     if sign_in is None or sign_in.auth_time is None:
         return LOGIN
+    # The sign-in this request was given (made for it, or found meeting it) stays enough
+    # while the user consents: asked again, `max_age` alone would send them back to log in.
+    fresh = fresh or row.sign_in_id == sign_in.id
     prompts = (row.prompt or "").split()
-    if not fresh and "login" in prompts and row.sign_in_id != sign_in.id:
+    if not fresh and "login" in prompts:
         return LOGIN  # prompt=login: a sign-in made for this very request
     if not fresh and row.max_age is not None and time.time() - sign_in.auth_time > row.max_age:
         return LOGIN

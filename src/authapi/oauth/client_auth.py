@@ -164,9 +164,10 @@ def _plausible(claims: dict[str, Any], client: Caller) -> None:
 
 def _audiences() -> list[str]:
     """What an assertion's `aud` may be: the issuer (as published, and without a trailing
-    slash) or the token endpoint's URL (RFC 7523 §3 item 3)."""
+    slash), the token endpoint's URL (RFC 7523 §3 item 3), or the PAR endpoint's (RFC 9126
+    §2: an assertion made for the push)."""
     return list(dict.fromkeys((str(current_app.config["AUTHAPI_ISSUER"]), issuer(),
-                               token_endpoint())))
+                               token_endpoint(), issuer() + "/oauth/par")))
 
 
 def _key(header: dict[str, Any], client: Caller) -> PyJWK:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from authapi import audit, db
+from authapi.db import utcnow
 from authapi.errors import NotFound
-from authapi.models import Client, Consent, UserSession
+from authapi.models import AuthorizationRequest, Client, Consent, DeviceGrant, UserSession
+from authapi.oauth import device
 from authapi.sessions import sessions
 
 
@@ -26,11 +28,21 @@ def list_own(user_id: str, page: int, per_page: int) -> tuple[list[dict[str, Any
 
 
 def withdraw(user_id: str, client_id: str) -> None:
-    """Forget the grant; every session the client holds for this user is revoked."""
+    """Forget the grant; every session the client holds for this user is revoked, and
+    what would open one later (a code not yet exchanged, a device approved but not yet
+    polled) is void."""
     row = db.orm().get(Consent, (user_id, client_id)) if len(client_id) <= 2048 else None
     if row is None:
         raise NotFound("This app was not let in.")
     db.orm().delete(row)
+    now = utcnow()
+    db.affected(update(AuthorizationRequest).where(
+        AuthorizationRequest.user_id == user_id, AuthorizationRequest.client_id == client_id,
+        AuthorizationRequest.code_used_at.is_(None), AuthorizationRequest.code_expires_at > now)
+        .values(code_expires_at=now))
+    db.affected(update(DeviceGrant).where(
+        DeviceGrant.user_id == user_id, DeviceGrant.client_id == client_id,
+        DeviceGrant.status == device.APPROVED).values(status=device.DENIED))
     held = db.orm().scalars(select(UserSession.id).where(
         UserSession.user_id == user_id, UserSession.client_id == client_id,
         UserSession.revoked_at.is_(None)))

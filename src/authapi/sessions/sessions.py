@@ -271,14 +271,16 @@ def _refuse(session_id: str, user_id: str, jti: str) -> NoReturn:
     raise TokenReused()
 
 
-def revoke(session_id: str, reason: str) -> None:
-    """Revoke one session: its refresh token and every access token it issued."""
+def revoke(session_id: str, reason: str) -> bool:
+    """Revoke one session: its refresh token and every access token it issued. False when
+    it was revoked already (or is gone)."""
     changed = db.affected(
         update(UserSession).where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     if changed:
         revocation.record(db.orm(), session_id=session_id)
+    return bool(changed)
 
 
 def revoke_all(user_id: str, reason: str, keep: str | None = None) -> int:

@@ -40,14 +40,16 @@ KEY_CACHE_SIZE = 10_000
 def public_origin() -> str:
     """authapi's public scheme and host, as a proof's `htu` must name them.
 
-    Behind a trusted proxy (AUTHAPI_PROXY_COUNT > 0) ProxyFix has taken them from
-    X-Forwarded-Proto and X-Forwarded-Host; otherwise they are the origin of
-    AUTHAPI_ISSUER, never the request's Host header, which the client chooses.
+    Behind a trusted proxy (AUTHAPI_PROXY_COUNT > 0) that names the host it was asked
+    for, ProxyFix has taken them from X-Forwarded-Proto and X-Forwarded-Host; otherwise
+    they are the origin of AUTHAPI_ISSUER, never the request's Host header, which the
+    client chooses (and a proxy may pass on as it came).
     """
     config = context.app().config
     if int(config["AUTHAPI_PROXY_COUNT"]) > 0:
         current = context.request()
-        return f"{current.scheme}://{current.host}"
+        if current.environ.get("HTTP_X_FORWARDED_HOST"):
+            return f"{current.scheme}://{current.host}"
     return _origin(str(config["AUTHAPI_ISSUER"]))
 
 
@@ -79,7 +81,7 @@ def forwarded_request() -> Target:
         return this_request()
     if not uri.startswith("/"):
         return Target(method.upper(), None)
-    return Target(method.upper(), normalize_url(f"{current.scheme}://{current.host}{uri}"))
+    return Target(method.upper(), normalize_url(public_origin() + uri))
 
 
 def confirmation(jkt: str | None) -> dict[str, str] | None:

@@ -91,7 +91,10 @@ def _parts(token: str) -> list[str]:
 
 def _payload(parts: list[str], key: Any, algorithm: str) -> dict[str, Any]:
     """The payload, once the signature over the first two segments checks out."""
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    try:
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    except UnicodeEncodeError:  # no base64url segment holds anything but ASCII
+        raise TokenInvalid() from None
     try:
         valid = ALGORITHMS[algorithm].verify(signing_input, key, b64decode(parts[2]))
     except (ValueError, TypeError):

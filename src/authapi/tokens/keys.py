@@ -141,11 +141,15 @@ class Keyring:
         return self.signing
 
     def _load_signing(self, db_session: OrmSession, algorithm: str, secret: str) -> tuple[str, Any]:
-        rows = db_session.scalars(
-            select(SigningKey)
-            .where(SigningKey.algorithm == algorithm, SigningKey.retired_at.is_(None))
-            .order_by(SigningKey.created_at.desc())
-        )
+        # A read only: never flush the request's pending writes from under self.lock (on
+        # SQLite that waits for the write lock, which a request waiting for self.lock may
+        # hold: a deadlock until the busy timeout).
+        with db_session.no_autoflush:
+            rows = list(db_session.scalars(
+                select(SigningKey)
+                .where(SigningKey.algorithm == algorithm, SigningKey.retired_at.is_(None))
+                .order_by(SigningKey.created_at.desc())
+            ))
         for row in rows:
             private_key = _private_key(row, secret)
             if private_key is not None:  # else under another secret: verify-only from now on

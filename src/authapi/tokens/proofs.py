@@ -115,7 +115,7 @@ def _proof_key(header: dict[str, Any], cache: MutableMapping[str, Any]) -> tuple
     alg, jwk = header.get("alg"), header.get("jwk")
     if header.get("typ") != PROOF_TYPE:
         raise InvalidDpopProof("A DPoP proof must have typ dpop+jwt.")
-    if alg not in KEY_TYPES:
+    if not isinstance(alg, str) or alg not in KEY_TYPES:
         raise InvalidDpopProof(f"A DPoP proof must be signed with one of {PROOF_ALGORITHMS}.")
     if not isinstance(jwk, dict) or not PRIVATE_MEMBERS.isdisjoint(jwk):
         raise InvalidDpopProof("A DPoP proof must carry a public jwk and nothing private.")

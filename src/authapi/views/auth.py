@@ -16,6 +16,7 @@ from authapi.errors import (
     InvalidCredentials,
     MfaRequired,
     TokenInvalid,
+    TokenRevoked,
     ValidationError,
 )
 from authapi.limits import limits
@@ -143,7 +144,8 @@ def logout() -> None:
         after_this_request(transport.clear_cookies)
     if "sid" not in claims:  # a service's token has no session to end
         raise TokenInvalid("Only a user's session can be logged out.")
-    sessions.revoke(claims["sid"], "logout")
+    if not sessions.revoke(claims["sid"], "logout"):  # a refresh cookie of an ended session
+        raise TokenRevoked()
     audit.record("logout", user_id=claims["sub"], detail={"session_id": claims["sid"]})
     db.orm().commit()
 

@@ -35,6 +35,27 @@ def _serve(name: str, max_age: int = 0) -> Response:
 bp = Blueprint("loginpage", __name__)
 
 
+def _page(summary: str, parameters: list[dict[str, object]] | None = None) -> dict[str, object]:
+    return {"get": {"summary": summary, "tags": ["pages"], "parameters": parameters or [],
+                    "responses": {"200": {"description": "An HTML page (no outside scripts).",
+                                          "content": {"text/html": {"schema": {
+                                              "type": "string"}}}}}}}
+
+
+# The browser pages of the contract, for the OpenAPI document (they are HTML, not JSON,
+# so they sit outside the API blueprints: app.py adds these paths to its spec).
+OPENAPI_PATHS = {
+    "/oauth/login": _page("The built-in login and consent page.", [
+        {"in": "query", "name": "request", "required": True, "schema": {"type": "string"},
+         "description": "the pending authorization request's id"}]),
+    "/oauth/device": _page("The page where a signed-in user enters and approves a device's "
+                           "code (RFC 8628).", [
+        {"in": "query", "name": "user_code", "required": False,
+         "schema": {"type": "string"}, "description": "the code, prefilled"}]),
+    "/oauth/signed-out": _page("Where RP-initiated logout ends without a redirect URI."),
+}
+
+
 @bp.get("/oauth/login")
 def login_page() -> Response:
     """The page a browser signs in and consents on (`?request=<id>`)."""

@@ -11,6 +11,7 @@ from authapi.accounts import links, oidc
 from authapi.audit import request_meta
 from authapi.errors import AccountDisabled, InvalidCredentials
 from authapi.sessions import sessions
+from authapi.tokens import tokens
 from authapi.views import Blueprint, paged
 from authapi.web import transport
 from authapi.web.schemas import IdentityPageSchema, PageArgsSchema
@@ -36,6 +37,7 @@ def login(provider: str) -> Response:
 @bp.doc(responses=REDIRECT)
 def callback(provider: str) -> Response:
     """Verify the provider's answer, sign the user in by the refresh cookie, 302 to the app."""
+    tokens.load_signing_key()  # before the sign-in writes anything (tokens.load_signing_key)
     try:
         claims = oidc.verified_claims(provider)
         user = oidc.sign_in(provider, claims)

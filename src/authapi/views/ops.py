@@ -53,11 +53,19 @@ def prometheus_metrics() -> Response:
     traffic are not published to the Internet.
     """
     config = current_app.config
-    if config["AUTHAPI_ENV"] == "production" and request.environ.get("SERVER_PORT") != str(
+    if config["AUTHAPI_ENV"] == "production" and _listener_port(request.environ) != str(
             config["AUTHAPI_METRICS_PORT"]):
         raise NotFound()
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)
+
+
+def _listener_port(environ: dict[str, Any]) -> str | None:
+    """The port of the listener the request came in on: the server's own SERVER_PORT, as
+    it was before a trusted proxy's X-Forwarded-Host or -Port rewrote it (ProxyFix keeps
+    the original), since those are whatever the client sent the proxy."""
+    original = environ.get("werkzeug.proxy_fix.orig") or environ
+    return original.get("SERVER_PORT")
 
 
 # A plain Flask blueprint: these files are not part of the API document.

@@ -89,11 +89,12 @@ def _next(row: AuthorizationRequest, client: App, session: UserSession | None,
     return login_url(row.id)
 
 
-@bp.get("/authorize")
+@bp.route("/authorize", methods=["GET", "POST"])
 @bp.doc(responses=REDIRECT)
 def authorize_endpoint() -> Response:
-    """OAuth 2.1 authorization (code + PKCE S256): 302 with a code, or to sign in."""
-    params = request.args.to_dict(flat=False)
+    """OAuth 2.1 authorization (code + PKCE S256): 302 with a code, or to sign in. GET with
+    the query, or POST with a form (OpenID Connect Core §3.1.2.1)."""
+    params = (request.form if request.method == "POST" else request.args).to_dict(flat=False)
     binding, new = signin.binding()
     if "request_uri" in params:  # RFC 9126: the pushed request is the request
         client = _client_of(params)
@@ -237,13 +238,14 @@ def userinfo_post() -> Any:
     return _userinfo()
 
 
-@bp.get("/logout")
+@bp.route("/logout", methods=["GET", "POST"])
 @bp.doc(responses=REDIRECT)
 def end_session() -> Response:
     """OpenID Connect RP-Initiated Logout: end this browser's sign-in and the app sessions
     opened from it, then 302 to a registered post_logout_redirect_uri (or a signed-out page).
+    GET with the query, or POST with a form (RP-Initiated Logout §2).
     """
-    args = request.args
+    args = request.form if request.method == "POST" else request.args
     if any(len(args.getlist(name)) > 1 for name in args):
         raise authorize.Unredirectable("A parameter is repeated.")
     hint = args.get("id_token_hint")

@@ -10,6 +10,7 @@ from authapi.web.schemas.base import (
     EmailText,
     StrictSchema,
     Text,
+    normalized_length,
 )
 
 
@@ -24,7 +25,7 @@ class RegisterSchema(StrictSchema):
 class LoginSchema(StrictSchema):
     """POST /auth/login."""
 
-    email = Text(required=True, validate=validate.Length(min=1, max=320))
+    email = Text(required=True, validate=[validate.Length(min=1, max=320), normalized_length])
     password = Text(required=True)
     otp = Text(validate=validate.Length(min=1, max=64))
     use_cookies = fields.Boolean(load_default=False)
@@ -99,7 +100,7 @@ class PasskeyRegisterSchema(StrictSchema):
 class PasskeyLoginOptionsSchema(StrictSchema):
     """POST /auth/passkeys/login/options; no email asks for a discoverable credential."""
 
-    email = Text(validate=validate.Length(min=1, max=320), allow_none=True)
+    email = Text(validate=[validate.Length(min=1, max=320), normalized_length], allow_none=True)
 
 
 class PasskeyLoginSchema(StrictSchema):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from authapi.web.schemas.base import StrictSchema, Text, page_of
+from authapi.web.schemas.base import StrictSchema, Text, normalized_length, page_of
 
 
 class RequestLoginSchema(StrictSchema):
     """POST /oauth/requests/{id}/login."""
 
-    email = Text(required=True, validate=validate.Length(min=1, max=320))
+    email = Text(required=True, validate=[validate.Length(min=1, max=320), normalized_length])
     password = Text(required=True)
     otp = Text(validate=validate.Length(min=1, max=64))
 
