@@ -59,12 +59,19 @@ def authenticate(forwarded: bool = False, any_audience: bool = False) -> dict[st
         claims = tokens.decode(token, tokens.ACCESS, any_audience=any_audience)
         core.check_scheme(claims, by_dpop=False)  # RFC 9449 §7.1: a bound token is no bearer
     tokens.check_first_hand(claims)
+    check_place(claims)
+    setattr(globals_, SLOT, (tokens.ACCESS, token, claims))
+    return claims
+
+
+def check_place(claims: dict[str, Any]) -> None:
+    """An app's token for a user is not accepted under /auth/* and /admin/* (but at
+    forward-auth), unless the app is first-party: whichever guard, authapi's or
+    Flask-JWT-Extended's on a host route (web/hostjwt.py), checks it."""
     if "client_id" in claims and "sid" in claims:  # an app's token for a user
         path = context.request().path
         if path.startswith(OWN_PREFIXES) and path not in OWN_EXEMPT:
             check_users_own(claims)
-    setattr(globals_, SLOT, (tokens.ACCESS, token, claims))
-    return claims
 
 
 def check_users_own(claims: dict[str, Any]) -> None:
@@ -125,6 +132,9 @@ def auth_required(acr: str | None = None, max_age: int | None = None) -> Callabl
     `insufficient_user_authentication` naming what is missing."""
     if acr is not None and acr not in core.ACR_LEVELS:
         raise ValueError(f"acr must be one of {', '.join(core.ACR_LEVELS)}")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int)
+                                or max_age < 0):
+        raise ValueError("max_age must be a whole number of seconds, 0 or more")
     words = " and ".join(w for w in (acr and f"a sign-in of level `{acr}`",
                                      max_age is not None and f"at most {max_age} s old") if w)
     return _guard(lambda claims: core.check_sign_in(claims, time.time(), acr, max_age),

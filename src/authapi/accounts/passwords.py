@@ -102,4 +102,7 @@ def verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:
 def verify_dummy(password: str) -> None:
     """Spend the time of a real verification, so unknown emails are not told apart."""
     rounds = int(current_app.config["AUTHAPI_BCRYPT_ROUNDS"])
-    context(rounds).verify(password, _dummy_hash(rounds))
+    try:
+        context(rounds).verify(password, _dummy_hash(rounds))
+    except ValueError:  # passlib's PasswordSizeError (over 4 KiB): refused as verify does
+        return

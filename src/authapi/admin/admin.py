@@ -125,6 +125,8 @@ def set_user_roles(user_id: str, roles: list[str], actor_id: str | None = None,
     current = {role.name: role for role in user.roles}
     for name in sorted(set(wanted) ^ set(current)):  # given or taken
         delegation.check_role(grantor, known.get(name) or current[name])
+    if set(wanted) == set(current):  # nothing given or taken: no token voided, no event
+        return user
     if ADMIN_ROLE not in wanted:
         keep_an_admin(user)
     return accounts.set_roles(user.id, wanted, actor_id=actor_id)

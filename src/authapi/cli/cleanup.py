@@ -27,7 +27,7 @@ from authapi.models import (
     UserSession,
     WebauthnChallenge,
 )
-from authapi.tokens import replay
+from authapi.tokens import keys, replay
 
 
 @click.command()
@@ -54,7 +54,7 @@ def purge() -> None:
             "revocation_events": db.affected(delete(RevocationEvent).where(
                 RevocationEvent.at < now - timedelta(hours=1))),
             "signing_keys": db.affected(delete(SigningKey).where(
-                SigningKey.retired_at < now - lifetime)),
+                SigningKey.retired_at < now - keys.kept_for(config))),
             "webauthn_challenges": db.affected(delete(WebauthnChallenge).where(
                 WebauthnChallenge.expires_at < now)),
             "dpop_proofs": replay.purge(),

@@ -139,6 +139,9 @@ class DeviceGrant(Model):
     # pending, approved, denied, delivered
     status: Mapped[str] = mapped_column(String(16), default="pending")
     user_id: Mapped[str | None] = mapped_column(String(36))
+    # The session the approval came from: once it ends (logout, logout-all, a password
+    # change), the approval is void, as a code is when its sign-in ends.
+    sign_in_id: Mapped[str | None] = mapped_column(String(36))
     granted_scope: Mapped[str | None] = mapped_column(Text)
     auth_time: Mapped[int | None] = mapped_column(BigInteger)
     acr: Mapped[str | None] = mapped_column(String(8))

@@ -149,6 +149,16 @@ def client_and_redirect(params: Mapping[str, list[str]]) -> tuple[App, str]:
     return client, redirects[0]
 
 
+def offered(client: App | None, scope: str) -> bool:
+    """Whether `client` may be granted `scope` now: an OpenID scope, one of its own, or
+    (a client no operator registered) a delegable one. A client gone or disabled since
+    may be granted nothing."""
+    if client is None:
+        return False
+    return scope in OPENID_SCOPES or scope in client.scope or (
+        client.self_registered and _delegable(scope))
+
+
 def _delegable(scope: str) -> bool:
     """A scope a client no operator registered may ask a user for: a permission the
     operator defined for their own resources (`notes:read`), never one of authapi's
@@ -172,8 +182,7 @@ def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = Fa
         raise Refused("invalid_request", "PKCE is required: code_challenge with "
                                          "code_challenge_method=S256 (plain is refused).")
     scopes = (_single(params, "scope") or "").split()
-    unknown = [s for s in scopes if s not in OPENID_SCOPES and s not in client.scope
-               and not (client.self_registered and _delegable(s))]
+    unknown = [s for s in scopes if not offered(client, s)]
     if unknown:
         raise Refused("invalid_scope", f"Not offered to this client: {' '.join(unknown)}.")
     resources = params.get("resource") or []

@@ -22,12 +22,12 @@ from jwt.exceptions import PyJWKError
 from sqlalchemy import Table
 
 from authapi import db, outbound
-from authapi.errors import InvalidClient, InvalidDpopProof, InvalidOAuthRequest
+from authapi.errors import InvalidClient, InvalidDpopProof, InvalidOAuthRequest, TokenInvalid
 from authapi.models import UsedAssertion
 from authapi.oauth import clients, documents
 from authapi.oauth.clients import Caller
 from authapi.oauth.registration import NONE
-from authapi.tokens import core
+from authapi.tokens import core, jws
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +131,10 @@ def _by_assertion(form: Mapping[str, str]) -> Caller:
     if len(assertion) > MAX_ASSERTION_LENGTH:
         raise InvalidClient()
     try:
+        jws.check_canonical(assertion)  # one spelling per assertion, as for every token
         header = jwt.get_unverified_header(assertion)
         unverified = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, TokenInvalid):
         raise InvalidClient("The client assertion is malformed.") from None
     client_id = unverified.get("iss")
     client = clients.caller(client_id) if isinstance(client_id, str) else None

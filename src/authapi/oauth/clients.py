@@ -114,7 +114,36 @@ def check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
     private = {"d", "p", "q", "dp", "dq", "qi", "k"}
     if any(private & set(key.keys()) for key in jwks["keys"]) or not keys:
         raise ValidationError(errors={"jwks": ["Only public asymmetric keys are accepted."]})
+    for key in jwks["keys"]:
+        if not all(_storable_text(member) for member in _texts(key)):
+            raise ValidationError(errors={"jwks": ["A key holds text that cannot be stored."]})
+        if any(name in key and not isinstance(key[name], str) for name in ("kid", "alg", "use")) \
+                or key.get("use", "sig") != "sig":
+            raise ValidationError(errors={"jwks": [
+                "kid, alg and use are strings, and use is sig (RFC 7517 §4)."]})
     return {"keys": [dict(key) for key in jwks["keys"]]}
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in a JSON value, its object keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for k, v in value.items() for text in (*_texts(k), *_texts(v))]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
+def _storable_text(text: str) -> bool:
+    """Text a database column can hold: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_audiences(audiences: list[str] | None) -> list[str] | None:

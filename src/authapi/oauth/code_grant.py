@@ -111,9 +111,12 @@ def app_tokens(client: Caller, user: User, scope: str, resources: Any, sign_in: 
     session holds every authorized resource; the access token those `requested`."""
     refresh = ("offline_access" in scope.split()
                or registration.REFRESH_TOKEN in client.grant_types)
+    offered = authorize.app(client.client_id)
     grant = sessions.AppGrant(client_id=client.client_id, scope=scope,
                               audience=tuple(resources or ()), sign_in_id=sign_in_id,
-                              refresh=refresh).narrowed(requested)
+                              refresh=refresh,
+                              offered=lambda s: authorize.offered(offered, s)
+                              ).narrowed(requested)
     pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
     if "openid" in scope.split():
         pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,

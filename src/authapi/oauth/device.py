@@ -31,7 +31,7 @@ from authapi.errors import (
     SlowDown,
     UnauthorizedClient,
 )
-from authapi.models import Client, DeviceGrant, User
+from authapi.models import Client, DeviceGrant, User, UserSession
 from authapi.oauth import authorize, code_grant, registration
 from authapi.oauth.client_auth import issuer
 from authapi.oauth.clients import Caller
@@ -113,7 +113,7 @@ def describe(row: DeviceGrant) -> dict[str, Any]:
 def answer(row: DeviceGrant, claims: dict[str, Any], approve: bool, held: str) -> None:
     """The user's answer; an approval grants the asked permissions they hold, and carries
     their sign-in (`auth_time`, `acr`, `amr`) into the device's tokens."""
-    row.user_id = claims["sub"]
+    row.user_id, row.sign_in_id = claims["sub"], claims.get("sid")
     if not approve:
         row.status = DENIED
         audit.record("device_denied", user_id=claims["sub"], client_id=row.client_id)
@@ -158,6 +158,11 @@ def poll(client: Caller, device_code: str, meta: ClientMeta, jkt: str | None,
     user = db.orm().get(User, row.user_id) if row.user_id else None
     if not delivered or user is None or user.disabled:
         raise InvalidGrant("The device code was already delivered.")
+    if row.sign_in_id is not None:
+        approver = db.orm().get(UserSession, row.sign_in_id)
+        if approver is None or approver.revoked_at is not None:
+            db.orm().commit()  # delivered: the approval is spent, whatever the device does
+            raise InvalidGrant("The sign-in that approved this device has ended.")
     return _tokens(client, row, user, meta, jkt, resources)
 
 

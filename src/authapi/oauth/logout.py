@@ -10,9 +10,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from authapi import db
+from authapi.errors import TokenInvalid
 from authapi.models import UserSession
 from authapi.sessions import sessions
-from authapi.tokens import keys
+from authapi.tokens import jws, keys
 
 
 def id_token_hint(hint: str) -> dict[str, Any] | None:
@@ -24,6 +25,7 @@ def id_token_hint(hint: str) -> dict[str, Any] | None:
     `aud` and `azp` (idtoken.issue). Anything else would let whoever holds a user's
     access token (a resource server, say) end that user's sign-in."""
     try:
+        jws.check_canonical(hint)  # one spelling per token
         header = jwt.get_unverified_header(hint)
         key = keys.keyring().verification_key(str(header.get("kid")),
                                               current_app.config["AUTHAPI_JWT_ALGORITHM"])
@@ -33,7 +35,7 @@ def id_token_hint(hint: str) -> dict[str, Any] | None:
             hint, key, algorithms=[current_app.config["AUTHAPI_JWT_ALGORITHM"]],
             issuer=current_app.config["AUTHAPI_ISSUER"],
             options={"verify_exp": False, "verify_aud": False, "require": ["sub", "aud"]})
-    except (jwt.PyJWTError, ValueError, TypeError):
+    except (jwt.PyJWTError, ValueError, TypeError, TokenInvalid):
         return None
     if header.get("typ") != "JWT" or "type" in claims or claims.get("azp") != claims["aud"]:
         return None

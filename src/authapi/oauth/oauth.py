@@ -26,7 +26,7 @@ from authapi.errors import (
     UnauthorizedClient,
     UseDpopNonce,
 )
-from authapi.oauth import registration
+from authapi.oauth import authorize, registration
 from authapi.oauth.client_auth import ASSERTION_ALGORITHMS, METHODS, issuer, token_endpoint
 from authapi.oauth.clients import Caller
 from authapi.sessions import sessions
@@ -105,8 +105,10 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
         raise InvalidGrant("This refresh token was issued to another client.")
     if resources:  # RFC 8707 §2.2: checked before the token is spent
         sessions.target(sessions.granted_audience(claims["sid"]), resources)
+    app = authorize.app(claims["client_id"]) if "client_id" in claims else None
     try:
-        pair = sessions.rotate(claims, meta, jkt, resources)
+        pair = sessions.rotate(claims, meta, jkt, resources,
+                               offered=lambda scope: authorize.offered(app, scope))
     except (InvalidDpopProof, UseDpopNonce):
         raise  # the token endpoint answers these as themselves (RFC 9449 §5)
     except ApiError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
@@ -50,6 +50,9 @@ class AppGrant:
     # RFC 8707 §2.2: the resources this token request named, when it named any (a subset
     # of `audience`, which the session keeps for the next refresh).
     requested: tuple[str, ...] | None = None
+    # What the client may be granted now (its registration can have narrowed since the
+    # user consented); None: not checked here.
+    offered: Callable[[str], bool] | None = None
 
     def claims(self) -> dict[str, Any]:
         """The access token's `client_id` and `aud` (one resource, several, or ours)."""
@@ -65,9 +68,11 @@ class AppGrant:
         return replace(self, requested=target(self.audience, resources))
 
     def effective_scope(self, held: str) -> str:
-        """The consented scope, less the permissions the user no longer holds."""
+        """The consented scope, less the permissions the user no longer holds and those
+        the client may no longer be granted."""
         still = set(held.split()) | set(OPENID_SCOPES)
-        return " ".join(s for s in self.scope.split() if s in still)
+        return " ".join(s for s in self.scope.split()
+                        if s in still and (self.offered is None or self.offered(s)))
 
 
 def target(granted: Sequence[str], resources: Sequence[str]) -> tuple[str, ...]:
@@ -203,7 +208,8 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
 
 
 def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
-           resources: Sequence[str] = ()) -> TokenPair:
+           resources: Sequence[str] = (), offered: Callable[[str], bool] | None = None
+           ) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session.
 
     One conditional UPDATE decides (sessions.rotation): it consumes the token only if
@@ -213,7 +219,8 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
     consumes nothing: 401, and the token stays usable by its rightful holder.
 
     `resources` (RFC 8707, the token endpoint) narrows the access token's audience; the
-    caller has checked them against the session's grant (`granted_audience`) first.
+    caller has checked them against the session's grant (`granted_audience`) first. An
+    app's session gets no scope its client may no longer be granted (`offered`).
     """
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
@@ -236,7 +243,8 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
     app = None
     if rotated.client_id is not None:  # an app's session: its grant, not all
         app = AppGrant(client_id=rotated.client_id, scope=rotated.scope or "",
-                       audience=rotated.audience, refresh=True).narrowed(resources)
+                       audience=rotated.audience, refresh=True,
+                       offered=offered).narrowed(resources)
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
                  jkt=rotated.jkt, sign_in=rotated.sign_in, app=app)
     grace.remember(session_id, old_jti, new_jti, pair)

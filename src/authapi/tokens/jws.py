@@ -53,6 +53,13 @@ def b64decode(segment: str) -> bytes:
         raise TokenInvalid() from None
 
 
+def check_canonical(token: str) -> None:
+    """TokenInvalid unless `token` is three canonical base64url segments: for tokens that
+    a library verifies (PyJWT takes a padded segment as a second spelling of a token)."""
+    for segment in _parts(token):
+        b64decode(segment)
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw)

@@ -95,6 +95,15 @@ def rotate(db_session: OrmSession, algorithm: str, secret: str) -> SigningKey:
     return create(db_session, algorithm, secret)
 
 
+def kept_for(config: Any) -> timedelta:
+    """How long a retired key stays published (and verifies): the longest token
+    lifetime, plus the interval during which running instances still sign with it after
+    `keys rotate` (they pick up the new key within AUTHAPI_KEY_REFRESH_INTERVAL)."""
+    return timedelta(seconds=max(int(config["AUTHAPI_ACCESS_TTL"]),
+                                 int(config["AUTHAPI_REFRESH_TTL"]))
+                     + float(config["AUTHAPI_KEY_REFRESH_INTERVAL"]))
+
+
 def published(db_session: OrmSession, keep_for: timedelta) -> list[dict[str, Any]]:
     """Public JWKs of active keys and of retired ones whose tokens may still be alive."""
     cutoff = utcnow() - keep_for

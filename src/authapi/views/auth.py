@@ -138,6 +138,8 @@ def logout() -> None:
     """Revoke the session of the presented access token (or of the refresh cookie)."""
     if "Authorization" in request.headers or not transport.has_refresh_cookie():
         claims = authz.authenticate()
+        if transport.has_refresh_cookie():  # a cookie session logged out by its access token
+            after_this_request(transport.clear_cookies)
     else:
         cookie = transport.cookie_credential()
         claims = tokens.refresh_claims(cookie.token, cookie.csrf)  # CSRF-checked
@@ -156,7 +158,11 @@ def logout() -> None:
 def logout_all() -> None:
     """Revoke every session of the caller."""
     claims = authz.current_claims()
+    if "sid" not in claims:  # a service's token has no user whose sessions could end
+        raise TokenInvalid("Only a user's sessions can be logged out.")
     count = sessions.revoke_all(claims["sub"], "logout_all")
+    if transport.has_refresh_cookie():
+        after_this_request(transport.clear_cookies)
     audit.record("logout_all", user_id=claims["sub"], detail={"sessions": count})
     db.orm().commit()
 
@@ -276,8 +282,9 @@ def check() -> Response:
         roles = tuple(demands.get("role", ()))
         if roles:
             authz.check_roles(claims, accepted=roles)
-        if "scope" in demands:
-            authz.check_scopes(claims, tuple(demands["scope"]))
+        if "scope" in demands:  # each value may itself be a space-delimited list (RFC 6749 §3.3)
+            authz.check_scopes(claims, tuple(s for value in demands["scope"]
+                                             for s in value.split()))
         if "acr" in demands or "max_age" in demands:  # RFC 9470 step-up
             authz.check_sign_in(claims, *_step_up_args(demands))
     identity = {"X-Auth-Subject": claims["sub"], "X-Auth-Roles": ",".join(claims.get("roles", ())),

@@ -229,7 +229,11 @@ def register() -> Any:
     if current_app.config["AUTHAPI_REGISTRATION"] != "open":
         raise NotFound("Dynamic client registration is off.")
     try:
-        metadata = ClientMetadataSchema().load(require_json_body())
+        body = require_json_body()
+    except ApiError as exc:  # missing, malformed or not JSON: 400 invalid_request, as
+        raise InvalidOAuthRequest(exc.detail) from None  # /oauth/token answers a JSON body
+    try:
+        metadata = ClientMetadataSchema().load(body)
         answer = clients.register_dynamic(metadata)
     except (SchemaError, ValidationError) as exc:
         errors = exc.messages if isinstance(exc, SchemaError) else (exc.errors or {})

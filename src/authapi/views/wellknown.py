@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -20,11 +19,10 @@ bp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Di
 def jwks() -> Any:
     """Public keys that verify live tokens, old keys included until their tokens expire."""
     config = current_app.config
-    lifetime = max(int(config["AUTHAPI_ACCESS_TTL"]), int(config["AUTHAPI_REFRESH_TTL"]))
     keys.keyring().signing_key(db.orm)  # a fresh install publishes its first key
     # Verifiers may cache this; they refetch on an unknown kid, so a rotation is seen at once.
     cache = {"Cache-Control": f"public, max-age={int(config['AUTHAPI_JWKS_MAX_AGE'])}"}
-    return {"keys": keys.published(db.orm(), timedelta(seconds=lifetime))}, 200, cache
+    return {"keys": keys.published(db.orm(), keys.kept_for(config))}, 200, cache
 
 
 @bp.get("/oauth-authorization-server")

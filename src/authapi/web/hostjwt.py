@@ -30,9 +30,9 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_jwt_extended import JWTManager
 
-from authapi import errors
+from authapi import authz, errors
 from authapi.errors import DpopTokenInvalid, TokenInvalid
-from authapi.tokens import core, revocation, tokens
+from authapi.tokens import core, jws, revocation, tokens
 
 ISSUES_ONLY = ("authapi issues every token (login, refresh, /oauth/token); "
                "Flask-JWT-Extended's create_*_token is not supported.")
@@ -54,7 +54,16 @@ class Principal:
 
 
 def _key(header: dict[str, Any], payload: dict[str, Any]) -> Any:
-    """The verification key of an (as yet unverified) token: core's header rules first."""
+    """The verification key of an (as yet unverified) token: core's header rules first.
+
+    The token is the Authorization header's, as authapi reads it (a route that lets
+    Flask-JWT-Extended look in cookies, the query or the body finds none: an access token
+    travels only in that header), and spelled in canonical base64url, as authapi's own
+    verification demands."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise errors.TokenMissing()
+    jws.check_canonical(raw.strip())
     kid, algorithm = core.check_header(header, str(payload.get("type")), tokens.rules())
     key = tokens.verification_key(kid, algorithm)
     if key is None:
@@ -71,6 +80,7 @@ def _verify(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     core.check_live(payload, core.ACCESS, rules, time.time())
     core.check_scheme(payload, by_dpop=False)
     tokens.check_first_hand(payload)
+    authz.check_place(payload)
     return True
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from authapi import context
-from authapi.errors import DpopTokenInvalid, TokenInvalid, TokenMissing
+from authapi.errors import BadRequest, DpopTokenInvalid, TokenInvalid, TokenMissing
 
 REFRESH_COOKIE = "refresh_token_cookie"
 CSRF_COOKIE = "csrf_refresh_token"
@@ -68,9 +68,12 @@ def bearer_token() -> str:
 def refresh_credential(body: dict[str, Any] | None) -> Credential:
     """The refresh token of a /auth/refresh request: the bearer header, the JSON body's
     `refresh_token`, or the cookie (with the X-CSRF-TOKEN sent beside it), in that order."""
-    if context.request().headers.get("Authorization", "").partition(" ")[0].lower() == "bearer":
-        return Credential(bearer_token(), HEADER)
     token = (body or {}).get(REFRESH_FIELD)
+    if context.request().headers.get("Authorization", "").partition(" ")[0].lower() == "bearer":
+        sent = bearer_token()
+        if token and token != sent:  # RFC 6750 §2: one method per request, never two tokens
+            raise BadRequest("Send the refresh token once: the header or the body.")
+        return Credential(sent, HEADER)
     if token:
         return Credential(token, BODY)
     return cookie_credential()
