@@ -105,10 +105,14 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
         raise InvalidGrant("This refresh token was issued to another client.")
     if resources:  # RFC 8707 §2.2: checked before the token is spent
         sessions.target(sessions.granted_audience(claims["sid"]), resources)
-    app = authorize.app(claims["client_id"]) if "client_id" in claims else None
+    offered = None
+    if "client_id" in claims:  # an app's session: no scope its client lost since
+        app = authorize.app(claims["client_id"])
+
+        def offered(scope: str) -> bool:
+            return authorize.offered(app, scope)
     try:
-        pair = sessions.rotate(claims, meta, jkt, resources,
-                               offered=lambda scope: authorize.offered(app, scope))
+        pair = sessions.rotate(claims, meta, jkt, resources, offered=offered)
     except (InvalidDpopProof, UseDpopNonce):
         raise  # the token endpoint answers these as themselves (RFC 9449 §5)
     except ApiError as exc:
