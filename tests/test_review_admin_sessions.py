@@ -54,21 +54,6 @@ def test_narrowing_a_clients_scope_is_not_undone_by_its_refresh_tokens(
     assert info["active"] is True and "orders:read" not in info["scope"].split(), info
 
 
-def test_a_roles_put_that_changes_nothing_voids_no_token_and_logs_no_change(
-        client, admin, make_user, login):  # noqa: F811
-    """A PUT of the roles a user already holds changes nothing: no `roles_changed` event,
-    and the user's tokens keep working."""
-    user = make_user()
-    token = login(user)["access_token"]
-    response = client.put(f"/admin/users/{user}/roles", json={"roles": ["user"]}, headers=admin)
-    assert response.status_code == 200 and response.get_json()["roles"] == ["user"]
-    audit = client.get("/admin/audit", query_string={"user_id": user}, headers=admin)
-    assert audit.status_code == 200, audit.get_json()
-    events = [item["event"] for item in audit.get_json()["items"]]
-    assert "roles_changed" not in events, events
-    assert client.get("/auth/me", headers=bearer(token)).status_code == 200
-
-
 # --- device approvals ---------------------------------------------------------------------
 
 def approved_device(client, tool, access_token: str) -> str:
