@@ -69,6 +69,18 @@ def database_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'authapi.db'}"
 
 
+def storable(text: str) -> bool:
+    """Whether any database column can hold this text: no NUL (PostgreSQL refuses it), no
+    lone surrogate (not UTF-8). The one rule for request fields and stored JSON alike."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -115,7 +115,7 @@ def check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
     if any(private & set(key.keys()) for key in jwks["keys"]) or not keys:
         raise ValidationError(errors={"jwks": ["Only public asymmetric keys are accepted."]})
     for key in jwks["keys"]:
-        if not all(_storable_text(member) for member in _texts(key)):
+        if not all(db.storable(member) for member in _texts(key)):
             raise ValidationError(errors={"jwks": ["A key holds text that cannot be stored."]})
         if any(name in key and not isinstance(key[name], str) for name in ("kid", "alg", "use")) \
                 or key.get("use", "sig") != "sig":
@@ -133,17 +133,6 @@ def _texts(value: Any) -> list[str]:
     if isinstance(value, list):
         return [text for item in value for text in _texts(item)]
     return []
-
-
-def _storable_text(text: str) -> bool:
-    """Text a database column can hold: no NUL, no lone surrogate."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_audiences(audiences: list[str] | None) -> list[str] | None:

@@ -57,7 +57,6 @@ class Rules:
     algorithms: tuple[str, ...]
 
 
-
 def same_text(given: str, expected: str) -> bool:
     """Constant-time equality for a value the caller sent, whatever its characters:
     `hmac.compare_digest` raises TypeError for a str with non-ASCII in it (a 500), so both

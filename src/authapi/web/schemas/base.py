@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from authapi import db
 from authapi.accounts.users import normalize_email
 
 
@@ -14,10 +15,8 @@ def storable(value: str) -> None:
     """Refuse text no database column can hold: NUL characters and lone surrogates."""
     if "\x00" in value:
         raise ValidationError("NUL characters are not allowed.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("Not valid Unicode text.") from None
+    if not db.storable(value):
+        raise ValidationError("Not valid Unicode text.")
 
 
 class Text(fields.String):
