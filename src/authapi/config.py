@@ -135,7 +135,8 @@ SETTINGS: tuple[Setting, ...] = tuple(Setting(*row) for row in (
     ("AUTHAPI_VERIFY_EMAIL_TTL", "int", 86400, "address verification link lifetime, seconds"),
     ("AUTHAPI_EMAIL_CHANGE_TTL", "int", 3600, "address change link lifetime, seconds"),
     ("AUTHAPI_REQUIRE_VERIFIED_EMAIL", "bool", False,
-     "refuse login (403 `email_unverified`) until the address is verified"),
+     "refuse login, by password or passkey (403 `email_unverified`), until the address is "
+     "verified"),
     ("AUTHAPI_BOOTSTRAP_ADMIN_EMAIL", "str", "", "`authapi db upgrade` creates this user with "
      "the `admin` role while no user holds that role (docs/deployment.md)"),
     ("AUTHAPI_BOOTSTRAP_ADMIN_PASSWORD_FILE", "str", "", "a file whose first line is that "

@@ -27,7 +27,7 @@ from sqlalchemy.sql import Executable
 
 from authapi import context
 from authapi.config import ConfigError
-from authapi.errors import InternalError, Unavailable, ValidationError, problem
+from authapi.errors import InternalError, Unavailable, ValidationError, render
 from authapi.prepared import Prepared, Read, service_failed
 
 __all__ = ["Model", "Prepared", "Read", "affected", "database_url", "dispose", "engine",
@@ -139,7 +139,7 @@ def make_read_engine(url: str) -> Engine:
 
 
 def _database_error(exc: DBAPIError | PoolTimeout) -> Response:
-    """SQLAlchemy's errors as problems: 503 for an outage, 422 for an unstorable value, else 500.
+    """SQLAlchemy's errors as the API's: 503 for an outage, 422 for an unstorable value, else 500.
 
     Never the database's text. Registered for the SQLAlchemy classes only, so
     `errors` stays free of SQLAlchemy (authapi.resource imports it alone).
@@ -147,13 +147,13 @@ def _database_error(exc: DBAPIError | PoolTimeout) -> Response:
     if isinstance(exc, DataError):
         # A value the database refuses to hold (a NUL byte in PostgreSQL text): the input's
         # fault, so 422.
-        return problem(ValidationError("A field holds a value that cannot be stored."))
+        return render(ValidationError("A field holds a value that cannot be stored."))
     if isinstance(exc, PoolTimeout) or exc.connection_invalidated or service_failed(
             cast(BaseException, exc.orig)):
         log.warning("database unavailable: %s", type(exc).__name__)
-        return problem(Unavailable())
+        return render(Unavailable())
     log.exception("database error")  # the statement failed, not the database: a bug
-    return problem(InternalError())
+    return render(InternalError())
 
 
 def make_disposable_engine(url: str) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
@@ -12,6 +13,8 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+_NOT_IN_DESCRIPTION = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
 RETRY_AFTER = "5"  # seconds; a 503 without a hint invites clients to hammer
 BEARER = "Bearer"
 INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105  (not a secret)
@@ -176,18 +179,35 @@ def _oauth_form_endpoint() -> bool:
     return str(endpoint).startswith("oauth.")
 
 
+def description(text: str) -> str:
+    """Text fit for `error_description`: RFC 6749 §5.2 allows printable ASCII but `"` and
+    `\\`. A detail may quote what the caller sent (a parameter's name, a field's error),
+    so a quote becomes `'` and anything else outside the set `?`."""
+    return _NOT_IN_DESCRIPTION.sub(lambda m: "'" if m.group() == '"' else "?", text)
+
+
 def oauth_error(error: ApiError) -> Response:
     """Render an ApiError as RFC 6749 §5.2 JSON, keeping its headers."""
-    body = {"error": error.code, "error_description": error.detail}
+    body = {"error": error.code, "error_description": description(error.detail)}
     response = _render(error, body, "application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def render(error: ApiError) -> Response:
+    """An error in the form of the endpoint it answers: RFC 6749 §5.2 on the form-encoded
+    `/oauth/*` endpoints (the `oauth` blueprint), problem+json everywhere else. For the
+    app-wide handlers (the database's errors, unexpected ones), which no blueprint's
+    own handler sees."""
+    return oauth_error(error) if request.blueprint == "oauth" else problem(error)
 
 
 def _render(error: ApiError, body: dict[str, Any], mimetype: str) -> Response:
     response = Response(json.dumps(body), status=error.status, mimetype=mimetype)
     for name, value in error.headers.items():  # WWW-Authenticate, Retry-After, DPoP-Nonce
         response.headers[name] = value
+    if error.status == 503:
+        response.headers.setdefault("Retry-After", RETRY_AFTER)
     return response
 
 
@@ -229,10 +249,7 @@ def problem(error: ApiError) -> Response:
     if error.errors is not None:
         body["errors"] = error.errors
     body.update(error.extra)
-    response = _render(error, body, PROBLEM_JSON)
-    if error.status == 503:
-        response.headers.setdefault("Retry-After", RETRY_AFTER)
-    return response
+    return _render(error, body, PROBLEM_JSON)
 
 
 def flat_errors(messages: Any, field: str = "") -> dict[str, list[str]]:
@@ -292,4 +309,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(InternalError())
+        return render(InternalError())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,7 +11,6 @@ from authapi.accounts.users import by_email, get, normalize_email
 from authapi.errors import (
     AccountDisabled,
     EmailTaken,
-    EmailUnverified,
     InvalidCredentials,
     NotFound,
 )
@@ -72,10 +70,7 @@ def authenticate(email: str, password: str, otp: str | None = None) -> tuple[Use
     if user.disabled:
         audit.record("login_failed", user_id=user.id, detail={"reason": "disabled"})
         raise AccountDisabled()
-    if current_app.config["AUTHAPI_REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
-        audit.record("login_failed", user_id=user.id, detail={"reason": "email_unverified"})
-        addresses.send_verification(user)  # the password was right: a fresh link helps
-        raise EmailUnverified()
+    addresses.require_verified(user)
     second = mfa.check_login(user, otp)
     if new_hash:
         user.password_hash = new_hash  # an old scheme or cost, upgraded transparently

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from authapi import audit, db
 from authapi.accounts import links, notices, passwords
 from authapi.accounts.users import by_email, get, normalize_email
-from authapi.errors import EmailTaken, InvalidCredentials, LinkInvalid, RateLimited, ValidationError
+from authapi.errors import (
+    EmailTaken,
+    EmailUnverified,
+    InvalidCredentials,
+    LinkInvalid,
+    RateLimited,
+    ValidationError,
+)
 from authapi.mail import outbox
 from authapi.models import User
 
@@ -24,6 +32,17 @@ def send_verification(user: User) -> None:
     outbox.queue(user.email, "verify_email", email=user.email, link=link,
                  hours=_hours(links.VERIFY_EMAIL))
     audit.record("email_verification_sent", user_id=user.id)
+
+
+def require_verified(user: User, **detail: str) -> None:
+    """With AUTHAPI_REQUIRE_VERIFIED_EMAIL, a sign-in of an account whose address is not
+    verified is refused (403 `email_unverified`) whatever proved it, and a fresh link
+    is mailed: the credentials were right. `detail` goes into the `login_failed` row."""
+    if current_app.config["AUTHAPI_REQUIRE_VERIFIED_EMAIL"] and not user.email_verified:
+        audit.record("login_failed", user_id=user.id,
+                     detail={"reason": "email_unverified", **detail})
+        send_verification(user)
+        raise EmailUnverified()
 
 
 def request_verification(user_id: str) -> None:

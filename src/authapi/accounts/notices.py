@@ -60,6 +60,8 @@ RESET_PAGE = "/password-reset"
 REFUSAL_REASONS = {
     "account_unverified": "its address has not been confirmed",
     "unverified_email": "the provider did not confirm the address",
+    "different_address": ("the provider confirmed an address that only matches yours once "
+                          "letters such as ß and ss are taken as one"),
 }
 
 

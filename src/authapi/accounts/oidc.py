@@ -11,6 +11,7 @@ discovery (`<issuer>/.well-known/openid-configuration`), on first use.
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, current_app
@@ -200,8 +201,9 @@ def _link_or_create(provider: str, claims: dict[str, Any]) -> User | None:
     verified = claims.get("email_verified") is True
     address = normalize_email(email)
     user = db.orm().scalar(select(User).where(User.email == address))
-    if user is not None and not (verified and user.email_verified):
-        reason = "unverified_email" if not verified else "account_unverified"
+    if user is not None and not (verified and user.email_verified and _same_mailbox(email, user)):
+        reason = ("unverified_email" if not verified else
+                  "account_unverified" if not user.email_verified else "different_address")
         audit.record("login_failed", user_id=user.id,
                      detail={"method": "oidc", "provider": provider, "reason": reason})
         notices.link_refused(user.email, provider, reason)
@@ -232,6 +234,18 @@ def _link_or_create(provider: str, claims: dict[str, Any]) -> User | None:
         audit.record("register", user_id=user.id, detail={"method": "oidc", "provider": provider})
     audit.record("oidc_linked", user_id=user.id, detail={"provider": provider})
     return user
+
+
+def _same_mailbox(email: str, user: User) -> bool:
+    """Whether the provider's address is the account's without case folding.
+
+    Accounts are found by the folded form (users.normalize_email), where `ß` is `ss`
+    and `ς` is `σ`; but `straße.de` and `strasse.de` are two domains (IDNA2008), and
+    whoever owns the one may have a provider vouch for it. Linking hands over the
+    account, so it asks for the address as the provider wrote it, compatibility forms
+    and letter case aside (NFKC, lower case), to be the account's own.
+    """
+    return unicodedata.normalize("NFKC", email).strip().lower() == user.email
 
 
 def _display_name(claims: dict[str, Any]) -> str | None:

@@ -42,26 +42,40 @@ def origins() -> list[str]:
     return [o for o in listed if o] or [f"{frontend.scheme}://{frontend.netloc}"]
 
 
-def received(credential: dict[str, Any]) -> str | None:
-    """The origin in the credential's client data; None when there is none to read (the
+def client_data(credential: dict[str, Any]) -> dict[str, Any] | None:
+    """The credential's decoded client data; None when there is none to read (the
     verification proper then refuses the credential as malformed)."""
     response = credential.get("response")
     encoded = response.get("clientDataJSON") if isinstance(response, dict) else None
     if not isinstance(encoded, str):
         return None
     try:
-        origin = json.loads(jws.b64decode(encoded)).get("origin")
-    except (ValueError, AttributeError, jws.TokenInvalid):
+        data = json.loads(jws.b64decode(encoded))
+    except (ValueError, jws.TokenInvalid):
         return None
-    return origin if isinstance(origin, str) else None
+    return data if isinstance(data, dict) else None
 
 
 def check(credential: dict[str, Any], ceremony: str) -> None:
-    """WrongOrigin, logged with both values, unless the ceremony came from origins()."""
-    origin, expected = received(credential), origins()
-    if origin is None or origin in expected:
+    """WrongOrigin, logged with both values, unless the ceremony came from origins().
+
+    A ceremony run in a frame whose top-level page is on another origin (client data
+    `crossOrigin: true`, `topOrigin`: WebAuthn L3 §7.1 step 9, §7.2 step 13) counts only
+    when that top-level origin is one of origins() too: a site the relying party does
+    not list must not run its passkeys in a frame. A cross-origin frame that does not
+    name its top-level origin cannot be told apart from such a site, and is refused.
+    """
+    data, expected = client_data(credential), origins()
+    origin = data.get("origin") if data is not None else None
+    if data is None or not isinstance(origin, str):
         return
-    shown = origin[:MAX_SHOWN]
+    top = data.get("topOrigin")
+    framed_elsewhere = (top is not None and top not in expected) or (
+        top is None and data.get("crossOrigin") is True)
+    if origin in expected and not framed_elsewhere:
+        return
+    shown = (f"{origin} in a frame of {top or 'an unnamed site'}" if framed_elsewhere
+             else origin)[:MAX_SHOWN]
     log.warning("passkey %s from an unexpected origin", ceremony, extra={"fields": {
         "event": "webauthn_origin_mismatch", "ceremony": ceremony,
         "expected_origins": expected, "received_origin": shown}})

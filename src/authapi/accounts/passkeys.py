@@ -45,7 +45,7 @@ from webauthn.helpers.structs import (
 )
 
 from authapi import audit, db
-from authapi.accounts import challenges, notices, passkey_origins, users
+from authapi.accounts import addresses, challenges, notices, passkey_origins, users
 from authapi.accounts.passkey_origins import WrongOrigin, origins, rp_id
 from authapi.db import utcnow
 from authapi.errors import (
@@ -91,6 +91,7 @@ def _canonical(credential: dict[str, Any]) -> None:
             except TokenInvalid:
                 raise ValueError("not canonical base64url") from None
 REFUSAL = "The passkey could not be verified."
+MAX_CREDENTIAL_ID = 1023  # bytes
 
 
 def user_handle(user_id: str) -> bytes:
@@ -160,6 +161,8 @@ def register(user_id: str, challenge_id: str, credential: dict[str, Any],
             require_user_verification=True, supported_pub_key_algs=ALGORITHMS)
     except REFUSED:
         raise InvalidCredentials(REFUSAL) from None
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID:  # WebAuthn L3 §7.1 step 22
+        raise InvalidCredentials(REFUSAL)
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.orm().scalar(select(Passkey.id).where(Passkey.credential_id == credential_id)):
         raise Conflict("This passkey is already registered.")
@@ -259,6 +262,7 @@ def authenticate(challenge_id: str, credential: dict[str, Any]) -> tuple[User, S
         audit.record("login_failed", user_id=user.id, detail={"reason": "disabled",
                                                               "method": "passkey"})
         raise AccountDisabled()
+    addresses.require_verified(user, method="passkey")
     return user, SignIn.now((SYNCED if synced else DEVICE_BOUND, core.USER_VERIFIED))
 
 

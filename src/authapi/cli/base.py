@@ -97,8 +97,13 @@ def domain() -> Iterator[None]:
         try:
             yield
         except ApiError as exc:
-            fields = f" {json.dumps(exc.errors)}" if exc.errors else ""
-            raise click.ClickException(f"{exc.detail}{fields}") from None
+            raise refusal(exc) from None
+
+
+def refusal(exc: ApiError) -> click.ClickException:
+    """A domain error as the command's one-line message: its detail, then its fields."""
+    fields = f" {json.dumps(exc.errors)}" if exc.errors else ""
+    return click.ClickException(f"{exc.detail}{fields}")
 
 
 def print_json(value: Any) -> None:

@@ -14,7 +14,7 @@ from authapi.accounts import accounts
 from authapi.accounts import users as users_
 from authapi.admin import admin
 from authapi.admin import roles as roles_
-from authapi.cli.base import domain, load_app, print_json
+from authapi.cli.base import domain, load_app, print_json, refusal
 from authapi.errors import ApiError
 from authapi.oauth import clients
 from authapi.oauth.registration import Registration
@@ -156,7 +156,7 @@ def create_client(name: str, scope: str, exchange: bool, audiences: tuple[str, .
             created = clients.create(name, scope, exchange, jwks, jwks_url,
                                      audiences=list(audiences), app=app_fields)
         except ApiError as exc:
-            raise click.ClickException(f"{exc.detail} {exc.errors or ''}".strip()) from None
+            raise refusal(exc) from None
         db.orm().commit()
     answer = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
     if created["client_secret"] is None:

@@ -18,13 +18,19 @@ from authapi.ops import logs
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--migrate/--no-migrate", default=None,
               help="Apply migrations first (default: only on the embedded SQLite database).")
 def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     """Serve the API with gunicorn."""
     app = load_app(base=True)  # the workers build the whole API; this process only migrates
+    metrics_port = int(app.config["AUTHAPI_METRICS_PORT"])
+    production = app.config["AUTHAPI_ENV"] == "production"
+    if production and metrics_port == port:
+        raise click.ClickException(
+            f"--port {port} is AUTHAPI_METRICS_PORT: in production /metrics is served on a "
+            "listener of its own, never on the API port; choose another port for either")
     try:
         if migrate or (migrate is None and not app.config["AUTHAPI_DATABASE_URL"]):
             migrate_and_seed(app)
@@ -38,8 +44,7 @@ def serve(host: str, port: int, workers: int, migrate: bool | None) -> None:
     db.dispose(app)  # no connections may cross the fork
     _metrics_folder(Path(app.instance_path) / "prometheus")
     binds = ["--bind", f"{host}:{port}"]
-    metrics_port = int(app.config["AUTHAPI_METRICS_PORT"])
-    if app.config["AUTHAPI_ENV"] == "production" and metrics_port != port:
+    if production:
         binds += ["--bind", f"{host}:{metrics_port}"]  # /metrics answers only there
     argv = [sys.executable, "-m", "gunicorn", *binds,
             "--workers", str(workers), "--graceful-timeout", "10",

@@ -26,8 +26,16 @@ from sqlalchemy import select
 
 from authapi import audit, db
 from authapi.db import utcnow
-from authapi.errors import ApiError, NotFound
-from authapi.models import PERMISSIONS, AuthorizationRequest, Client, Consent, UserSession
+from authapi.errors import ApiError, NotFound, description
+from authapi.models import (
+    PERMISSIONS,
+    AuthorizationRequest,
+    Client,
+    Consent,
+    Passkey,
+    User,
+    UserSession,
+)
 from authapi.oauth import documents, registration
 from authapi.oauth.clients import DYNAMIC_PREFIX, SCOPE_TOKEN
 from authapi.sessions.sessions import OPENID_SCOPES
@@ -37,6 +45,7 @@ PROMPTS = ("none", "login", "consent")
 REQUEST_TTL = timedelta(minutes=10)
 CODE_TTL = timedelta(seconds=60)
 MAX_PARAMETER = 512
+MAX_LOGIN_HINT = 320  # an email address at most (RFC 5321), as the column holds
 PKCE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
 S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 LOGIN, MFA, CONSENT, NONE = "login", "mfa", "consent", "none"
@@ -118,7 +127,7 @@ def redirect_to(uri: str, params: Mapping[str, str | None]) -> str:
 def error_redirect(redirect_uri: str, state: str | None, refused: Refused) -> str:
     """The client's redirect URI with the error, its state and our issuer (RFC 9207)."""
     return redirect_to(redirect_uri, {"error": refused.error,
-                                      "error_description": refused.description,
+                                      "error_description": description(refused.description),
                                       "state": state, "iss": current_app.config["AUTHAPI_ISSUER"]})
 
 
@@ -194,21 +203,22 @@ def check_params(client: App, params: Mapping[str, list[str]], pushed: bool = Fa
                 raise Refused("invalid_target", "resource must be an absolute URI.") from None
         elif resource not in client.resources:
             raise Refused("invalid_target", "resource is not one this client may ask for.")
-    prompt = (_single(params, "prompt") or "").split()
+    prompt = list(dict.fromkeys((_single(params, "prompt") or "").split()))  # once each
     if any(p not in PROMPTS for p in prompt) or ("none" in prompt and len(prompt) > 1):
         raise Refused("invalid_request", "prompt is none, login or consent (none alone).")
     max_age = _single(params, "max_age")
     if max_age is not None and not (max_age.isascii() and max_age.isdigit()
                                     and len(max_age) <= 10):
         raise Refused("invalid_request", "max_age is a whole number of seconds.")
-    acr_values = (_single(params, "acr_values") or "").split()
+    acr_values = list(dict.fromkeys((_single(params, "acr_values") or "").split()))
     if any(value not in core.ACR_LEVELS for value in acr_values):
         raise Refused("invalid_request", f"acr_values are among {' '.join(core.ACR_LEVELS)}.")
     state, nonce = _single(params, "state"), _single(params, "nonce")
     login_hint = _single(params, "login_hint")
-    for name, value in (("state", state), ("nonce", nonce), ("login_hint", login_hint)):
-        if value is not None and len(value) > MAX_PARAMETER:
-            raise Refused("invalid_request", f"{name} is longer than {MAX_PARAMETER}.")
+    for name, value, most in (("state", state, MAX_PARAMETER), ("nonce", nonce, MAX_PARAMETER),
+                              ("login_hint", login_hint, MAX_LOGIN_HINT)):
+        if value is not None and len(value) > most:
+            raise Refused("invalid_request", f"{name} is longer than {most}.")
     if not pushed and (client.require_par or current_app.config["AUTHAPI_REQUIRE_PAR"]):
         raise Refused("invalid_request", "This client's requests must come through PAR.")
     if "request_uri" in params:
@@ -259,8 +269,10 @@ def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
     """What the request still needs from the user: `login`, `mfa`, `consent` or `none`.
 
     `fresh`: right after a sign-in made for this request, which meets `prompt=login`
-    and `max_age`, and whose level is the best this user can reach (acr_values are
-    asked for, OIDC Core §3.1.2.1; the ID token's `acr` tells the app).
+    and `max_age`. `acr_values` are asked for (OIDC Core §3.1.2.1: voluntary): a fresh
+    sign-in meets them when it reached the level asked for or the best one this user
+    can reach (a passkey: `phr`; a second factor: `mfa`); the ID token's `acr` tells
+    the app what it got.
     """
     if sign_in is None or sign_in.auth_time is None:
         return LOGIN
@@ -272,8 +284,10 @@ def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
         return LOGIN  # prompt=login: a sign-in made for this very request
     if not fresh and row.max_age is not None and time.time() - sign_in.auth_time > row.max_age:
         return LOGIN
-    if row.acr_values and not fresh:
+    if row.acr_values:
         least = min(core.acr_level(a) for a in row.acr_values.split())
+        if fresh and least > core.acr_level(sign_in.acr):
+            least = min(least, _reachable(sign_in.user_id))
         if core.acr_level(sign_in.acr) < least:
             return MFA
     if client.first_party:
@@ -282,6 +296,15 @@ def needs(row: AuthorizationRequest, client: App, sign_in: UserSession | None,
                                               granted_scope(row, held)):
         return CONSENT
     return NONE
+
+
+def _reachable(user_id: str) -> int:
+    """The best sign-in level this user can reach: `phr` with a passkey, `mfa` with a
+    second factor, else `pwd` (tokens.core.ACR_LEVELS)."""
+    if db.orm().scalar(select(Passkey.id).where(Passkey.user_id == user_id).limit(1)):
+        return core.acr_level("phr")
+    user = db.orm().get(User, user_id)
+    return core.acr_level("mfa" if user is not None and user.mfa_enabled else "pwd")
 
 
 def signed_in(row: AuthorizationRequest, sign_in: UserSession) -> None:

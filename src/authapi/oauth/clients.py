@@ -39,6 +39,7 @@ SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")  # RFC 6749 §3.3
 MAX_SCOPES = 100
 MAX_AUDIENCES = 20
 MAX_AUDIENCE_LENGTH = 255
+MAX_NAME = 100  # a client name, as the column holds
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,10 @@ def create(name: str, scope: str, exchange: bool = False, jwks: dict[str, Any] |
     holds the fields of a client that signs users in (registration.py).
     """
     delegation.check_permissions(grantor, normalize_scope(scope).split(), "a client scope")
+    if not 1 <= len(name) <= MAX_NAME or not db.storable(name):  # the CLI's too
+        raise ValidationError(errors={"name": [f"Between 1 and {MAX_NAME} characters."]})
+    if jwks is not None and jwks_url is not None:
+        raise ValidationError(errors={"jwks_url": ["Give jwks or jwks_url, not both."]})
     if jwks_url is not None:
         check_jwks_url(jwks_url)
     keyed = jwks is not None or jwks_url is not None
@@ -288,7 +293,7 @@ def caller(client_id: str) -> Caller | None:
     revocation feed says a client changed (tokens/changes.py): a rotated secret, a
     disabled or deleted client is seen with a revocation's bounds.
     """
-    if len(client_id) > 48:
+    if len(client_id) > 48 or not db.storable(client_id):  # from Basic or an assertion's iss
         return None
     state = revocation.cache()
     state.sync()

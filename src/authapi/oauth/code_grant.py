@@ -117,7 +117,8 @@ def app_tokens(client: Caller, user: User, scope: str, resources: Any, sign_in: 
                               refresh=refresh,
                               offered=lambda s: authorize.offered(offered, s)
                               ).narrowed(requested)
-    pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt)
+    pair, session_id = sessions.start_app(user.id, meta, sign_in, grant, jkt,
+                                          bind=client.public)
     if "openid" in scope.split():
         pair["id_token"] = idtoken.issue(user, client.client_id, scope, sign_in, session_id,
                                          pair["access_token"], nonce)

@@ -112,7 +112,8 @@ def refresh(form: Mapping[str, str], meta: ClientMeta, jkt: str | None = None,
         def offered(scope: str) -> bool:
             return authorize.offered(app, scope)
     try:
-        pair = sessions.rotate(claims, meta, jkt, resources, offered=offered)
+        pair = sessions.rotate(claims, meta, jkt, resources, offered=offered,
+                               bind="client_id" not in claims or caller is None or caller.public)
     except (InvalidDpopProof, UseDpopNonce):
         raise  # the token endpoint answers these as themselves (RFC 9449 §5)
     except ApiError as exc:

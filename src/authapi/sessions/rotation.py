@@ -60,7 +60,7 @@ def _update() -> Any:
         .values(refresh_jti=bindparam("new_jti"), last_used_at=bindparam("now"),
                 ip=bindparam("ip"), user_agent=bindparam("agent"),
                 expires_at=bindparam("expires_at"),
-                dpop_jkt=func.coalesce(SESSIONS.c.dpop_jkt, bindparam("jkt")))
+                dpop_jkt=func.coalesce(SESSIONS.c.dpop_jkt, bindparam("bind_jkt")))
     )
 
 
@@ -109,18 +109,20 @@ class Rotated:
 
 
 def consume(claims: dict[str, Any], meta: ClientMeta, new_jti: str,
-            jkt: str | None, *, in_transaction: bool) -> Rotated | None:
+            jkt: str | None, *, in_transaction: bool, bind: bool = True) -> Rotated | None:
     """Rotate the session of a refresh token's `claims` to `new_jti`, and audit it; None
     when the token is not the session's current one (used, revoked, another key's).
 
     `in_transaction`: the caller writes more before its commit (the grace row), so the
     statement joins the request's transaction rather than committing on its own.
+    `bind`: an unbound session is bound to `jkt` (not for a confidential app's session,
+    RFC 9449 §5).
     """
     session_id = claims["sid"]
     detail = {"session_id": session_id}
     params = {"sid": session_id, "jti": claims["jti"], "sub": claims["sub"],
               "new_jti": new_jti, "now": utcnow(), "ip": meta.ip, "agent": meta.user_agent,
-              "expires_at": expiry(), "jkt": jkt}
+              "expires_at": expiry(), "jkt": jkt, "bind_jkt": jkt if bind else None}
     if db.engine().dialect.name == "postgresql":
         params.update(event="refresh", agent_=meta.user_agent, detail=detail, at=params["now"])
         connection = db.orm().connection() if in_transaction else None

@@ -161,13 +161,16 @@ def open_sign_in(user: User, meta: ClientMeta, sign_in: tokens.SignIn, method: s
 
 
 def start_app(user_id: str, meta: ClientMeta, sign_in: tokens.SignIn, app: AppGrant,
-              jkt: str | None = None) -> tuple[TokenPair, str]:
+              jkt: str | None = None, *, bind: bool = True) -> tuple[TokenPair, str]:
     """Open the session of an app a user let in (an authorization code's exchange):
     tokens for `app.client_id` with the consented scope, and a refresh token when the
-    grant allows one (bound to `jkt` when the app proved a DPoP key); and its id."""
+    grant allows one; and its id. The access token is bound to `jkt` when the app
+    proved a DPoP key, and so is the session (its refresh tokens) when `bind`: RFC 9449
+    §5 binds a public client's refresh tokens only, a confidential one's being bound
+    to its client authentication already."""
     tokens.load_signing_key()
     profile = users.profile(user_id)
-    row = _open(user_id, meta, sign_in, dpop_jkt=jkt, client_id=app.client_id,
+    row = _open(user_id, meta, sign_in, dpop_jkt=jkt if bind else None, client_id=app.client_id,
                 scope=app.scope, audience=list(app.audience) or None,
                 sign_in_id=app.sign_in_id)
     subject = tokens.Subject(sub=user_id, roles=profile["roles"], scope=profile["scope"])
@@ -208,8 +211,8 @@ def renew(claims: dict[str, Any], meta: ClientMeta, sign_in: tokens.SignIn, cook
 
 
 def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
-           resources: Sequence[str] = (), offered: Callable[[str], bool] | None = None
-           ) -> TokenPair:
+           resources: Sequence[str] = (), offered: Callable[[str], bool] | None = None,
+           *, bind: bool = True) -> TokenPair:
     """Consume a refresh token once; presenting a used one revokes its whole session.
 
     One conditional UPDATE decides (sessions.rotation): it consumes the token only if
@@ -221,11 +224,13 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
     `resources` (RFC 8707, the token endpoint) narrows the access token's audience; the
     caller has checked them against the session's grant (`granted_audience`) first. An
     app's session gets no scope its client may no longer be granted (`offered`).
+    `bind` False (a confidential app's session): a proof binds the access token only.
     """
     tokens.load_signing_key()
     session_id, old_jti, new_jti = claims["sid"], claims["jti"], tokens.new_jti()
     access_jti = tokens.new_jti()  # minted before roles are read: see revocation.is_revoked
-    rotated = rotation.consume(claims, meta, new_jti, jkt, in_transaction=bool(grace.window()))
+    rotated = rotation.consume(claims, meta, new_jti, jkt, in_transaction=bool(grace.window()),
+                               bind=bind)
     if rotated is None:
         dpop_key(session_id, jkt)  # a wrong proof: 401, and the token stays usable
         replayed = grace.replay(claims)  # the just-rotated token, inside the grace window
@@ -246,7 +251,7 @@ def rotate(claims: dict[str, Any], meta: ClientMeta, jkt: str | None = None,
                        audience=rotated.audience, refresh=True,
                        offered=offered).narrowed(resources)
     pair = _pair(subject, session_id, new_jti, access_jti, cookies="csrf" in claims,
-                 jkt=rotated.jkt, sign_in=rotated.sign_in, app=app)
+                 jkt=rotated.jkt or jkt, sign_in=rotated.sign_in, app=app)
     grace.remember(session_id, old_jti, new_jti, pair)
     return pair
 

@@ -40,6 +40,9 @@ TYPES = {ACCESS: "at+jwt", REFRESH: "JWT"}
 LEEWAY = 60
 MAX_TOKEN_LENGTH = 8192
 MAX_KID_LENGTH = 64
+# The largest NumericDate taken (9999-12-31T23:59:59Z, the last second `datetime` holds),
+# either way from the epoch: JSON can carry NaN, Infinity and integers no float holds.
+MAX_NUMERIC_DATE = 253_402_300_799
 
 KeyLookup = Callable[[str, str], Any]  # (kid, alg) -> key object, or None when unknown
 
@@ -66,8 +69,10 @@ def same_text(given: str, expected: str) -> bool:
 
 
 def number(value: Any) -> bool:
-    """A JSON number (RFC 7519 NumericDate), never a boolean."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number fit for a NumericDate (RFC 7519 §2): never a boolean, NaN, an
+    infinity or beyond year 9999 (a comparison or a datetime would fail on those)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE)
 
 
 def check_header(header: dict[str, Any], token_type: str, rules: Rules) -> tuple[str, str]:

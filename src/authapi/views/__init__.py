@@ -15,7 +15,13 @@ from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 from authapi import authz
 from authapi.accounts import users
 from authapi.admin.delegation import Grantor
-from authapi.errors import PROBLEM_JSON, BadRequest, TokenInvalid, UnsupportedMediaType
+from authapi.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    TokenInvalid,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from authapi.web.schemas import ProblemSchema
 
 MAX_PER_PAGE = 100  # the contract's cap on `per_page`
@@ -55,6 +61,17 @@ def require_json_body() -> Any:
         return request.get_json()
     except (WerkzeugBadRequest, RecursionError):
         raise BadRequest("The body is not valid JSON.") from None
+
+
+def refuse_body() -> None:
+    """For a route that takes no body: none, or `{}`, passes; malformed JSON is 400, and
+    anything in it 422 (unknown fields are rejected, never ignored, Conventions)."""
+    if not request.get_data(cache=True):
+        return
+    body = require_json_body()
+    if body != {}:
+        names = sorted(map(str, body)) if isinstance(body, dict) else ["_schema"]
+        raise ValidationError(errors={name: ["This request takes no body."] for name in names})
 
 
 class StrictParser(FlaskParser):

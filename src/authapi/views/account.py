@@ -8,7 +8,7 @@ from authapi import authz, db
 from authapi.accounts import addresses, mfa, recovery
 from authapi.limits import limits
 from authapi.oauth import consents
-from authapi.views import Blueprint, caller_email, paged
+from authapi.views import Blueprint, caller_email, paged, refuse_body
 from authapi.web.schemas import (
     AcceptedSchema,
     ConsentPageSchema,
@@ -53,6 +53,7 @@ def password_reset_confirm(body: dict[str, Any]) -> None:
 @bp.response(202, AcceptedSchema)
 def verify_email() -> Any:
     """Mail the caller a verification link (nothing when already verified)."""
+    refuse_body()
     caller_email()  # a user's token: a service has no address to verify (401)
     addresses.request_verification(authz.current_claims()["sub"])
     db.orm().commit()
@@ -94,6 +95,7 @@ def change_email_confirm(body: dict[str, Any]) -> None:
 @bp.response(200, TotpSetupSchema)
 def totp_setup() -> Any:
     """A new pending TOTP secret, its otpauth:// URI and QR code."""
+    refuse_body()
     secret = mfa.setup(authz.current_claims()["sub"])
     db.orm().commit()
     return secret

@@ -29,6 +29,7 @@ from authapi.views import (
     Blueprint,
     caller_email,
     paged,
+    refuse_body,
     require_json_body,
 )
 from authapi.views.ops import OK_BODY
@@ -144,6 +145,7 @@ def logout() -> None:
         cookie = transport.cookie_credential()
         claims = tokens.refresh_claims(cookie.token, cookie.csrf)  # CSRF-checked
         after_this_request(transport.clear_cookies)
+    refuse_body()
     if "sid" not in claims:  # a service's token has no session to end
         raise TokenInvalid("Only a user's session can be logged out.")
     if not sessions.revoke(claims["sid"], "logout"):  # a refresh cookie of an ended session
@@ -157,6 +159,7 @@ def logout() -> None:
 @bp.response(204)
 def logout_all() -> None:
     """Revoke every session of the caller."""
+    refuse_body()
     claims = authz.current_claims()
     if "sid" not in claims:  # a service's token has no user whose sessions could end
         raise TokenInvalid("Only a user's sessions can be logged out.")

@@ -11,7 +11,7 @@ from authapi.errors import AccountDisabled, InvalidCredentials
 from authapi.limits import limits
 from authapi.sessions import sessions
 from authapi.tokens import dpop
-from authapi.views import Blueprint, paged
+from authapi.views import Blueprint, paged, refuse_body
 from authapi.views.auth import deliver
 from authapi.web.schemas import (
     PageArgsSchema,
@@ -33,6 +33,7 @@ bp = Blueprint("passkeys", __name__, url_prefix="/auth/passkeys",
 @bp.response(200, PasskeyOptionsSchema)
 def register_options() -> Any:
     """Creation options for a new passkey of the caller."""
+    refuse_body()
     options = passkeys.registration_options(authz.current_claims()["sub"])
     db.orm().commit()
     return options

@@ -63,6 +63,8 @@ async function load() {
     if (pending.login_hint && !$("email").value) $("email").value = pending.login_hint;
     show("login");
     $(pending.login_hint ? "password" : "email").focus();
+    // The app asked for a stronger sign-in (acr_values) than the one made.
+    if (pending.needs === "mfa") fail("This app asks for a stronger sign-in: use your passkey, or your password with a code from your authenticator app.");
   }
 }
 

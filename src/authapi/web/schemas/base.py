@@ -38,11 +38,18 @@ def normalized_length(value: str) -> None:
 
 
 class EmailText(fields.Email):
-    """An email address that only accepts storable text, at most 320 characters stored."""
+    """An email address that only accepts storable text, at most 320 characters stored.
+
+    Its syntax is judged in the form it is stored and compared in (NFKC, case-folded):
+    a look-alike form (`ada@ｅｘａｍｐｌｅ．ｃｏｍ`) names the account it folds to, at
+    sign-up and reset as at login, rather than failing marshmallow's ASCII syntax.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=[storable, validate.Length(max=MAX_EMAIL), normalized_length],
                          **kwargs)
+        syntax = self.validators[0]  # fields.Email's own, put first
+        self.validators[0] = lambda value: syntax(normalize_email(value))
 
 
 
