@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authapi import audit, db
-from authapi.accounts import addresses, mfa, notices, passwords
+from authapi.accounts import addresses, links, mfa, notices, passwords
 from authapi.accounts.users import by_email, get, normalize_email
 from authapi.errors import (
     AccountDisabled,
@@ -101,6 +101,7 @@ def change_password(user_id: str, current: str, new: str, keep_session: str | No
     passwords.check_policy(new)
     user.password_hash = passwords.hash_password(new)
     sessions.revoke_all(user.id, "password_changed", keep=keep_session)
+    links.void(user.id, links.CHANGE_EMAIL)  # as the sessions: it may be another's doing
     notices.account_changed(user, notices.PASSWORD_CHANGED)
     audit.record("password_changed", user_id=user.id)
 

@@ -63,6 +63,13 @@ def issue(user_id: str, purpose: str, email: str) -> str:
     return frontend(PURPOSES[purpose][1], token=token)
 
 
+def void(user_id: str, purpose: str) -> int:
+    """Make the user's unused tokens of this purpose unusable; how many there were."""
+    return db.affected(update(LinkToken).where(
+        LinkToken.user_id == user_id, LinkToken.purpose == purpose,
+        LinkToken.used_at.is_(None), LinkToken.expires_at > utcnow()).values(used_at=utcnow()))
+
+
 def consume(token: str, purpose: str) -> LinkToken:
     """Use a token once; LinkInvalid if unknown, expired, used or for another purpose.
 

@@ -33,6 +33,7 @@ from authapi.errors import (
     OidcStateInvalid,
 )
 from authapi.models import DEFAULT_ROLE, OidcIdentity, Role, User
+from authapi.tokens import core
 from authapi.tokens.core import number
 from authapi.tokens.tokens import SignIn
 
@@ -170,8 +171,10 @@ def sign_in_context(claims: dict[str, Any]) -> SignIn:
     auth_time: Any = claims.get("auth_time")
     when = int(auth_time) if number(auth_time) and 0 < auth_time <= now else now
     amr = claims.get("amr")
-    methods = tuple(m for m in amr if m in RFC8176_METHODS) if isinstance(amr, list) else ()
-    return SignIn(auth_time=when, acr="pwd", amr=methods)
+    methods = tuple(m for m in amr if m in RFC8176_METHODS and m != "mfa"
+                    ) if isinstance(amr, list) else ()
+    _, named = core.sign_in_context(methods)  # `mfa` when two or more, as for ours
+    return SignIn(auth_time=when, acr="pwd", amr=tuple(named))
 
 
 class SignInRefused(Exception):  # noqa: N818  (a refusal, not an error of ours)

@@ -170,8 +170,11 @@ def _tokens(client: Caller, row: DeviceGrant, user: User, meta: ClientMeta,
             jkt: str | None, resources: Sequence[str]) -> dict[str, Any]:
     scope = row.granted_scope or ""
     sign_in = SignIn.stored(row.auth_time, row.acr, row.amr) or SignIn.now(("pwd",))
+    # The device's session descends from the sign-in that approved it (sign_in_id):
+    # reuse detection on that session reaches it (sessions._refuse).
     pair, session_id = code_grant.app_tokens(client, user, scope, row.resources, sign_in,
-                                             meta, jkt, requested=resources)
+                                             meta, jkt, sign_in_id=row.sign_in_id,
+                                             requested=resources)
     audit.record("device_code_exchanged", user_id=user.id, client_id=client.client_id,
                  detail={"session_id": session_id})
     return pair

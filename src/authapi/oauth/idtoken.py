@@ -29,8 +29,8 @@ def profile_claims(user: User, scope: str) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     if "email" in scopes:
         claims.update(email=user.email, email_verified=bool(user.email_verified))
-    if "profile" in scopes:
-        claims["name"] = user.display_name or user.email
+    if "profile" in scopes and user.display_name:  # never the address in its place:
+        claims["name"] = user.display_name           # that takes scope `email`
     return claims
 
 

@@ -272,7 +272,11 @@ def metadata() -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": [*METHODS, registration.NONE],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": list(METHODS),
-        "revocation_endpoint_auth_methods_supported": list(METHODS),
+        # RFC 8414 §2: present wherever private_key_jwt is listed.
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        # A public app revokes its own tokens by client_id alone (RFC 7009 §2.1).
+        "revocation_endpoint_auth_methods_supported": [*METHODS, registration.NONE],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "scopes_supported": [*OPENID_SCOPES, *models.PERMISSIONS],
         "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS),
     }

@@ -277,7 +277,12 @@ def _refuse(session_id: str, user_id: str, jti: str) -> NoReturn:
             raise TokenReused()
         raise TokenRevoked()
     # The session is alive but the token is not its current one: a replay (RFC 9700 §4.14.2).
+    # It ends with every session that descends from its login: an app's or a device's
+    # session opened from it (sign_in_id), which a thief holding it could have made.
     revoke(session_id, REUSED)
+    for descendant in list(db.orm().scalars(select(UserSession.id).where(
+            UserSession.sign_in_id == session_id, UserSession.revoked_at.is_(None)))):
+        revoke(descendant, REUSED)
     audit.record(REUSED, user_id=user_id, detail={"session_id": session_id})
     notices.session_stolen(row)
     db.orm().commit()  # the revocation must outlive the error below
