@@ -231,7 +231,9 @@ def _use_once(client_id: str, claims: dict[str, Any]) -> None:
     whether this request is the first to use the jti, even under concurrency. (A
     Core statement with RETURNING: psycopg reports no row count for an ORM insert.)
     """
-    key = hashlib.sha256(f"{client_id}\x00{claims['jti']}".encode()).hexdigest()
+    # The jti is any JSON string, a lone surrogate included: hashed as it came.
+    text = f"{client_id}\x00{claims['jti']}".encode("utf-8", "surrogatepass")
+    key = hashlib.sha256(text).hexdigest()
     expires_at = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_SKEW, UTC)
     table = cast(Table, UsedAssertion.__table__)
     statement = (db.upsert(db.engine(), table).values(key=key, expires_at=expires_at)

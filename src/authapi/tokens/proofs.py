@@ -107,7 +107,9 @@ class Proof:
 
     def replay_key(self) -> str:
         """The proof's identity in a replay cache: its key and jti (RFC 9449 §11.1)."""
-        return hashlib.sha256(f"{self.jkt} {self.jti}".encode()).hexdigest()
+        # The jti is any JSON string, a lone surrogate included: hashed as it came.
+        text = f"{self.jkt} {self.jti}".encode("utf-8", "surrogatepass")
+        return hashlib.sha256(text).hexdigest()
 
 
 def _proof_key(header: dict[str, Any], cache: MutableMapping[str, Any]) -> tuple[Any, str, str]:

@@ -114,7 +114,8 @@ REFRESH_BODY = RefreshSchema(partial=True)
 
 
 @bp.post("/refresh")
-@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}, {}])
+@bp.doc(security=[{BEARER_AUTH: []}, {REFRESH_COOKIE_AUTH: []}, {}], requestBody={
+    "required": False, "content": {"application/json": {"schema": RefreshSchema}}})
 @bp.response(200, TokenPairSchema)
 def refresh() -> Any:
     """Rotate a refresh token (header, JSON body or cookie) into a new pair."""

@@ -221,7 +221,8 @@ class RegistrationRefused(ApiError):
 
 @bp.post("/register")
 @limits.register_limits
-@bp.doc(responses=REGISTER_ERRORS)
+@bp.doc(responses=REGISTER_ERRORS, requestBody={  # parsed by hand: errors in RFC 7591 form
+    "required": True, "content": {"application/json": {"schema": ClientMetadataSchema}}})
 @bp.response(201)
 def register() -> Any:
     """RFC 7591 dynamic registration, when AUTHAPI_REGISTRATION=open: an app registers
