@@ -6,30 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from authapi import db
 from authapi.accounts import accounts
 from authapi.db import utcnow
 from authapi.models import RevokedToken, UserSession
 from conftest import PASSWORD, bearer
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def upgraded(cli, empty_database_url) -> str:
-    """A fresh database after `authapi db upgrade`."""
-    result = cli("db", "upgrade", env={"AUTHAPI_DATABASE_URL": empty_database_url})
-    assert result.returncode == 0, result.stderr
-    return empty_database_url
+from fixtures.databases import query
 
 
 def test_db_upgrade_creates_the_schema(cli, empty_database_url):

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DataError, OperationalError
 
-from authapi.db import Model
 from conftest import PASSWORD, assert_problem, bearer
-from fixtures.private_servers import PG_BINS, PrivatePostgres
+from fixtures.private_servers import PG_BINS
 
 pytestmark = pytest.mark.skipif(not PG_BINS, reason="no PostgreSQL server binaries")
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres()
-    pg.start()
-    engine = create_engine(pg.url)
-    Model.metadata.create_all(engine)
-    engine.dispose()
-    yield pg
-    pg.remove()
 
 
 @pytest.fixture

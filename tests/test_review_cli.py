@@ -14,29 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from fixtures.cli import AUTHAPI
+from fixtures.databases import query
 
 REAL_SECRET = "a-real-production-secret-of-more-than-32-bytes"
 SERVE_TIMEOUT = 30  # refusing takes a second or two; a started gunicorn would never return
-
-
-def count(url: str, sql: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(sql)).scalar_one())
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def upgraded(cli, empty_database_url) -> str:
-    """A database that `authapi db upgrade` made: no clients yet."""
-    result = cli("db", "upgrade", env={"AUTHAPI_DATABASE_URL": empty_database_url})
-    assert result.returncode == 0, result.stderr
-    return empty_database_url
 
 
 def serve(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -74,7 +57,7 @@ def test_clients_create_refuses_a_name_the_api_refuses(cli, upgraded, name):
     assert result.stderr.startswith("Error:") and len(result.stderr.splitlines()) == 1, (
         result.stderr)
     assert "name" in result.stderr
-    assert count(upgraded, "SELECT COUNT(*) FROM clients") == 0
+    assert query(upgraded, "SELECT COUNT(*) FROM clients") == [(0,)]
 
 
 def test_clients_create_refuses_both_a_key_file_and_a_key_url(cli, upgraded, keypair,
@@ -91,7 +74,7 @@ def test_clients_create_refuses_both_a_key_file_and_a_key_url(cli, upgraded, key
     assert result.stderr.startswith("Error:") and len(result.stderr.splitlines()) == 1, (
         result.stderr)
     assert "jwks" in result.stderr.lower()
-    assert count(upgraded, "SELECT COUNT(*) FROM clients") == 0
+    assert query(upgraded, "SELECT COUNT(*) FROM clients") == [(0,)]
 
 
 # --- serve --------------------------------------------------------------------------------

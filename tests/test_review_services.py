@@ -16,13 +16,10 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
-from authapi.db import Model
 from fixtures.databases import PG_URL
 from fixtures.oauth import ASSERTION_TYPE, assert_oauth_error, basic
 from fixtures.private_servers import PG_BINS, PrivatePostgres
@@ -89,18 +86,6 @@ def test_a_client_id_with_a_nul_is_invalid_client_not_500_on_postgresql(client, 
 
 
 # --- the database is down -----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    """A private PostgreSQL with authapi's schema, for this module's outages."""
-    server = PrivatePostgres()
-    server.start()
-    engine = create_engine(server.url)
-    Model.metadata.create_all(engine)
-    engine.dispose()
-    yield server
-    server.remove()
-
 
 def answer_while_down(private_pg: PrivatePostgres, make_app, path: str) -> Any:
     """`path`'s answer to a client's request while the database is stopped."""
