@@ -86,12 +86,13 @@ def confirm_reset(token: str, new_password: str) -> None:
     user.password_hash = passwords.hash_password(new_password)
     count = sessions.revoke_all(user.id, "password_reset")
     undone = _undo_recent_factors(user)
-    if links.void(user.id, links.CHANGE_EMAIL):  # mailed to an address that may be an intruder's
-        undone += ("A change of the account's address, asked for before the reset and not yet "
-                   "confirmed, was cancelled.",)
-    notices.account_changed(user, notices.PASSWORD_RESET, undone=undone)
+    cancelled = links.void(user.id, links.CHANGE_EMAIL)  # its link went to whoever asked
+    notices.account_changed(user, notices.PASSWORD_RESET, undone=undone + (
+        ("A change of the account's address, asked for before the reset and not yet "
+         "confirmed, was cancelled.",) if cancelled else ()))
     audit.record("password_reset", user_id=user.id,
-                 detail={"sessions_revoked": count, "factors_removed": len(undone)})
+                 detail={"sessions_revoked": count, "factors_removed": len(undone),
+                         "address_change_cancelled": bool(cancelled)})
 
 
 def _undo_recent_factors(user: User) -> tuple[str, ...]:

@@ -111,14 +111,17 @@ def describe(row: DeviceGrant) -> dict[str, Any]:
 
 
 def answer(row: DeviceGrant, claims: dict[str, Any], approve: bool, held: str) -> None:
-    """The user's answer; an approval grants the asked permissions they hold, and carries
-    their sign-in (`auth_time`, `acr`, `amr`) into the device's tokens."""
+    """The user's answer; an approval grants the asked permissions they hold (`held`, the
+    user's own) and the approving token carries too: nobody grants what they do not
+    hold, and a first-party app's token holds what was consented, not all of the
+    user's. It carries their sign-in (`auth_time`, `acr`, `amr`) into the device's
+    tokens."""
     row.user_id, row.sign_in_id = claims["sub"], claims.get("sid")
     if not approve:
         row.status = DENIED
         audit.record("device_denied", user_id=claims["sub"], client_id=row.client_id)
         return
-    have = set(held.split())
+    have = set(held.split()) & set(str(claims.get("scope") or "").split())
     row.granted_scope = " ".join(s for s in row.scope.split()
                                  if s in authorize.OPENID_SCOPES or s in have)
     row.status = APPROVED

