@@ -34,7 +34,6 @@ from authapi.errors import (
 )
 from authapi.models import DEFAULT_ROLE, OidcIdentity, Role, User
 from authapi.tokens import core
-from authapi.tokens.core import number
 from authapi.tokens.tokens import SignIn
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def _forget_older_starts(provider: str) -> None:
 
 def _expiry(value: Any) -> float:
     exp = value.get("exp") if isinstance(value, dict) else None
-    return float(exp) if isinstance(exp, int | float) and number(exp) else 0.0
+    return float(exp) if isinstance(exp, int | float) and core.number(exp) else 0.0
 
 
 def verified_claims(provider: str) -> dict[str, Any]:
@@ -169,7 +168,7 @@ def sign_in_context(claims: dict[str, Any]) -> SignIn:
     and `acr` `pwd`: authapi vouches for one factor, however the provider checked it."""
     now = int(time.time())
     auth_time: Any = claims.get("auth_time")
-    when = int(auth_time) if number(auth_time) and 0 < auth_time <= now else now
+    when = int(auth_time) if core.number(auth_time) and 0 < auth_time <= now else now
     amr = claims.get("amr")
     methods = tuple(m for m in amr if m in RFC8176_METHODS and m != "mfa"
                     ) if isinstance(amr, list) else ()

@@ -65,11 +65,10 @@ def check(credential: dict[str, Any], ceremony: str) -> None:
     not list must not run its passkeys in a frame. A cross-origin frame that does not
     name its top-level origin cannot be told apart from such a site, and is refused.
     """
-    data, expected = client_data(credential), origins()
-    origin = data.get("origin") if data is not None else None
-    if data is None or not isinstance(origin, str):
+    data, expected = client_data(credential) or {}, origins()
+    origin, top = data.get("origin"), data.get("topOrigin")
+    if not isinstance(origin, str):
         return
-    top = data.get("topOrigin")
     framed_elsewhere = (top is not None and top not in expected) or (
         top is None and data.get("crossOrigin") is True)
     if origin in expected and not framed_elsewhere:
